@@ -1,0 +1,122 @@
+//! `molt gateway`: resolve settings, bind, print the URL to open, serve until a signal.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::UserError;
+use super::logging;
+use crate::core::settings::{GatewayFlags, LogFormat, Settings};
+use crate::daemon::token::{self, TokenSource};
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Port to listen on [env: MOLT_PORT] [default: 18789]
+    #[arg(long)]
+    port: Option<u16>,
+    /// Address to bind [env: MOLT_BIND] [default: 127.0.0.1]
+    #[arg(long)]
+    bind: Option<IpAddr>,
+    /// Where the store, token and workspace live [env: MOLT_DATA_DIR]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// `text` or `json` [env: MOLT_LOG_FORMAT]
+    #[arg(long, value_parser = ["text", "json"])]
+    log_format: Option<String>,
+    /// Settings file [env: MOLT_CONFIG] [default: ./molt.toml when present]
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print the resolved settings (secrets redacted) and where each came from, then exit
+    #[arg(long)]
+    print_config: bool,
+}
+
+pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    let flags = GatewayFlags {
+        port: args.port,
+        bind: args.bind,
+        data_dir: args.data_dir,
+        log_format: args
+            .log_format
+            .as_deref()
+            .map(|format| if format == "json" { LogFormat::Json } else { LogFormat::Text }),
+        config: args.config,
+    };
+    let mut settings = Settings::from_process(&flags).map_err(|error| {
+        UserError::new(
+            error.to_string(),
+            "fix the value, or run `molt gateway --print-config` to see every setting and its source",
+        )
+    })?;
+    if args.print_config {
+        print!("{}", settings.describe());
+        return Ok(());
+    }
+    logging::init(settings.log_format);
+    let data_dir = settings.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).map_err(|error| {
+        UserError::new(
+            format!("cannot create the data directory `{}`: {error}", data_dir.display()),
+            "choose a writable directory with `molt gateway --data-dir DIR` (or `MOLT_DATA_DIR`)",
+        )
+    })?;
+    let (token, source) = token::load_or_generate(settings.gateway_token.as_ref(), &data_dir).map_err(|error| {
+        UserError::new(error.to_string(), "check the data directory's permissions, or set `MOLT_GATEWAY_TOKEN`")
+    })?;
+    settings.gateway_token = Some(token.clone());
+
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let address = SocketAddr::new(settings.bind, settings.port);
+        let listener = tokio::net::TcpListener::bind(address).await.map_err(|error| {
+            UserError::new(
+                format!("cannot listen on {address}: {error}"),
+                "pick another port with `molt gateway --port PORT`",
+            )
+        })?;
+        let local = listener.local_addr().context("cannot read the bound address")?;
+        let host = if local.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { local.ip() };
+        let base = format!("http://{}/", SocketAddr::new(host, local.port()));
+        match source {
+            TokenSource::Generated => println!("molt gateway is running: open {base}?token={}", token.expose()),
+            TokenSource::Stored => println!(
+                "molt gateway is running: open {base} (token in `{}`)",
+                data_dir.join(token::TOKEN_FILE).display()
+            ),
+            TokenSource::Environment => println!("molt gateway is running: open {base} (token from the environment)"),
+        }
+        tracing::info!(address = %local, data_dir = %data_dir.display(), "listening");
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        crate::daemon::serve(settings, listener, shutdown).await.map_err(|error| {
+            anyhow::Error::new(UserError::new(
+                error.to_string(),
+                "check that the data directory is writable and has free space",
+            ))
+        })
+    })
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+            tracing::error!("cannot listen for SIGTERM");
+            return;
+        };
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,10 @@
+//! Pure domain types shared by the daemon and the clients: settings, secrets, ids, wire frames,
+//! device identity and scopes. Nothing here does network IO or knows axum, clap or reqwest.
+
+pub mod device;
+pub mod frames;
+pub mod ids;
+pub mod scopes;
+pub mod secret;
+pub mod settings;
+pub mod time;

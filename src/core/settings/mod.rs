@@ -1,0 +1,233 @@
+//! The gateway's settings, resolved once: flags over environment over `molt.toml` over defaults.
+
+mod file;
+mod layers;
+mod model;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use file::FileConfig;
+pub use layers::{Origin, Provenance};
+pub use model::{Api, ModelSettings, NO_PROVIDER_HINT, ProviderSettings};
+
+use crate::core::secret::Secret;
+use layers::{Flag, Layers};
+
+pub const DEFAULT_PORT: u16 = 18789;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = ();
+    fn from_str(raw: &str) -> Result<Self, ()> {
+        match raw {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err(()),
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        })
+    }
+}
+
+/// Values given on the command line (each `None` when not given).
+#[derive(Debug, Clone, Default)]
+pub struct GatewayFlags {
+    pub port: Option<u16>,
+    pub bind: Option<IpAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub port: u16,
+    pub bind: IpAddr,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// From `MOLTBOT_GATEWAY_TOKEN` / `MOLT_GATEWAY_TOKEN`; otherwise the daemon loads or
+    /// generates one in the data directory.
+    pub gateway_token: Option<Secret>,
+    /// Accept device identities on direct loopback connections without an operator's approval.
+    pub loopback_auto_approve: bool,
+    pub tick_interval: Duration,
+    /// How long a stop waits for in-flight turns before aborting them.
+    pub shutdown_grace: Duration,
+    pub model: ModelSettings,
+    /// Where each value came from, for `--print-config`.
+    pub provenance: Vec<Provenance>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("`{var}` has an invalid value `{value}`")]
+    InvalidEnv { var: &'static str, value: String },
+    #[error("setting `{name}` has an invalid value `{value}`; expected {expected}")]
+    Invalid { name: &'static str, value: String, expected: &'static str },
+    #[error("{what} needs {vars}")]
+    Missing { what: &'static str, vars: &'static str },
+    #[error("cannot read settings file `{path}`: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+impl Settings {
+    /// Resolves the settings from the process environment and the settings file.
+    pub fn from_process(flags: &GatewayFlags) -> Result<Self, SettingsError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let (path, named) = config_path(flags, &env);
+        let file = FileConfig::load(&path, named)?.unwrap_or_default();
+        Self::resolve(flags, &env, &file)
+    }
+
+    /// Resolves from explicit sources; the whole rule set lives here so tests can drive it.
+    pub fn resolve(
+        flags: &GatewayFlags,
+        env: &dyn Fn(&str) -> Option<String>,
+        file: &FileConfig,
+    ) -> Result<Self, SettingsError> {
+        let mut layers = Layers::new(env);
+        let gateway = &file.gateway;
+        let port =
+            layers.value("port", flags.port.map(|p| ("--port", p)), &["MOLT_PORT"], gateway.port, DEFAULT_PORT)?;
+        let file_bind = match &gateway.bind {
+            Some(raw) => Some(raw.parse::<IpAddr>().map_err(|_| SettingsError::Invalid {
+                name: "gateway.bind",
+                value: raw.clone(),
+                expected: "an IP address such as `127.0.0.1` or `0.0.0.0`",
+            })?),
+            None => None,
+        };
+        let bind = layers.value(
+            "bind",
+            flags.bind.map(|b| ("--bind", b)),
+            &["MOLT_BIND"],
+            file_bind,
+            IpAddr::from([127, 0, 0, 1]),
+        )?;
+        let data_dir = layers.value(
+            "data_dir",
+            flags.data_dir.clone().map(|d| ("--data-dir", DisplayPath(d))),
+            &["MOLT_DATA_DIR"],
+            gateway.data_dir.clone().map(DisplayPath),
+            DisplayPath(default_data_dir(env)),
+        )?;
+        let file_format = match &gateway.log_format {
+            Some(raw) => Some(raw.parse::<LogFormat>().map_err(|()| SettingsError::Invalid {
+                name: "gateway.log_format",
+                value: raw.clone(),
+                expected: "`text` or `json`",
+            })?),
+            None => None,
+        };
+        let log_format = layers.value(
+            "log_format",
+            flags.log_format.map(|f| ("--log-format", f)),
+            &["MOLT_LOG_FORMAT"],
+            file_format,
+            LogFormat::Text,
+        )?;
+        let gateway_token = layers.secret("gateway_token", &["MOLTBOT_GATEWAY_TOKEN", "MOLT_GATEWAY_TOKEN"]);
+        let loopback_auto_approve = layers.value(
+            "loopback_auto_approve",
+            None,
+            &["MOLT_LOOPBACK_AUTO_APPROVE"],
+            gateway.loopback_auto_approve.map(Flag),
+            Flag(true),
+        )?;
+        let tick_ms =
+            layers.value("tick_interval_ms", None, &["MOLT_TICK_INTERVAL_MS"], gateway.tick_interval_ms, 30_000)?;
+        let grace_secs = layers.value(
+            "shutdown_grace_secs",
+            None,
+            &["MOLT_SHUTDOWN_GRACE_SECS"],
+            gateway.shutdown_grace_secs,
+            10,
+        )?;
+        let model = model::resolve(&mut layers, &file.model)?;
+        Ok(Self {
+            port,
+            bind,
+            data_dir: data_dir.0,
+            log_format,
+            gateway_token,
+            loopback_auto_approve: loopback_auto_approve.0,
+            tick_interval: Duration::from_millis(tick_ms.max(100)),
+            shutdown_grace: Duration::from_secs(grace_secs),
+            model,
+            provenance: layers.provenance,
+        })
+    }
+
+    /// `--print-config`: one line per setting, secrets redacted, with its origin.
+    pub fn describe(&self) -> String {
+        let width = self.provenance.iter().map(|line| line.name.len()).max().unwrap_or(0);
+        let mut out = String::new();
+        for line in &self.provenance {
+            out.push_str(&format!("{:width$}  {}  ({})\n", line.name, line.shown, line.origin));
+        }
+        if self.model.provider.is_none() {
+            out.push_str(&format!("\nnote: {NO_PROVIDER_HINT}\n"));
+        }
+        out
+    }
+}
+
+/// The settings file: `--config`, else `MOLT_CONFIG`, else `./molt.toml` when present.
+fn config_path(flags: &GatewayFlags, env: &dyn Fn(&str) -> Option<String>) -> (PathBuf, bool) {
+    if let Some(path) = &flags.config {
+        return (path.clone(), true);
+    }
+    match env("MOLT_CONFIG").filter(|value| !value.is_empty()) {
+        Some(path) => (PathBuf::from(path), true),
+        None => (PathBuf::from("molt.toml"), false),
+    }
+}
+
+/// `$XDG_DATA_HOME/molt`, else `~/.local/share/molt`, else `./molt-data`.
+pub fn default_data_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    let non_empty = |name: &str| env(name).filter(|value| !value.is_empty());
+    if let Some(xdg) = non_empty("XDG_DATA_HOME") {
+        return Path::new(&xdg).join("molt");
+    }
+    match non_empty("HOME") {
+        Some(home) => Path::new(&home).join(".local/share/molt"),
+        None => PathBuf::from("molt-data"),
+    }
+}
+
+/// A path that parses from and prints as a string, for the layered lookup.
+#[derive(Debug, Clone)]
+struct DisplayPath(PathBuf);
+
+impl FromStr for DisplayPath {
+    type Err = std::convert::Infallible;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Ok(Self(PathBuf::from(raw)))
+    }
+}
+
+impl fmt::Display for DisplayPath {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.display().fmt(formatter)
+    }
+}
+
+#[cfg(test)]
+mod tests;

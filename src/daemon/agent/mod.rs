@@ -1,0 +1,205 @@
+//! Agent turns: `chat.send` stores the user's message, answers at once, and streams the model's
+//! reply as `chat` events; runs can be aborted, and a stop drains or aborts them.
+
+mod prompt;
+mod turn;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use prompt::WORKSPACE_FILES;
+
+use crate::core::frames::ErrorShape;
+use crate::core::ids::{RunId, SessionKey};
+use crate::core::settings::ModelSettings;
+use crate::daemon::events::EventBus;
+use crate::daemon::providers::Provider;
+use crate::daemon::store::{Appended, MessageRole, NewMessage, Store, Usage};
+
+/// Longest user message accepted, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+struct ActiveRun {
+    session_key: SessionKey,
+    cancel: CancellationToken,
+}
+
+pub struct Agent {
+    store: Store,
+    provider: Option<Arc<dyn Provider>>,
+    model: ModelSettings,
+    workspace: PathBuf,
+    events: EventBus,
+    runs: Mutex<HashMap<RunId, ActiveRun>>,
+    /// One turn at a time per session, in the order they were sent.
+    session_locks: Mutex<HashMap<SessionKey, Arc<tokio::sync::Mutex<()>>>>,
+    tracker: TaskTracker,
+    closing: AtomicBool,
+}
+
+/// `chat.send`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendAck {
+    pub run_id: RunId,
+    /// `started`, `in_flight` or `ok`.
+    pub status: &'static str,
+}
+
+impl Agent {
+    pub fn new(
+        store: Store,
+        provider: Option<Arc<dyn Provider>>,
+        model: ModelSettings,
+        workspace: PathBuf,
+        events: EventBus,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            provider,
+            model,
+            workspace,
+            events,
+            runs: Mutex::new(HashMap::new()),
+            session_locks: Mutex::new(HashMap::new()),
+            tracker: TaskTracker::new(),
+            closing: AtomicBool::new(false),
+        })
+    }
+
+    pub fn provider_name(&self) -> Option<&str> {
+        self.provider.as_deref().map(Provider::name)
+    }
+
+    pub fn model(&self) -> &ModelSettings {
+        &self.model
+    }
+
+    pub fn active_runs(&self) -> usize {
+        lock(&self.runs).len()
+    }
+
+    /// Stores the message (exactly once per idempotency key) and starts its turn.
+    pub async fn send(
+        self: &Arc<Self>,
+        session_key: SessionKey,
+        text: String,
+        idempotency_key: String,
+    ) -> Result<SendAck, ErrorShape> {
+        if self.closing.load(Ordering::Acquire) {
+            return Err(ErrorShape::unavailable("the gateway is shutting down; send again after it restarts"));
+        }
+        if text.trim().is_empty() {
+            return Err(ErrorShape::invalid("invalid chat.send params: message must not be empty"));
+        }
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(ErrorShape::invalid(format!(
+                "invalid chat.send params: message is longer than {MAX_MESSAGE_BYTES} bytes"
+            )));
+        }
+        let run_id = RunId::generate();
+        let appended = self
+            .store
+            .append_message(NewMessage {
+                session_key: session_key.clone(),
+                run_id: run_id.clone(),
+                role: MessageRole::User,
+                content: text,
+                idempotency_key: Some(idempotency_key),
+                model: None,
+                stop_reason: None,
+                usage: Usage::default(),
+            })
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "cannot store a chat message");
+                ErrorShape::unavailable(format!("cannot store the message: {error}"))
+            })?;
+        match appended {
+            Appended::Duplicate { run_id, answered } => {
+                let running = lock(&self.runs).contains_key(&run_id);
+                let status = if running || !answered { "in_flight" } else { "ok" };
+                Ok(SendAck { run_id, status })
+            }
+            Appended::Inserted(_) => {
+                let cancel = CancellationToken::new();
+                lock(&self.runs)
+                    .insert(run_id.clone(), ActiveRun { session_key: session_key.clone(), cancel: cancel.clone() });
+                self.events.publish(
+                    "sessions.changed",
+                    crate::core::scopes::Scope::Read,
+                    &json!({"sessionKey": session_key, "reason": "message"}),
+                );
+                let agent = Arc::clone(self);
+                let turn_run = run_id.clone();
+                self.tracker.spawn(async move {
+                    agent.run_turn(session_key, turn_run.clone(), cancel).await;
+                    lock(&agent.runs).remove(&turn_run);
+                });
+                Ok(SendAck { run_id, status: "started" })
+            }
+        }
+    }
+
+    /// Aborts the session's runs (or just `run_id`); answers `chat.abort`'s payload.
+    pub fn abort(&self, session_key: &SessionKey, run_id: Option<&RunId>) -> Result<Value, ErrorShape> {
+        let runs = lock(&self.runs);
+        let mut aborted = Vec::new();
+        match run_id {
+            Some(run_id) => {
+                if let Some(run) = runs.get(run_id) {
+                    if &run.session_key != session_key {
+                        return Err(ErrorShape::invalid("runId does not match sessionKey"));
+                    }
+                    run.cancel.cancel();
+                    aborted.push(run_id.to_string());
+                }
+            }
+            None => {
+                for (id, run) in runs.iter().filter(|(_, run)| &run.session_key == session_key) {
+                    run.cancel.cancel();
+                    aborted.push(id.to_string());
+                }
+            }
+        }
+        Ok(json!({"ok": true, "aborted": !aborted.is_empty(), "runIds": aborted}))
+    }
+
+    /// Refuses new turns, lets running ones finish within `grace`, then aborts the rest (each
+    /// stores what it streamed so far) and waits for them to record it.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.closing.store(true, Ordering::Release);
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait()).await.is_ok() {
+            return;
+        }
+        let pending = {
+            let runs = lock(&self.runs);
+            for run in runs.values() {
+                run.cancel.cancel();
+            }
+            runs.len()
+        };
+        tracing::info!(pending, "aborting turns still running at shutdown");
+        if tokio::time::timeout(Duration::from_secs(5), self.tracker.wait()).await.is_err() {
+            tracing::error!("turns did not stop within 5 s of being aborted");
+        }
+    }
+
+    fn session_lock(&self, key: &SessionKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = lock(&self.session_locks);
+        locks.retain(|_, held| Arc::strong_count(held) > 1);
+        Arc::clone(locks.entry(key.clone()).or_default())
+    }
+}
+
+/// Locks a std mutex, recovering from poisoning: the maps stay consistent on every path.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,174 @@
+//! One agent turn: prompt → provider stream → `chat` events → the reply stored with its usage.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::{Agent, lock, prompt};
+use crate::core::ids::{RunId, SessionKey};
+use crate::core::scopes::Scope;
+use crate::core::settings::NO_PROVIDER_HINT;
+use crate::core::time::now_ms;
+use crate::daemon::providers::{self, ModelRequest, ProviderError};
+use crate::daemon::store::{MessageRole, NewMessage, Usage};
+
+/// Messages of history read for a prompt.
+const HISTORY_LIMIT: usize = 200;
+
+/// Emits the `chat` events of one run with their per-run `seq`.
+struct ChatStream<'a> {
+    agent: &'a Agent,
+    run_id: &'a RunId,
+    session_key: &'a SessionKey,
+    seq: AtomicU64,
+    text: Mutex<String>,
+}
+
+impl ChatStream<'_> {
+    fn emit(&self, state: &str, mut fields: Value) {
+        fields["runId"] = json!(self.run_id);
+        fields["sessionKey"] = json!(self.session_key);
+        fields["seq"] = json!(self.seq.fetch_add(1, Ordering::Relaxed));
+        fields["state"] = json!(state);
+        self.agent.events.publish("chat", Scope::Read, &fields);
+    }
+
+    fn delta(&self, text: &str) {
+        let cumulative = {
+            let mut so_far = lock(&self.text);
+            so_far.push_str(text);
+            so_far.clone()
+        };
+        self.emit("delta", json!({"deltaText": text, "message": assistant_message(&cumulative)}));
+    }
+
+    fn partial(&self) -> String {
+        lock(&self.text).clone()
+    }
+}
+
+fn assistant_message(text: &str) -> Value {
+    json!({"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": now_ms()})
+}
+
+enum Outcome {
+    Done(providers::Completion),
+    Failed(ProviderError),
+    Aborted,
+}
+
+impl Agent {
+    pub(super) async fn run_turn(&self, session_key: SessionKey, run_id: RunId, cancel: CancellationToken) {
+        let stream = ChatStream {
+            agent: self,
+            run_id: &run_id,
+            session_key: &session_key,
+            seq: AtomicU64::new(0),
+            text: Mutex::new(String::new()),
+        };
+        let session_lock = self.session_lock(&session_key);
+        let _turn = tokio::select! {
+            guard = session_lock.lock() => guard,
+            () = cancel.cancelled() => {
+                stream.emit("aborted", json!({}));
+                return;
+            }
+        };
+        let Some(provider) = self.provider.clone() else {
+            stream.emit("error", json!({"errorMessage": NO_PROVIDER_HINT, "errorKind": "unknown"}));
+            return;
+        };
+        let history = match self.store.history(&session_key, HISTORY_LIMIT).await {
+            Ok(history) => history,
+            Err(error) => {
+                tracing::error!(%error, "cannot read history for a turn");
+                stream.emit(
+                    "error",
+                    json!({"errorMessage": format!("cannot read the conversation: {error}"), "errorKind": "unknown"}),
+                );
+                return;
+            }
+        };
+        let request = ModelRequest {
+            system: prompt::system_prompt(&self.workspace),
+            turns: prompt::turns(&history, prompt::HISTORY_BUDGET_CHARS),
+            max_tokens: self.model.max_tokens,
+        };
+        let models: Vec<String> =
+            std::iter::once(self.model.model.clone()).chain(self.model.fallbacks.iter().cloned()).collect();
+        let sink = |text: &str| stream.delta(text);
+        let outcome = tokio::select! {
+            result = providers::complete(provider.as_ref(), &models, self.model.max_attempts, &request, &sink) => match result {
+                Ok(completion) => Outcome::Done(completion),
+                Err(error) => Outcome::Failed(error),
+            },
+            () = cancel.cancelled() => Outcome::Aborted,
+        };
+        match outcome {
+            Outcome::Done(completion) => {
+                let usage = completion.usage;
+                self.store_reply(
+                    &session_key,
+                    &run_id,
+                    completion.text.clone(),
+                    Some(completion.model.clone()),
+                    &completion.stop_reason,
+                    usage,
+                )
+                .await;
+                if !completion.tool_uses.is_empty() {
+                    tracing::info!(
+                        tools = completion.tool_uses.len(),
+                        "the model asked for tools; none are offered yet"
+                    );
+                }
+                stream.emit(
+                    "final",
+                    json!({"message": assistant_message(&completion.text), "usage": usage, "stopReason": completion.stop_reason, "model": completion.model}),
+                );
+            }
+            Outcome::Failed(error) => {
+                let partial = stream.partial();
+                if !partial.is_empty() {
+                    self.store_reply(&session_key, &run_id, partial, None, "error", Usage::default()).await;
+                }
+                tracing::warn!(run = %run_id, error = %error, "turn failed");
+                stream.emit("error", json!({"errorMessage": error.message, "errorKind": error.protocol_kind()}));
+            }
+            Outcome::Aborted => {
+                let partial = stream.partial();
+                if !partial.is_empty() {
+                    self.store_reply(&session_key, &run_id, partial.clone(), None, "aborted", Usage::default()).await;
+                }
+                stream.emit("aborted", json!({"message": assistant_message(&partial), "stopReason": "aborted"}));
+            }
+        }
+        self.events.publish("sessions.changed", Scope::Read, &json!({"sessionKey": session_key, "reason": "message"}));
+    }
+
+    async fn store_reply(
+        &self,
+        session_key: &SessionKey,
+        run_id: &RunId,
+        content: String,
+        model: Option<String>,
+        stop_reason: &str,
+        usage: Usage,
+    ) {
+        let message = NewMessage {
+            session_key: session_key.clone(),
+            run_id: run_id.clone(),
+            role: MessageRole::Assistant,
+            content,
+            idempotency_key: None,
+            model,
+            stop_reason: Some(stop_reason.to_owned()),
+            usage,
+        };
+        if let Err(error) = self.store.append_message(message).await {
+            tracing::error!(%error, run = %run_id, "cannot store the assistant's reply");
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! HTTP routes: health and readiness, the web page (with the `?token=` cookie exchange), its
+//! assets, and the gateway WebSocket on `/` and `/ws`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::state::{Gateway, Peer, Readiness};
+use super::{web, ws};
+use crate::core::secret::Secret;
+
+pub const TOKEN_COOKIE: &str = "molt_token";
+
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/", get(root))
+        .route("/ws", get(websocket))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/assets/app.js", get(|| async { web::app_js() }))
+        .route("/assets/style.css", get(|| async { web::style_css() }))
+        .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "not found"}))) })
+        .with_state(gateway)
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({"ok": true}))
+}
+
+async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
+    let readiness = gateway.readiness.borrow().clone();
+    let status = if readiness == Readiness::Ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut body = serde_json::to_value(&readiness).unwrap_or_default();
+    body["ready"] = json!(status == StatusCode::OK);
+    (status, axum::Json(body)).into_response()
+}
+
+async fn root(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    if let Ok(upgrade) = upgrade {
+        let cookie = cookie_token(&gateway.token, &headers);
+        return ws::upgrade(gateway, upgrade, Peer::new(socket, &headers), cookie);
+    }
+    match uri.query().and_then(query_token) {
+        Some(token) => exchange_token(&gateway.token, &token, &headers, &uri),
+        None => web::index(),
+    }
+}
+
+async fn websocket(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let cookie = cookie_token(&gateway.token, &headers);
+    ws::upgrade(gateway, upgrade, Peer::new(socket, &headers), cookie)
+}
+
+fn query_token(query: &str) -> Option<String> {
+    query.split('&').find_map(|pair| pair.strip_prefix("token=")).map(|raw| percent_decode(raw))
+}
+
+/// `?token=` → an HttpOnly, SameSite=Strict cookie and a redirect to the same page without it,
+/// so the token leaves the address bar and the history.
+fn exchange_token(expected: &Secret, given: &str, headers: &HeaderMap, uri: &Uri) -> Response {
+    let rest: Vec<&str> = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.starts_with("token=") && !pair.is_empty())
+        .collect();
+    let location = if rest.is_empty() { uri.path().to_owned() } else { format!("{}?{}", uri.path(), rest.join("&")) };
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    if expected.matches(given) {
+        let secure = headers.get("x-forwarded-proto").is_some_and(|proto| proto == "https")
+            || headers.contains_key("cf-visitor");
+        let cookie = format!(
+            "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000{}",
+            cookie_value(expected),
+            if secure { "; Secure" } else { "" }
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The cookie holds a digest of the token, never the token itself.
+fn cookie_value(token: &Secret) -> String {
+    hex::encode(Sha256::digest(format!("molt-cookie-v1:{}", token.expose())))
+}
+
+/// Whether the request carries a valid token cookie.
+fn cookie_token(token: &Secret, headers: &HeaderMap) -> bool {
+    let expected = Secret::new(cookie_value(token));
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix(&format!("{TOKEN_COOKIE}=")).map(str::to_owned))
+        .any(|value| expected.matches(&value))
+}
+
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let decoded = (bytes[index] == b'%')
+            .then(|| raw.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (decoded, bytes[index]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                index += 3;
+            }
+            (None, b'+') => {
+                out.push(b' ');
+                index += 1;
+            }
+            (None, byte) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_cookie_round_trips_and_rejects_others() {
+        let token = Secret::new("t0k");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("a=b; {TOKEN_COOKIE}={}", cookie_value(&token))).unwrap(),
+        );
+        assert!(cookie_token(&token, &headers));
+        assert!(!cookie_token(&Secret::new("other"), &headers));
+        assert!(!cookie_value(&token).contains("t0k"));
+    }
+
+    #[test]
+    fn query_tokens_are_decoded_and_removed_from_the_redirect() {
+        assert_eq!(query_token("x=1&token=a%2Bb"), Some("a+b".into()));
+        let uri: Uri = "/?session=s&token=abc".parse().unwrap();
+        let response = exchange_token(&Secret::new("abc"), "abc", &HeaderMap::new(), &uri);
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[header::LOCATION], "/?session=s");
+        let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        let wrong = exchange_token(&Secret::new("abc"), "nope", &HeaderMap::new(), &uri);
+        assert!(wrong.headers().get(header::SET_COOKIE).is_none());
+    }
+}

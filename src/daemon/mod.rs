@@ -1,0 +1,17 @@
+//! The gateway daemon: HTTP and WebSocket server, auth, agent turns, model providers, the store
+//! and the embedded web UI. Entry point: [`serve`].
+
+pub mod agent;
+pub mod events;
+mod http;
+pub mod providers;
+mod ratelimit;
+mod server;
+mod state;
+pub mod store;
+pub mod token;
+mod web;
+mod ws;
+
+pub use server::{ServeError, serve};
+pub use state::Readiness;

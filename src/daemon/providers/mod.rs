@@ -1,0 +1,81 @@
+//! Model providers behind one trait: Anthropic Messages and OpenAI-compatible chat completions
+//! (each also through Cloudflare AI Gateway), with retries and an ordered fallback list.
+
+mod anthropic;
+mod error;
+mod http;
+mod openai;
+mod retry;
+mod sse;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+pub use error::{ErrorKind, ProviderError};
+pub use retry::complete;
+
+use crate::core::settings::{Api, ModelSettings};
+use crate::daemon::store::{MessageRole, Usage};
+
+/// One prior message of the conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    pub role: MessageRole,
+    pub text: String,
+}
+
+/// What the agent asks a model for.
+#[derive(Debug, Clone)]
+pub struct ModelRequest {
+    /// The stable prefix (system prompt and workspace files); providers mark it for caching.
+    pub system: String,
+    /// Alternating turns, starting with the user's.
+    pub turns: Vec<Turn>,
+    pub max_tokens: u32,
+}
+
+/// A tool call the model asked for (parsed; no tools are offered yet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolUse {
+    pub id: String,
+    pub name: String,
+    pub input: Value,
+}
+
+/// The outcome of one streamed call.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Completion {
+    pub text: String,
+    pub stop_reason: String,
+    pub usage: Usage,
+    pub tool_uses: Vec<ToolUse>,
+    pub model: String,
+}
+
+/// Receives each text delta as it arrives.
+pub type DeltaSink<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+pub trait Provider: Send + Sync {
+    /// Short name for logs and `status`.
+    fn name(&self) -> &str;
+
+    /// Streams one completion; text deltas go to `on_delta` as they arrive.
+    fn stream<'a>(
+        &'a self,
+        model: &'a str,
+        request: &'a ModelRequest,
+        on_delta: DeltaSink<'a>,
+    ) -> BoxFuture<'a, Result<Completion, ProviderError>>;
+}
+
+/// Builds the configured provider, or `None` when no provider is configured.
+pub fn from_settings(settings: &ModelSettings) -> Option<Arc<dyn Provider>> {
+    let provider = settings.provider.as_ref()?;
+    let client = http::client();
+    Some(match provider.api {
+        Api::AnthropicMessages => Arc::new(anthropic::Anthropic::new(client, provider.clone(), settings.timeout)),
+        Api::OpenAiChat => Arc::new(openai::OpenAi::new(client, provider.clone(), settings.timeout)),
+    })
+}

@@ -1,0 +1,111 @@
+//! `serve(settings, listener, shutdown)`: the one entry point production and tests share.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::agent::Agent;
+use super::events::EventBus;
+use super::providers;
+use super::ratelimit::AuthLimiter;
+use super::state::{Core, Gateway, Readiness};
+use super::store::{Store, StoreError};
+use super::token::{self, TokenError};
+use crate::core::settings::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot create the data directory `{path}`: {source}")]
+    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the HTTP server failed: {0}")]
+    Http(std::io::Error),
+}
+
+/// Serves the gateway on `listener` until `shutdown` is cancelled, then stops accepting,
+/// drains or aborts turns, closes connections with a `shutdown` event and flushes the store.
+pub async fn serve(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServeError> {
+    let data_dir = settings.data_dir.clone();
+    let workspace = data_dir.join("workspace");
+    for dir in [&data_dir, &workspace] {
+        std::fs::create_dir_all(dir).map_err(|source| ServeError::DataDir { path: dir.clone(), source })?;
+    }
+    let (token, _) = token::load_or_generate(settings.gateway_token.as_ref(), &data_dir)?;
+    let gateway = Arc::new(Gateway {
+        token,
+        events: EventBus::default(),
+        started: Instant::now(),
+        boot_id: uuid::Uuid::new_v4().to_string(),
+        readiness: watch::Sender::new(Readiness::Starting { reason: "opening the store".into() }),
+        core: OnceLock::new(),
+        auth_limiter: AuthLimiter::default(),
+        close_connections: CancellationToken::new(),
+        connections: AtomicUsize::new(0),
+        settings,
+    });
+    let app = super::http::router(Arc::clone(&gateway)).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server = tokio::spawn(server.into_future());
+
+    let opened = match tokio::task::spawn_blocking(move || Store::open(&data_dir)).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Worker),
+    };
+    let store = match opened {
+        Ok(store) => store,
+        Err(error) => {
+            gateway.readiness.send_replace(Readiness::Failed { reason: error.to_string() });
+            shutdown.cancel();
+            gateway.close_connections.cancel();
+            let _ = server.await;
+            return Err(error.into());
+        }
+    };
+    let model = gateway.settings.model.clone();
+    let agent = Agent::new(store.clone(), providers::from_settings(&model), model, workspace, gateway.events.clone());
+    let _ = gateway.core.set(Core { store: store.clone(), agent: Arc::clone(&agent) });
+    gateway.readiness.send_replace(Readiness::Ready);
+    tracing::info!(store = %store.path().display(), provider = agent.provider_name().unwrap_or("none"), "gateway ready");
+
+    let server_error = tokio::select! {
+        biased;
+        () = shutdown.cancelled() => None,
+        result = server => Some(result),
+    };
+    if let Some(result) = server_error {
+        // The server stopped on its own: an accept-loop failure.
+        let error = match result {
+            Ok(Err(error)) => error,
+            _ => std::io::Error::other("the server task ended unexpectedly"),
+        };
+        return Err(ServeError::Http(error));
+    }
+    stop(&gateway, &agent, &store).await;
+    Ok(())
+}
+
+async fn stop(gateway: &Gateway, agent: &Agent, store: &Store) {
+    let started = Instant::now();
+    gateway.readiness.send_replace(Readiness::Stopping { reason: "shutting down".into() });
+    tracing::info!(active_runs = agent.active_runs(), "stopping: no new connections, draining turns");
+    agent.shutdown(gateway.settings.shutdown_grace).await;
+    gateway.close_connections.cancel();
+    // Connections close themselves on the token; give them a moment to say goodbye.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while gateway.connections.load(std::sync::atomic::Ordering::Acquire) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    match store.flush().await {
+        Ok(()) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "stopped; store flushed"),
+        Err(error) => tracing::error!(%error, "stopped, but flushing the store failed"),
+    }
+}

@@ -1,0 +1,79 @@
+//! The gateway's shared state: settings, token, readiness, the store and agent once open.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::http::HeaderMap;
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::agent::Agent;
+use super::events::EventBus;
+use super::ratelimit::AuthLimiter;
+use super::store::Store;
+use crate::core::secret::Secret;
+use crate::core::settings::Settings;
+
+/// What `/readyz` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Readiness {
+    Starting { reason: String },
+    Ready,
+    Failed { reason: String },
+    Stopping { reason: String },
+}
+
+/// The parts that exist once the store is open.
+pub struct Core {
+    pub store: Store,
+    pub agent: Arc<Agent>,
+}
+
+pub struct Gateway {
+    pub settings: Settings,
+    pub token: Secret,
+    pub events: EventBus,
+    pub started: Instant,
+    pub boot_id: String,
+    pub readiness: watch::Sender<Readiness>,
+    pub core: OnceLock<Core>,
+    pub auth_limiter: AuthLimiter,
+    /// Fired after turns have drained: connections say `shutdown` and close.
+    pub close_connections: CancellationToken,
+    pub connections: AtomicUsize,
+}
+
+impl Gateway {
+    pub fn core(&self) -> Option<&Core> {
+        self.core.get()
+    }
+}
+
+/// Headers a proxy (the Cloudflare Worker, a reverse proxy) adds: their presence means the
+/// request did not come straight from this host.
+const PROXY_HEADERS: [&str; 4] = ["cf-connecting-ip", "x-forwarded-for", "forwarded", "x-real-ip"];
+
+/// Who is on the other end of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub address: IpAddr,
+    /// A loopback peer with no proxy headers: a process on this machine.
+    pub direct_loopback: bool,
+}
+
+impl Peer {
+    pub fn new(socket: SocketAddr, headers: &HeaderMap) -> Self {
+        let proxied = PROXY_HEADERS.iter().any(|name| headers.contains_key(*name));
+        // Behind the Worker every request arrives from it; the edge names the real client.
+        let address = headers
+            .get("cf-connecting-ip")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(socket.ip());
+        Self { address, direct_loopback: socket.ip().is_loopback() && !proxied }
+    }
+}

@@ -1,0 +1,60 @@
+//! Versioned schema migrations, tracked with SQLite's `user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version up; never edit a released entry, append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: conversations, settings and the change log.
+    "CREATE TABLE sessions (
+        key TEXT PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        label TEXT
+     );
+     CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_key TEXT NOT NULL REFERENCES sessions(key) ON DELETE CASCADE,
+        run_id TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        idempotency_key TEXT UNIQUE,
+        model TEXT,
+        stop_reason TEXT,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_write_tokens INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE INDEX messages_by_session ON messages (session_key, id);
+     CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+     );
+     CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        entity TEXT NOT NULL,
+        op TEXT NOT NULL,
+        key TEXT NOT NULL,
+        data TEXT
+     );",
+];
+
+pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (index, script) in MIGRATIONS.iter().enumerate().skip(current) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(script)?;
+        transaction.pragma_update(None, "user_version", index + 1)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+/// The schema version this binary writes.
+#[cfg(test)]
+pub fn latest() -> usize {
+    MIGRATIONS.len()
+}

@@ -1,0 +1,86 @@
+//! Store tests on a real SQLite file: migrations, idempotency, history order, change log.
+
+use super::*;
+use crate::core::ids::{RunId, SessionKey};
+
+fn message(key: &SessionKey, role: MessageRole, content: &str, idempotency: Option<&str>) -> NewMessage {
+    NewMessage {
+        session_key: key.clone(),
+        run_id: RunId::generate(),
+        role,
+        content: content.into(),
+        idempotency_key: idempotency.map(str::to_owned),
+        model: None,
+        stop_reason: None,
+        usage: Usage::default(),
+    }
+}
+
+#[tokio::test]
+async fn messages_survive_reopening_and_come_back_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SessionKey::main();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        for text in ["one", "two", "three"] {
+            store.append_message(message(&key, MessageRole::User, text, None)).await.unwrap();
+        }
+        store.flush().await.unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let history = store.history(&key, 2).await.unwrap();
+    let texts: Vec<_> = history.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(texts, ["two", "three"]);
+    let sessions = store.list_sessions(10).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].message_count, 3);
+    assert_eq!(sessions[0].last_message_preview.as_deref(), Some("three"));
+}
+
+#[tokio::test]
+async fn an_idempotency_key_stores_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let key = SessionKey::main();
+    let first = store.append_message(message(&key, MessageRole::User, "hi", Some("k1"))).await.unwrap();
+    let Appended::Inserted(stored) = first else { panic!("first append must insert") };
+    let again = store.append_message(message(&key, MessageRole::User, "hi", Some("k1"))).await.unwrap();
+    assert_eq!(again, Appended::Duplicate { run_id: RunId::from_stored(stored.run_id), answered: false });
+    assert_eq!(store.message_count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn every_commit_is_in_the_change_log_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut changes = store.subscribe_changes();
+    let key = SessionKey::parse("agent:main:web-1").unwrap();
+    store.append_message(message(&key, MessageRole::User, "hello", None)).await.unwrap();
+    assert!(changes.has_changed().unwrap());
+    store.reset_session(&key).await.unwrap();
+    store.delete_session(&key).await.unwrap();
+    let log = store.changes_since(0, 100).await.unwrap();
+    let ops: Vec<_> = log.iter().map(|c| format!("{} {}", c.entity, c.op)).collect();
+    assert_eq!(ops, ["session upsert", "message upsert", "session reset", "session delete"]);
+    assert!(log.windows(2).all(|pair| pair[0].seq < pair[1].seq));
+    assert_eq!(log[1].data.as_ref().unwrap()["content"], "hello");
+    assert_eq!(*changes.borrow_and_update(), log[3].seq);
+    assert_eq!(store.changes_since(log[1].seq, 100).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn migrations_record_the_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let version: usize = store.call(|c| Ok(c.query_row("PRAGMA user_version", [], |row| row.get(0))?)).await.unwrap();
+    assert_eq!(version, migrations::latest());
+}
+
+#[test]
+fn a_read_only_directory_fails_with_the_path() {
+    let error = match Store::open(std::path::Path::new("/proc/molt-does-not-exist")) {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("opening under /proc must fail"),
+    };
+    assert!(error.contains("/proc/molt-does-not-exist/molt.db"), "{error}");
+}

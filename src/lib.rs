@@ -1,0 +1,9 @@
+//! molt: the operator's tool and the gateway daemon for a self-hosted AI assistant.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod core;
+pub mod daemon;
+
+/// The version reported to clients and in `--version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
