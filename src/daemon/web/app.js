@@ -89,7 +89,7 @@
   async function loadDevice() {
     if (!window.isSecureContext || !window.crypto || !crypto.subtle) {
       throw new Error('This page is not in a secure context, so the browser hides the WebCrypto API it needs '
-        + 'to identify this device. Open it over https, or on http://localhost / http://127.0.0.1.');
+        + 'to identify this device. Open it over https, or on `localhost` / `127.0.0.1` (e.g. through an SSH tunnel).');
     }
     const algo = { name: 'Ed25519' };
     let privateKey = null;
@@ -554,7 +554,8 @@
 
   function autosize() {
     el.input.style.height = 'auto';
-    el.input.style.height = `${Math.min(el.input.scrollHeight, 240)}px`;
+    const border = el.input.offsetHeight - el.input.clientHeight;
+    el.input.style.height = `${Math.min(el.input.scrollHeight + border, 240)}px`;
   }
 
   async function sendMessage() {
@@ -623,6 +624,13 @@
     el.backdrop.hidden = false;
   });
   el.backdrop.addEventListener('click', closeSidebar);
+  window.addEventListener('hashchange', () => { // a token URL pasted into an open tab
+    const before = state.token;
+    state.token = takeToken();
+    if (state.token === before || !state.device) return;
+    Object.assign(state, { failure: null, attempt: 0 });
+    if (state.ws) state.ws.close(); else connect();
+  });
   window.addEventListener('online', () => { if (!state.ws && state.retryTimer) connect(); });
 
   window.molt = {

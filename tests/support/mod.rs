@@ -1,0 +1,9 @@
+//! Shared test support: fake providers, an in-process gateway, a protocol client, a browser.
+#![allow(dead_code, reason = "each test binary uses part of the support code")]
+
+pub mod browser;
+pub mod client;
+pub mod fake_anthropic;
+pub mod fake_openai;
+pub mod gateway;
+pub mod recorder;
