@@ -1,9 +1,10 @@
-//! Tiny Chrome DevTools Protocol driver for browser tests: owns one headless Chromium process, its temporary profile, and a CDP WebSocket to its single page.
+//! Owns `Browser`: a tiny Chrome DevTools Protocol driver for browser tests (one headless Chromium,
+//! its temporary profile, and a CDP WebSocket to its single page).
 //!
 //! Every operation is bounded by a timeout. CDP events that arrive while a command waits for
 //! its response are skipped, except console messages, log entries and uncaught exceptions,
 //! which are kept and can be read with [`Browser::console`].
-#![allow(dead_code)] // each test binary uses a different part of this support module
+#![allow(dead_code, reason = "each test binary uses a different part of this support module")]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -91,9 +92,7 @@ impl Browser {
             profile,
         };
         browser.call("Page.enable", json!({})).await?;
-        browser
-            .call("Page.setLifecycleEventsEnabled", json!({ "enabled": true }))
-            .await?;
+        browser.call("Page.setLifecycleEventsEnabled", json!({ "enabled": true })).await?;
         browser.call("Runtime.enable", json!({})).await?;
         browser.call("Log.enable", json!({})).await?;
         Ok(browser)
@@ -113,9 +112,7 @@ impl Browser {
             {
                 return Ok(());
             }
-            let msg = next_message(&mut socket, deadline)
-                .await
-                .with_context(|| format!("navigating to {url}"))?;
+            let msg = next_message(&mut socket, deadline).await.with_context(|| format!("navigating to {url}"))?;
             if msg.get("id").and_then(Value::as_u64) == Some(id) {
                 let result = response_result(msg, "Page.navigate")?;
                 if let Some(text) = result.get("errorText").and_then(Value::as_str)
@@ -184,12 +181,8 @@ impl Browser {
 
     /// Saves a PNG screenshot of the page's viewport to `path`.
     pub async fn screenshot(&self, path: &Path) -> Result<()> {
-        let result = self
-            .call("Page.captureScreenshot", json!({ "format": "png" }))
-            .await?;
-        let data = result["data"]
-            .as_str()
-            .context("Page.captureScreenshot returned no data")?;
+        let result = self.call("Page.captureScreenshot", json!({ "format": "png" })).await?;
+        let data = result["data"].as_str().context("Page.captureScreenshot returned no data")?;
         let png = decode_base64(data)?;
         std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
     }
@@ -222,19 +215,13 @@ impl Browser {
         let params = &msg["params"];
         let line = match msg.get("method").and_then(Value::as_str) {
             Some("Runtime.consoleAPICalled") => {
-                let args: Vec<String> = params["args"]
-                    .as_array()
-                    .map(|a| a.iter().map(remote_object_text).collect())
-                    .unwrap_or_default();
+                let args: Vec<String> =
+                    params["args"].as_array().map(|a| a.iter().map(remote_object_text).collect()).unwrap_or_default();
                 format!("{}: {}", params["type"].as_str().unwrap_or("log"), args.join(" "))
             }
             Some("Log.entryAdded") => {
                 let entry = &params["entry"];
-                format!(
-                    "{}: {}",
-                    entry["level"].as_str().unwrap_or("info"),
-                    entry["text"].as_str().unwrap_or("")
-                )
+                format!("{}: {}", entry["level"].as_str().unwrap_or("info"), entry["text"].as_str().unwrap_or(""))
             }
             Some("Runtime.exceptionThrown") => {
                 let details = &params["exceptionDetails"];
@@ -246,23 +233,24 @@ impl Browser {
             }
             _ => return,
         };
-        self.console
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(line);
+        self.console.lock().unwrap_or_else(|e| e.into_inner()).push(line);
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
-        // Give the process a moment to exit so the profile directory can be removed cleanly.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                break;
-            }
+        // Chromium's helper processes outlive the browser process for a moment and keep
+        // writing into the profile: wait for the exit, then retry removing the directory.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
+        }
+        while std::fs::remove_dir_all(self.profile.path()).is_err()
+            && self.profile.path().exists()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
@@ -300,10 +288,7 @@ async fn wait_for_port(child: &mut Child, profile: &Path) -> Result<u16> {
 
 /// Finds the page target's DevTools WebSocket URL via the HTTP endpoint.
 async fn page_ws_url(port: u16) -> Result<String> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .no_proxy()
-        .build()?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).no_proxy().build()?;
     let url = format!("http://127.0.0.1:{port}/json/list");
     let deadline = Instant::now() + LAUNCH_TIMEOUT;
     loop {
@@ -312,9 +297,7 @@ async fn page_ws_url(port: u16) -> Result<String> {
             Err(_) => None,
         };
         let found = targets.as_ref().and_then(Value::as_array).and_then(|list| {
-            list.iter()
-                .find(|t| t["type"] == "page")
-                .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            list.iter().find(|t| t["type"] == "page").and_then(|t| t["webSocketDebuggerUrl"].as_str())
         });
         if let Some(ws) = found {
             return Ok(ws.to_owned());
@@ -344,7 +327,9 @@ async fn next_message(socket: &mut Socket, deadline: Instant) -> Result<Value> {
             .ok_or_else(|| anyhow!("the DevTools connection closed"))?
             .context("reading from the DevTools connection")?;
         match msg {
-            Message::Text(text) => return serde_json::from_str(&text).context("CDP sent invalid JSON"),
+            Message::Text(text) => {
+                return serde_json::from_str(&text).context("CDP sent invalid JSON");
+            }
             Message::Close(_) => bail!("the DevTools connection closed"),
             _ => continue,
         }
@@ -353,11 +338,7 @@ async fn next_message(socket: &mut Socket, deadline: Instant) -> Result<Value> {
 
 fn response_result(mut msg: Value, method: &str) -> Result<Value> {
     if let Some(err) = msg.get("error") {
-        bail!(
-            "{method} failed: {} ({})",
-            err["message"].as_str().unwrap_or("unknown error"),
-            err["code"]
-        );
+        bail!("{method} failed: {} ({})", err["message"].as_str().unwrap_or("unknown error"), err["code"]);
     }
     Ok(msg.get_mut("result").map(Value::take).unwrap_or(Value::Null))
 }

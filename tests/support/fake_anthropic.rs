@@ -142,7 +142,8 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest, request_id: &str) -
         error_response(status, error_type, message, retry_after, request_id)
     };
     let invalid = |message: &str| error(400, "invalid_request_error", message, None);
-    if request.method != "POST" || request.path != "/v1/messages" {
+    // Cloudflare AI Gateway puts `/<account>/<gateway>/anthropic` in front of the API path.
+    if request.method != "POST" || !request.path.ends_with("/v1/messages") {
         return error(404, "not_found_error", "Not found", None);
     }
     if let Some(key) = shared.expected_key()

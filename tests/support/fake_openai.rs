@@ -223,7 +223,8 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest) -> Response {
     let invalid =
         |message: &str| error_response(400, "invalid_request_error", message, Value::Null, None);
     let path = request.path.as_str();
-    if request.method != "POST" || !matches!(path, "/v1/chat/completions" | "/chat/completions") {
+    // Cloudflare AI Gateway puts `/<account>/<gateway>/openai` in front of the API path.
+    if request.method != "POST" || !path.ends_with("/chat/completions") {
         let message = format!("Invalid URL ({} {path})", request.method);
         return error_response(404, "invalid_request_error", &message, Value::Null, None);
     }

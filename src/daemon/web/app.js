@@ -10,11 +10,8 @@
   const ROLE = 'operator';
   const SCOPES = ['operator.read', 'operator.write'];
   const DEFAULT_SESSION = 'agent:main:main';
-  const BACKOFF_START_MS = 500;
-  const BACKOFF_CAP_MS = 15000;
-  const PAIRING_RETRY_MS = 5000;
-  const HANDSHAKE_TIMEOUT_MS = 10000;
-  const REQUEST_TIMEOUT_MS = 30000;
+  const BACKOFF_START_MS = 500, BACKOFF_CAP_MS = 15000, PAIRING_RETRY_MS = 5000; // reconnect delays
+  const HANDSHAKE_TIMEOUT_MS = 10000, REQUEST_TIMEOUT_MS = 30000;
   const PLATFORM = String(navigator.platform || '').trim().toLowerCase() || 'web';
 
   const $ = (sel) => document.querySelector(sel);
@@ -43,7 +40,6 @@
   };
 
   // ---------- small helpers ----------
-
   function h(tag, attrs = {}, ...children) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) if (v != null && v !== false) node.setAttribute(k, v);
@@ -64,18 +60,11 @@
 
   const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
 
-  const uuid = () => (crypto.randomUUID ? crypto.randomUUID()
-    : hex(crypto.getRandomValues(new Uint8Array(16))).replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'));
-
-  class GatewayError extends Error {
-    constructor(err) {
-      super((err && (err.message || err.code)) || 'Request failed');
-      this.code = (err && err.details && err.details.code) || (err && err.code) || '';
-    }
-  }
+  // An `ok:false` response; `code` prefers the specific `error.details.code`.
+  const gatewayError = (e = {}) => Object.assign(new Error(e.message || e.code || 'request failed'),
+    { gateway: true, code: (e.details && e.details.code) || e.code || '' });
 
   // ---------- token and device identity ----------
-
   function takeToken() {
     const params = new URLSearchParams(location.hash.replace(/^#/, ''));
     const token = params.get('token');
@@ -129,7 +118,6 @@
   }
 
   // ---------- connection ----------
-
   function setStatus(kind, text) {
     el.status.dataset.state = kind;
     el.statusText.textContent = text;
@@ -141,8 +129,6 @@
     el.notice.replaceChildren(...inline(text));
     el.notice.hidden = false;
   }
-
-  function hideNotice() { el.notice.hidden = true; }
 
   function connect() {
     clearTimeout(state.retryTimer);
@@ -159,15 +145,14 @@
     state.lastRx = Date.now();
     let frame;
     try { frame = JSON.parse(data); } catch { return; }
-    if (!frame || typeof frame !== 'object') return;
-    if (frame.type === 'res') {
+    if (frame?.type === 'res') {
       const waiter = state.pending.get(frame.id);
       if (!waiter) return;
       state.pending.delete(frame.id);
       clearTimeout(waiter.timer);
       if (frame.ok) waiter.resolve(frame.payload || {});
-      else waiter.reject(new GatewayError(frame.error));
-    } else if (frame.type === 'event') {
+      else waiter.reject(gatewayError(frame.error || {}));
+    } else if (frame?.type === 'event') {
       onEvent(ws, frame.event, frame.payload || {});
     }
   }
@@ -203,7 +188,7 @@
       }, ws);
       if (ws === state.ws) onHello(hello);
     } catch (err) {
-      if (ws === state.ws && err instanceof GatewayError) onConnectFailed(err);
+      if (ws === state.ws && err.gateway) onConnectFailed(err);
     }
   }
 
@@ -211,7 +196,7 @@
     clearTimeout(state.handshakeTimer);
     Object.assign(state, { connected: true, attempt: 0, failure: null, ticking: false });
     state.tickMs = (hello.policy && hello.policy.tickIntervalMs) || 30000;
-    hideNotice();
+    el.notice.hidden = true;
     setStatus('connected', 'Connected');
     el.serverInfo.textContent = hello.server && hello.server.version ? `molt ${hello.server.version}` : '';
     updateControls();
@@ -281,7 +266,6 @@
   }, 5000);
 
   // ---------- sessions ----------
-
   function scheduleRefresh() {
     clearTimeout(state.refreshTimer);
     state.refreshTimer = setTimeout(refreshSessions, 250);
@@ -306,12 +290,9 @@
 
   function relTime(ts) {
     const t = typeof ts === 'number' ? ts : Date.parse(ts);
-    if (!t) return '';
     const mins = Math.round((Date.now() - t) / 60000);
-    if (mins < 1) return 'now';
-    if (mins < 60) return `${mins}m`;
-    if (mins < 60 * 24) return `${Math.round(mins / 60)}h`;
-    return new Date(t).toLocaleDateString();
+    if (!t) return '';
+    return mins < 1 ? 'now' : mins < 60 ? `${mins}m` : mins < 1440 ? `${Math.round(mins / 60)}h` : new Date(t).toLocaleDateString();
   }
 
   function renderSessions() {
@@ -331,7 +312,7 @@
   }
 
   function switchSession(key) {
-    closeSidebar();
+    setSidebar(false);
     if (key === state.sessionKey) return;
     state.sessionKey = key;
     store.set('molt.session', key);
@@ -347,15 +328,18 @@
     el.input.focus();
   }
 
-  let resetArmed = 0;
+  let resetArmed = 0; // Reset takes two clicks rather than confirm(): a dialog would block tests
+  function armReset(on) {
+    clearTimeout(resetArmed);
+    resetArmed = on ? setTimeout(armReset, 3000, false) : 0;
+    el.reset.textContent = on ? 'Really reset?' : 'Reset';
+    el.reset.classList.toggle('armed', on);
+  }
+
   async function resetSession() {
-    if (!resetArmed) { // two clicks instead of confirm(): dialogs would block headless tests
-      el.reset.textContent = 'Really reset?';
-      el.reset.classList.add('armed');
-      resetArmed = setTimeout(disarmReset, 3000);
-      return;
-    }
-    disarmReset();
+    const armed = Boolean(resetArmed);
+    armReset(!armed);
+    if (!armed) return;
     const key = state.sessionKey;
     try {
       await call('sessions.reset', { key });
@@ -366,15 +350,7 @@
     }
   }
 
-  function disarmReset() {
-    clearTimeout(resetArmed);
-    resetArmed = 0;
-    el.reset.textContent = 'Reset';
-    el.reset.classList.remove('armed');
-  }
-
   // ---------- transcript ----------
-
   function textOf(message) {
     if (!message) return '';
     const c = message.content;
@@ -424,7 +400,6 @@
       }
       const lang = open[2] || '';
       out.push(h('pre', { 'data-lang': lang || null },
-        h('button', { type: 'button', class: 'copy', title: 'Copy code' }, 'Copy'),
         h('code', { class: lang ? `language-${lang}` : null }, body.join('\n'))));
     }
     flush();
@@ -524,13 +499,10 @@
         break;
       }
       case 'final':
-        if (full) run.text = full;
-        finishRun(run, run.text ? null : 'no text reply');
-        scheduleRefresh();
-        break;
       case 'aborted':
         if (full) run.text = full;
-        finishRun(run, 'stopped');
+        finishRun(run, p.state === 'aborted' ? 'stopped' : run.text ? null : 'no text reply');
+        scheduleRefresh();
         break;
       case 'error':
         if (full) run.text = full;
@@ -543,7 +515,6 @@
   }
 
   // ---------- composer ----------
-
   const currentRun = () => [...state.runs.values()].pop() || null;
 
   function updateControls() {
@@ -567,7 +538,7 @@
     updateControls();
     appendRow(messageRow('user', text, { time: Date.now() }));
     try {
-      const res = await call('chat.send', { sessionKey: key, message: text, idempotencyKey: uuid() });
+      const res = await call('chat.send', { sessionKey: key, message: text, idempotencyKey: crypto.randomUUID() });
       if (key === state.sessionKey && res.runId) ensureRun(res.runId, key);
     } catch (err) {
       if (key === state.sessionKey) addError(`Message not sent: ${err.message}`);
@@ -590,13 +561,12 @@
     }
   }
 
-  function closeSidebar() {
-    document.body.classList.remove('sidebar-open');
-    el.backdrop.hidden = true;
+  function setSidebar(open) { // narrow screens only: the sidebar slides over the chat
+    document.body.classList.toggle('sidebar-open', open);
+    el.backdrop.hidden = !open;
   }
 
   // ---------- wiring ----------
-
   el.composer.addEventListener('submit', (e) => { e.preventDefault(); sendMessage(); });
   el.input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
@@ -612,18 +582,8 @@
     const item = e.target.closest('.session');
     if (item) switchSession(item.dataset.key);
   });
-  el.messages.addEventListener('click', (e) => {
-    const btn = e.target.closest('button.copy');
-    if (!btn || !navigator.clipboard) return;
-    navigator.clipboard.writeText(btn.parentElement.querySelector('code').textContent)
-      .then(() => { btn.textContent = 'Copied'; setTimeout(() => { btn.textContent = 'Copy'; }, 1500); })
-      .catch(() => { btn.textContent = 'Copy failed'; });
-  });
-  el.menu.addEventListener('click', () => {
-    document.body.classList.add('sidebar-open');
-    el.backdrop.hidden = false;
-  });
-  el.backdrop.addEventListener('click', closeSidebar);
+  el.menu.addEventListener('click', () => setSidebar(true));
+  el.backdrop.addEventListener('click', () => setSidebar(false));
   window.addEventListener('hashchange', () => { // a token URL pasted into an open tab
     const before = state.token;
     state.token = takeToken();
@@ -641,9 +601,7 @@
     state.token = takeToken();
     renderSessions();
     updateControls();
-    try {
-      state.device = await loadDevice();
-    } catch (err) {
+    try { state.device = await loadDevice(); } catch (err) {
       setStatus('error', 'Cannot identify this browser');
       showNotice(err.message);
       return;
