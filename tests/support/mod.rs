@@ -6,4 +6,5 @@ pub mod client;
 pub mod fake_anthropic;
 pub mod fake_openai;
 pub mod gateway;
+pub mod process;
 pub mod recorder;

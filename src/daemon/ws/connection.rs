@@ -116,6 +116,12 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
                 }
             }
             () = gateway.close_connections.cancelled() => {
+                // Events published before the stop (the aborted runs' last words) go out first.
+                while let Ok(event) = events.try_recv() {
+                    if authorized.grants.allows(event.scope) {
+                        let _ = send(&mut socket, frames::event_frame(event.event, &event.payload, next_seq())).await;
+                    }
+                }
                 let payload = json!({"reason": "gateway stopping", "restartExpectedMs": 5000}).to_string();
                 let _ = send(&mut socket, frames::event_frame("shutdown", &payload, next_seq())).await;
                 close(&mut socket, 1012, "gateway restarting").await;
