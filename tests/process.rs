@@ -29,7 +29,8 @@ async fn first_start_prints_the_url_with_the_token_once_and_keeps_it() {
     let logs = first.stderr();
     assert!(!logs.contains(&token), "the token is never logged");
     for line in logs.lines() {
-        let parsed: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
         assert!(parsed["level"].is_string() && parsed["fields"].is_object(), "{line}");
     }
 
@@ -48,7 +49,8 @@ async fn a_conversation_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut gateway = GatewayProcess::start(dir.path(), &env, &[]);
     let (mut client, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new("tok")).await.unwrap();
-    let ack = client.call("chat.send", json!({"sessionKey": "main", "message": "remember me", "idempotencyKey": "r1"})).await;
+    let ack =
+        client.call("chat.send", json!({"sessionKey": "main", "message": "remember me", "idempotencyKey": "r1"})).await;
     client.chat_run(ack["runId"].as_str().unwrap()).await;
     gateway.signal("TERM");
     assert!(gateway.wait_exit(Duration::from_secs(15)).0.success());
@@ -56,7 +58,8 @@ async fn a_conversation_survives_a_restart() {
     let gateway = GatewayProcess::start(dir.path(), &env, &[]);
     let (mut client, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new("tok")).await.unwrap();
     let history = client.call("chat.history", json!({"sessionKey": "main"})).await;
-    let texts: Vec<&str> = history["messages"].as_array().unwrap().iter().map(|m| m["content"][0]["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> =
+        history["messages"].as_array().unwrap().iter().map(|m| m["content"][0]["text"].as_str().unwrap()).collect();
     assert_eq!(texts, ["remember me", "You said: remember me"]);
 }
 
@@ -66,14 +69,24 @@ async fn sigterm_during_a_streamed_reply_exits_in_bound_and_keeps_what_was_ackno
     let chunks: Vec<String> = (0..400).map(|i| format!("w{i} ")).collect();
     fake.push(Reply::Slow { chunks, delay_ms: 25 });
     let url = fake.base_url();
-    let env = [("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_BASE_URL", url.as_str()), ("MOLT_GATEWAY_TOKEN", "tok"), ("MOLT_SHUTDOWN_GRACE_SECS", "1")];
+    let env = [
+        ("ANTHROPIC_API_KEY", "k"),
+        ("ANTHROPIC_BASE_URL", url.as_str()),
+        ("MOLT_GATEWAY_TOKEN", "tok"),
+        ("MOLT_SHUTDOWN_GRACE_SECS", "1"),
+    ];
     let dir = tempfile::tempdir().unwrap();
     let mut gateway = GatewayProcess::start(dir.path(), &env, &[]);
     let (mut client, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new("tok")).await.unwrap();
     let mut acknowledged = Vec::new();
     for i in 0..3 {
         let key = format!("agent:main:s{i}");
-        let ack = client.call("chat.send", json!({"sessionKey": key, "message": format!("message {i}"), "idempotencyKey": format!("k{i}")})).await;
+        let ack = client
+            .call(
+                "chat.send",
+                json!({"sessionKey": key, "message": format!("message {i}"), "idempotencyKey": format!("k{i}")}),
+            )
+            .await;
         acknowledged.push((key, format!("message {i}"), ack["runId"].as_str().unwrap().to_owned()));
     }
     let first_delta = client.event("chat").await;
@@ -92,7 +105,11 @@ async fn sigterm_during_a_streamed_reply_exits_in_bound_and_keeps_what_was_ackno
     let store = molt::daemon::store::Store::open(dir.path()).unwrap();
     for (key, text, run_id) in acknowledged {
         let history = store.history(&molt::core::ids::SessionKey::parse(&key).unwrap(), 10).await.unwrap();
-        assert_eq!(history.first().map(|m| (m.content.as_str(), m.run_id.as_str())), Some((text.as_str(), run_id.as_str())), "acknowledged message in {key}");
+        assert_eq!(
+            history.first().map(|m| (m.content.as_str(), m.run_id.as_str())),
+            Some((text.as_str(), run_id.as_str())),
+            "acknowledged message in {key}"
+        );
     }
     let main = store.history(&molt::core::ids::SessionKey::parse("agent:main:s0").unwrap(), 10).await.unwrap();
     assert_eq!(main.get(1).and_then(|m| m.stop_reason.as_deref()), Some("aborted"), "the partial reply is kept");
@@ -110,7 +127,14 @@ fn print_config_shows_sources_and_redacts_secrets() {
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(!text.contains("secret-value"), "{text}");
-    let line = |name: &str| text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("no `{name}` in:\n{text}")).split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no `{name}` in:\n{text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     assert_eq!(line("port"), "port 9999 (flag --port)");
     assert_eq!(line("data_dir"), "data_dir /srv/molt (env MOLT_DATA_DIR)");
     assert_eq!(line("gateway_token"), "gateway_token [redacted] (env MOLTBOT_GATEWAY_TOKEN)");

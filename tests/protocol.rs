@@ -52,7 +52,8 @@ async fn openclaws_cli_without_a_device_gets_exactly_its_scopes_on_loopback() {
     assert_eq!(hello["auth"]["scopes"], json!(["operator.read"]));
     let health = client.call("health", json!({})).await;
     assert_eq!(health["ok"], true);
-    let refused = client.request("chat.send", json!({"sessionKey": "main", "message": "hi", "idempotencyKey": "k"})).await;
+    let refused =
+        client.request("chat.send", json!({"sessionKey": "main", "message": "hi", "idempotencyKey": "k"})).await;
     assert_eq!(
         refused["error"],
         json!({"code": "FORBIDDEN", "message": "missing scope: operator.write", "details": {"code": "MISSING_SCOPE", "missingScope": "operator.write", "requiredScopes": ["operator.write"]}})
@@ -85,14 +86,18 @@ async fn each_auth_failure_answers_its_code_and_closes_1008() {
     nothing.token = None;
     nothing.identity = None;
     let nothing = refused(&gateway, nothing).await;
-    assert_eq!((nothing.error_code().as_str(), nothing.detail_code().as_str()), ("NOT_PAIRED", "DEVICE_IDENTITY_REQUIRED"));
+    assert_eq!(
+        (nothing.error_code().as_str(), nothing.detail_code().as_str()),
+        ("NOT_PAIRED", "DEVICE_IDENTITY_REQUIRED")
+    );
     gateway.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn each_device_auth_failure_answers_its_code() {
     let gateway = TestGateway::start(&[]).await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut ConnectOptions)>)> = vec![
+    type Change = Box<dyn Fn(&mut ConnectOptions)>;
+    let cases: Vec<(&str, Change)> = vec![
         ("DEVICE_AUTH_NONCE_REQUIRED", Box::new(|o| o.nonce_override = Some(None))),
         ("DEVICE_AUTH_NONCE_MISMATCH", Box::new(|o| o.nonce_override = Some(Some("not-the-challenge".into())))),
         ("DEVICE_AUTH_SIGNATURE_EXPIRED", Box::new(|o| o.signed_at_offset_ms = -10 * 60 * 1000)),
@@ -253,7 +258,8 @@ async fn chat_abort_in_the_middle_of_a_stream() {
     let chunks: Vec<String> = (0..50).map(|i| format!("part{i} ")).collect();
     fake.push(Reply::Slow { chunks, delay_ms: 50 });
     let (mut client, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new(TOKEN)).await.unwrap();
-    let ack = client.call("chat.send", json!({"sessionKey": "main", "message": "long please", "idempotencyKey": "a1"})).await;
+    let ack =
+        client.call("chat.send", json!({"sessionKey": "main", "message": "long please", "idempotencyKey": "a1"})).await;
     let run = ack["runId"].as_str().unwrap().to_owned();
     loop {
         let event = client.event("chat").await;
@@ -296,12 +302,20 @@ async fn sessions_reset_and_delete() {
     assert_eq!(client.call("chat.history", json!({"sessionKey": "agent:main:a"})).await["messages"], json!([]));
     let deleted = client.call("sessions.delete", json!({"key": "agent:main:b"})).await;
     assert_eq!(deleted["deleted"], true);
-    let keys: Vec<Value> = client.call("sessions.list", json!({})).await["sessions"].as_array().unwrap().iter().map(|s| s["key"].clone()).collect();
+    let keys: Vec<Value> = client.call("sessions.list", json!({})).await["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].clone())
+        .collect();
     assert_eq!(keys, [json!("agent:main:a")]);
     let changed = client.event("sessions.changed").await;
     assert!(changed["seq"].as_u64().unwrap() >= 1);
     let models = client.call("models.list", json!({})).await;
-    assert_eq!(models["models"][0], json!({"id": "claude-sonnet-4-5", "name": "claude-sonnet-4-5", "provider": "anthropic", "available": true}));
+    assert_eq!(
+        models["models"][0],
+        json!({"id": "claude-sonnet-4-5", "name": "claude-sonnet-4-5", "provider": "anthropic", "available": true})
+    );
     gateway.stop().await.unwrap();
 }
 
@@ -309,7 +323,8 @@ async fn sessions_reset_and_delete() {
 async fn without_a_provider_a_message_gets_an_error_naming_the_variable() {
     let gateway = TestGateway::start(&[]).await;
     let (mut client, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new(TOKEN)).await.unwrap();
-    let ack = client.call("chat.send", json!({"sessionKey": "main", "message": "anyone?", "idempotencyKey": "n1"})).await;
+    let ack =
+        client.call("chat.send", json!({"sessionKey": "main", "message": "anyone?", "idempotencyKey": "n1"})).await;
     let events = client.chat_run(ack["runId"].as_str().unwrap()).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["state"], "error");

@@ -83,7 +83,12 @@ async fn anthropic_gets_the_exact_request_with_the_cached_prefix() {
 #[tokio::test]
 async fn usage_with_cache_reads_and_writes_is_recorded_per_message() {
     let (gateway, fake) = anthropic_gateway(&[]).await;
-    let usage = fake_anthropic::Usage { input_tokens: 11, output_tokens: 3, cache_read_input_tokens: 900, cache_creation_input_tokens: 40 };
+    let usage = fake_anthropic::Usage {
+        input_tokens: 11,
+        output_tokens: 3,
+        cache_read_input_tokens: 900,
+        cache_creation_input_tokens: 40,
+    };
     fake.push(fake_anthropic::Reply::Text { chunks: vec!["a".into(), "b".into(), "c".into()], usage });
     let events = turn(&gateway, "count").await;
     let expected = json!({"inputTokens": 11, "outputTokens": 3, "cacheReadTokens": 900, "cacheWriteTokens": 40});
@@ -97,7 +102,12 @@ async fn usage_with_cache_reads_and_writes_is_recorded_per_message() {
 #[tokio::test]
 async fn rate_limits_are_retried_after_retry_after() {
     let (gateway, fake) = anthropic_gateway(&[]).await;
-    fake.push(fake_anthropic::Reply::Status { status: 429, error_type: "rate_limit_error".into(), message: "Number of request tokens has exceeded your per-minute rate limit".into(), retry_after: Some(1) });
+    fake.push(fake_anthropic::Reply::Status {
+        status: 429,
+        error_type: "rate_limit_error".into(),
+        message: "Number of request tokens has exceeded your per-minute rate limit".into(),
+        retry_after: Some(1),
+    });
     fake.push(fake_anthropic::Reply::text("after the wait"));
     let started = std::time::Instant::now();
     let events = turn(&gateway, "hello").await;
@@ -109,7 +119,8 @@ async fn rate_limits_are_retried_after_retry_after() {
 
 #[tokio::test]
 async fn overload_is_retried_then_the_fallback_model_answers() {
-    let (gateway, fake) = anthropic_gateway(&[("MOLT_FALLBACK_MODELS", "claude-haiku-4-5"), ("MOLT_MODEL_MAX_ATTEMPTS", "2")]).await;
+    let (gateway, fake) =
+        anthropic_gateway(&[("MOLT_FALLBACK_MODELS", "claude-haiku-4-5"), ("MOLT_MODEL_MAX_ATTEMPTS", "2")]).await;
     for _ in 0..2 {
         fake.push(fake_anthropic::Reply::status(529, "overloaded_error", "Overloaded"));
     }
@@ -141,7 +152,11 @@ async fn a_bad_key_is_never_retried_and_the_client_is_told() {
 #[tokio::test]
 async fn context_too_long_is_named() {
     let (gateway, fake) = anthropic_gateway(&[]).await;
-    fake.push(fake_anthropic::Reply::status(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum"));
+    fake.push(fake_anthropic::Reply::status(
+        400,
+        "invalid_request_error",
+        "prompt is too long: 250000 tokens > 200000 maximum",
+    ));
     let events = turn(&gateway, "hello").await;
     assert_eq!(events.last().unwrap()["errorKind"], "context_length");
     assert_eq!(fake.requests().len(), 1);
@@ -151,7 +166,11 @@ async fn context_too_long_is_named() {
 #[tokio::test]
 async fn an_error_event_after_200_reaches_the_client_and_keeps_the_partial_text() {
     let (gateway, fake) = anthropic_gateway(&[]).await;
-    fake.push(fake_anthropic::Reply::ErrorAfter { chunks: vec!["Half ".into(), "an ".into()], error_type: "overloaded_error".into(), message: "Overloaded".into() });
+    fake.push(fake_anthropic::Reply::ErrorAfter {
+        chunks: vec!["Half ".into(), "an ".into()],
+        error_type: "overloaded_error".into(),
+        message: "Overloaded".into(),
+    });
     let events = turn(&gateway, "hello").await;
     let states: Vec<&str> = events.iter().map(|e| e["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["delta", "delta", "error"]);
@@ -190,7 +209,11 @@ async fn a_broken_stream_is_an_error_not_a_stall() {
 #[tokio::test]
 async fn tool_use_blocks_are_parsed_without_breaking_the_reply() {
     let (gateway, fake) = anthropic_gateway(&[]).await;
-    fake.push(fake_anthropic::Reply::ToolUse { text: "Let me look.".into(), tool_name: "search".into(), input_json_chunks: vec!["{\"q\":".into(), "\"rust\"}".into()] });
+    fake.push(fake_anthropic::Reply::ToolUse {
+        text: "Let me look.".into(),
+        tool_name: "search".into(),
+        input_json_chunks: vec!["{\"q\":".into(), "\"rust\"}".into()],
+    });
     let events = turn(&gateway, "search rust").await;
     let last = events.last().unwrap();
     assert_eq!(last["stopReason"], "tool_use");
@@ -225,7 +248,9 @@ async fn ai_gateway_for_anthropic_uses_the_url_form_and_cf_aig_authorization() {
 async fn openai_compatible_request_and_lenient_stream() {
     let fake = FakeOpenAi::start_with_key("sk-openai").await;
     let url = format!("{}/v1", fake.base_url());
-    let gateway = TestGateway::start(&[("OPENAI_API_KEY", "sk-openai"), ("OPENAI_BASE_URL", &url), ("MOLT_MODEL", "llama3.2")]).await;
+    let gateway =
+        TestGateway::start(&[("OPENAI_API_KEY", "sk-openai"), ("OPENAI_BASE_URL", &url), ("MOLT_MODEL", "llama3.2")])
+            .await;
     fake.push(fake_openai::Reply::Quirky { chunks: vec!["Odd ".into(), "but ".into(), "fine".into()] });
     let events = turn(&gateway, "hi").await;
     assert_eq!(final_text(&events), "Odd but fine");
@@ -251,13 +276,26 @@ async fn openai_rate_limit_then_success_and_usage() {
     let fake = FakeOpenAi::start().await;
     let url = format!("{}/v1", fake.base_url());
     let gateway = TestGateway::start(&[("OPENAI_BASE_URL", &url)]).await;
-    fake.push(fake_openai::Reply::Status { status: 429, error_type: "rate_limit_exceeded".into(), message: "Rate limit reached".into(), retry_after: Some(0) });
-    let usage = fake_openai::Usage { input_tokens: 7, output_tokens: 2, cache_read_input_tokens: 3, cache_creation_input_tokens: 0 };
+    fake.push(fake_openai::Reply::Status {
+        status: 429,
+        error_type: "rate_limit_exceeded".into(),
+        message: "Rate limit reached".into(),
+        retry_after: Some(0),
+    });
+    let usage = fake_openai::Usage {
+        input_tokens: 7,
+        output_tokens: 2,
+        cache_read_input_tokens: 3,
+        cache_creation_input_tokens: 0,
+    };
     fake.push(fake_openai::Reply::Text { chunks: vec!["ok".into(), "!".into()], usage });
     let events = turn(&gateway, "hi").await;
     let last = events.last().unwrap();
     assert_eq!(final_text(&events), "ok!");
-    assert_eq!(last["usage"], json!({"inputTokens": 7, "outputTokens": 2, "cacheReadTokens": 3, "cacheWriteTokens": 0}));
+    assert_eq!(
+        last["usage"],
+        json!({"inputTokens": 7, "outputTokens": 2, "cacheReadTokens": 3, "cacheWriteTokens": 0})
+    );
     assert_eq!(fake.requests()[1].header("authorization"), None, "no key configured, none sent (Ollama)");
     gateway.stop().await.unwrap();
 }
@@ -289,7 +327,12 @@ async fn an_unreachable_provider_is_reported_not_stalled() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let gateway = TestGateway::start(&[("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_BASE_URL", &dead), ("MOLT_MODEL_MAX_ATTEMPTS", "2")]).await;
+    let gateway = TestGateway::start(&[
+        ("ANTHROPIC_API_KEY", "k"),
+        ("ANTHROPIC_BASE_URL", &dead),
+        ("MOLT_MODEL_MAX_ATTEMPTS", "2"),
+    ])
+    .await;
     let events = turn(&gateway, "hello").await;
     let message = events.last().unwrap()["errorMessage"].as_str().unwrap().to_owned();
     assert!(message.starts_with("cannot reach the model provider"), "{message}");

@@ -71,7 +71,7 @@ async fn websocket(
 }
 
 fn query_token(query: &str) -> Option<String> {
-    query.split('&').find_map(|pair| pair.strip_prefix("token=")).map(|raw| percent_decode(raw))
+    query.split('&').find_map(|pair| pair.strip_prefix("token=")).map(percent_decode)
 }
 
 /// `?token=` → an HttpOnly, SameSite=Strict cookie and a redirect to the same page without it,

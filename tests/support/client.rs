@@ -116,7 +116,9 @@ impl ConnectOptions {
             let payload = if self.v2 {
                 format!("v2|{device_id}|molt-test|test|operator|{scopes}|{signed_at}|{token}|{signed_nonce}")
             } else {
-                format!("v3|{device_id}|molt-test|test|operator|{scopes}|{signed_at}|{token}|{signed_nonce}|linux|server")
+                format!(
+                    "v3|{device_id}|molt-test|test|operator|{scopes}|{signed_at}|{token}|{signed_nonce}|linux|server"
+                )
             };
             let mut device = json!({
                 "id": self.id_override.clone().unwrap_or(device_id),

@@ -25,24 +25,11 @@ pub enum Reply {
     Truncated { chunks: Vec<String>, usage: Usage },
     /// A text block (skipped when `text` is empty), then a `tool_use` block whose input
     /// arrives as `input_json_delta` pieces; `stop_reason: "tool_use"`.
-    ToolUse {
-        text: String,
-        tool_name: String,
-        input_json_chunks: Vec<String>,
-    },
+    ToolUse { text: String, tool_name: String, input_json_chunks: Vec<String> },
     /// An HTTP error with the real error body (`retry-after` header when set).
-    Status {
-        status: u16,
-        error_type: String,
-        message: String,
-        retry_after: Option<u64>,
-    },
+    Status { status: u16, error_type: String, message: String, retry_after: Option<u64> },
     /// 200, some text deltas, then an `error` event and the end of the stream.
-    ErrorAfter {
-        chunks: Vec<String>,
-        error_type: String,
-        message: String,
-    },
+    ErrorAfter { chunks: Vec<String>, error_type: String, message: String },
     /// 200, some text deltas, then silence until the client leaves (60 s at most).
     Stall { chunks: Vec<String> },
     /// Text deltas with `delay_ms` before each one, then a normal end (60 s at most).
@@ -61,12 +48,7 @@ impl Reply {
 
     /// An HTTP error without `retry-after`.
     pub fn status(status: u16, error_type: &str, message: &str) -> Reply {
-        Reply::Status {
-            status,
-            error_type: error_type.to_owned(),
-            message: message.to_owned(),
-            retry_after: None,
-        }
+        Reply::Status { status, error_type: error_type.to_owned(), message: message.to_owned(), retry_after: None }
     }
 }
 
@@ -169,12 +151,7 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest, request_id: &str) -
     let model = body["model"].as_str().unwrap_or("claude-fake").to_owned();
     let streaming = body["stream"] == true;
     match reply {
-        Reply::Status {
-            status,
-            error_type,
-            message,
-            retry_after,
-        } => error(status, &error_type, &message, retry_after),
+        Reply::Status { status, error_type, message, retry_after } => error(status, &error_type, &message, retry_after),
         Reply::Text { chunks, usage } if !streaming => {
             let text = json!({"type": "text", "text": chunks.concat()});
             message_json(&model, vec![text], "end_turn", usage)
@@ -183,11 +160,7 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest, request_id: &str) -
             let text = json!({"type": "text", "text": chunks.concat()});
             message_json(&model, vec![text], "max_tokens", usage)
         }
-        Reply::ToolUse {
-            text,
-            tool_name,
-            input_json_chunks,
-        } if !streaming => {
+        Reply::ToolUse { text, tool_name, input_json_chunks } if !streaming => {
             let mut content = Vec::new();
             if !text.is_empty() {
                 content.push(json!({"type": "text", "text": text}));
@@ -222,18 +195,9 @@ async fn play(sse: &Sse, reply: Reply, model: &str) -> Option<()> {
             text_deltas(sse, 0, &chunks).await?;
             close(sse, 0, "max_tokens", usage.output_tokens).await
         }
-        Reply::ToolUse {
-            text,
-            tool_name,
-            input_json_chunks,
-        } => {
+        Reply::ToolUse { text, tool_name, input_json_chunks } => {
             let output_tokens = (input_json_chunks.len() + 1) as u64;
-            event(
-                sse,
-                "message_start",
-                &message_start(model, Usage::simple(1)),
-            )
-            .await?;
+            event(sse, "message_start", &message_start(model, Usage::simple(1))).await?;
             let mut index = 0;
             if !text.is_empty() {
                 block_start(sse, 0, json!({"type": "text", "text": ""})).await?;
@@ -254,11 +218,7 @@ async fn play(sse: &Sse, reply: Reply, model: &str) -> Option<()> {
             }
             close(sse, index, "tool_use", output_tokens).await
         }
-        Reply::ErrorAfter {
-            chunks,
-            error_type,
-            message,
-        } => {
+        Reply::ErrorAfter { chunks, error_type, message } => {
             open(sse, model, Usage::simple(chunks.len())).await?;
             text_deltas(sse, 0, &chunks).await?;
             let error = json!({"type": "error", "error": {"type": error_type, "message": message}});
@@ -356,11 +316,7 @@ fn message_body(model: &str, content: Vec<Value>, stop_reason: Value, usage: Usa
 
 /// A non-streaming `Message` response.
 fn message_json(model: &str, content: Vec<Value>, stop_reason: &str, usage: Usage) -> Response {
-    json_response(
-        200,
-        &message_body(model, content, json!(stop_reason), usage),
-        &[],
-    )
+    json_response(200, &message_body(model, content, json!(stop_reason), usage), &[])
 }
 
 /// An Anthropic error response: status, `{"type":"error",...}` body, optional `retry-after`.

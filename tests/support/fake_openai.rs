@@ -26,24 +26,11 @@ pub enum Reply {
     Truncated { chunks: Vec<String>, usage: Usage },
     /// Content `text` (skipped when empty), then one `delta.tool_calls` call whose
     /// arguments arrive in pieces; `finish_reason: "tool_calls"`.
-    ToolUse {
-        text: String,
-        tool_name: String,
-        input_json_chunks: Vec<String>,
-    },
+    ToolUse { text: String, tool_name: String, input_json_chunks: Vec<String> },
     /// An HTTP error with the real error body (`retry-after` header when set).
-    Status {
-        status: u16,
-        error_type: String,
-        message: String,
-        retry_after: Option<u64>,
-    },
+    Status { status: u16, error_type: String, message: String, retry_after: Option<u64> },
     /// 200, some content chunks, then `data: {"error":{...}}` and the end of the stream.
-    ErrorAfter {
-        chunks: Vec<String>,
-        error_type: String,
-        message: String,
-    },
+    ErrorAfter { chunks: Vec<String>, error_type: String, message: String },
     /// 200, some content chunks, then silence until the client leaves (60 s at most).
     Stall { chunks: Vec<String> },
     /// Content chunks with `delay_ms` before each one, then a normal end (60 s at most).
@@ -66,12 +53,7 @@ impl Reply {
 
     /// An HTTP error without `retry-after`.
     pub fn status(status: u16, error_type: &str, message: &str) -> Reply {
-        Reply::Status {
-            status,
-            error_type: error_type.to_owned(),
-            message: message.to_owned(),
-            retry_after: None,
-        }
+        Reply::Status { status, error_type: error_type.to_owned(), message: message.to_owned(), retry_after: None }
     }
 }
 
@@ -220,8 +202,7 @@ async fn handle(State(shared): State<Arc<Shared<Reply>>>, req: Request) -> Respo
 
 fn answer(shared: &Shared<Reply>, request: &RecordedRequest) -> Response {
     let body = &request.body;
-    let invalid =
-        |message: &str| error_response(400, "invalid_request_error", message, Value::Null, None);
+    let invalid = |message: &str| error_response(400, "invalid_request_error", message, Value::Null, None);
     let path = request.path.as_str();
     // Cloudflare AI Gateway puts `/<account>/<gateway>/openai` in front of the API path.
     if request.method != "POST" || !path.ends_with("/chat/completions") {
@@ -260,12 +241,7 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest) -> Response {
     let streaming = body["stream"] == true;
     let assistant = |content: Value| json!({"role": "assistant", "content": content});
     match reply {
-        Reply::Status {
-            status,
-            error_type,
-            message,
-            retry_after,
-        } => {
+        Reply::Status { status, error_type, message, retry_after } => {
             let code = json!(error_type);
             error_response(status, &error_type, &message, code, retry_after)
         }
@@ -275,11 +251,7 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest) -> Response {
         Reply::Truncated { chunks, usage } if !streaming => {
             completion.whole(assistant(json!(chunks.concat())), "length", usage)
         }
-        Reply::ToolUse {
-            text,
-            tool_name,
-            input_json_chunks,
-        } if !streaming => {
+        Reply::ToolUse { text, tool_name, input_json_chunks } if !streaming => {
             let mut message = assistant(json!(Some(text).filter(|t| !t.is_empty())));
             message["tool_calls"] = json!([{
                 "id": random_id("call_", 24),
@@ -310,11 +282,7 @@ async fn play(sse: &Sse, reply: Reply, c: &Completion) -> Option<()> {
             contents(sse, c, &chunks).await?;
             finish(sse, c, "length", usage).await
         }
-        Reply::ToolUse {
-            text,
-            tool_name,
-            input_json_chunks,
-        } => {
+        Reply::ToolUse { text, tool_name, input_json_chunks } => {
             data(sse, &c.chunk(role, None)).await?;
             if !text.is_empty() {
                 contents(sse, c, &[text]).await?;
@@ -330,11 +298,7 @@ async fn play(sse: &Sse, reply: Reply, c: &Completion) -> Option<()> {
             let usage = Usage::simple(input_json_chunks.len() + 1);
             finish(sse, c, "tool_calls", usage).await
         }
-        Reply::ErrorAfter {
-            chunks,
-            error_type,
-            message,
-        } => {
+        Reply::ErrorAfter { chunks, error_type, message } => {
             data(sse, &c.chunk(role, None)).await?;
             contents(sse, c, &chunks).await?;
             let error = json!({"error": {"message": message, "type": error_type}});
@@ -390,13 +354,7 @@ async fn finish(sse: &Sse, c: &Completion, finish_reason: &str, usage: Usage) ->
 }
 
 /// An OpenAI error response, with a `retry-after` header when set.
-fn error_response(
-    status: u16,
-    error_type: &str,
-    message: &str,
-    code: Value,
-    retry_after: Option<u64>,
-) -> Response {
+fn error_response(status: u16, error_type: &str, message: &str, code: Value, retry_after: Option<u64>) -> Response {
     let error = json!({"message": message, "type": error_type, "param": null, "code": code});
     let mut headers = Vec::new();
     if let Some(seconds) = retry_after {

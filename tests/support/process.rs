@@ -37,7 +37,12 @@ impl GatewayProcess {
             .split("http://")
             .nth(1)
             .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("no URL in the banner: {banner:?}; stderr: {}", std::fs::read_to_string(&stderr_path).unwrap_or_default()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no URL in the banner: {banner:?}; stderr: {}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                )
+            })
             .to_owned();
         let process = Self { child, banner, addr, stderr_path };
         process.wait_ready();
@@ -51,7 +56,10 @@ impl GatewayProcess {
             if let Ok(mut stream) = std::net::TcpStream::connect(&self.addr) {
                 let request = format!("GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr);
                 let mut response = String::new();
-                if stream.write_all(request.as_bytes()).is_ok() && stream.read_to_string(&mut response).is_ok() && response.starts_with("HTTP/1.1 200") {
+                if stream.write_all(request.as_bytes()).is_ok()
+                    && stream.read_to_string(&mut response).is_ok()
+                    && response.starts_with("HTTP/1.1 200")
+                {
                     return;
                 }
             }
@@ -69,7 +77,8 @@ impl GatewayProcess {
     }
 
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().expect("kill");
+        let status =
+            Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().expect("kill");
         assert!(status.success());
     }
 

@@ -43,10 +43,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// The first value of header `name` (matched case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Reads a whole request. Never fails: an unreadable or non-JSON body gives `Null`.
@@ -60,9 +57,7 @@ impl RecordedRequest {
                 (k.as_str().to_ascii_lowercase(), value)
             })
             .collect();
-        let bytes = axum::body::to_bytes(body, BODY_LIMIT)
-            .await
-            .unwrap_or_default();
+        let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
         RecordedRequest {
             method: parts.method.to_string(),
             path: parts.uri.path().to_owned(),
@@ -84,11 +79,7 @@ pub struct Usage {
 impl Usage {
     /// The usage of an unscripted reply: 10 input tokens, `output_tokens` output tokens.
     pub fn simple(output_tokens: usize) -> Usage {
-        Usage {
-            input_tokens: 10,
-            output_tokens: output_tokens as u64,
-            ..Usage::default()
-        }
+        Usage { input_tokens: 10, output_tokens: output_tokens as u64, ..Usage::default() }
     }
 }
 
@@ -109,10 +100,7 @@ struct State<R> {
 impl<R: Send + 'static> Shared<R> {
     pub fn new(key: Option<String>) -> Shared<R> {
         Shared {
-            state: Mutex::new(State {
-                requests: Vec::new(),
-                replies: VecDeque::new(),
-            }),
+            state: Mutex::new(State { requests: Vec::new(), replies: VecDeque::new() }),
             count: watch::Sender::new(0),
             active: Arc::new(AtomicUsize::new(0)),
             cancel: CancellationToken::new(),
@@ -121,9 +109,7 @@ impl<R: Send + 'static> Shared<R> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<R>> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The API key the fake requires, if it was started with one.
@@ -165,15 +151,11 @@ impl<R: Send + 'static> Shared<R> {
 
     /// Binds 127.0.0.1:0 and serves `router` in a task until [`Shared::shutdown`].
     pub async fn serve(&self, router: Router) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("fake provider: bind 127.0.0.1:0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("fake provider: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("fake provider: local address");
         let stop = self.cancel.clone().cancelled_owned();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await;
+            let _ = axum::serve(listener, router).with_graceful_shutdown(stop).await;
         });
         addr
     }
@@ -190,11 +172,7 @@ impl<R: Send + 'static> Shared<R> {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel::<Bytes>(16);
-        let sse = Sse {
-            tx,
-            cancel: self.cancel.clone(),
-            deadline: Instant::now() + STREAM_LIMIT,
-        };
+        let sse = Sse { tx, cancel: self.cancel.clone(), deadline: Instant::now() + STREAM_LIMIT };
         let guard = ActiveGuard::new(self.active.clone());
         tokio::spawn(async move {
             let _guard = guard;
@@ -274,13 +252,9 @@ impl Sse {
 /// A JSON response; a status that is not a valid HTTP status becomes 500.
 pub fn json_response(status: u16, body: &Value, headers: &[(&'static str, String)]) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let map = response.headers_mut();
-    map.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    map.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     for (name, value) in headers {
         set_header(&mut response, name, value);
     }
@@ -290,46 +264,33 @@ pub fn json_response(status: u16, body: &Value, headers: &[(&'static str, String
 /// Sets a header, skipping a value that is not a valid header value.
 pub fn set_header(response: &mut Response, name: &'static str, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(name), value);
+        response.headers_mut().insert(HeaderName::from_static(name), value);
     }
 }
 
 /// `prefix` followed by `len` random alphanumeric characters.
 pub fn random_id(prefix: &str, len: usize) -> String {
-    let tail: String = rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect();
+    let tail: String = rand::rng().sample_iter(Alphanumeric).take(len).map(char::from).collect();
     format!("{prefix}{tail}")
 }
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The text of the last `user` message in a request body: its `content` string, or its
 /// `{"type":"text","text":...}` blocks joined. Empty when there is none.
 pub fn last_user_text(body: &Value) -> String {
-    let messages = body["messages"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
+    let messages = body["messages"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     let Some(message) = messages.iter().rev().find(|m| m["role"] == "user") else {
         return String::new();
     };
     match &message["content"] {
         Value::String(text) => text.clone(),
-        Value::Array(blocks) => blocks
-            .iter()
-            .filter(|b| b["type"] == "text")
-            .filter_map(|b| b["text"].as_str())
-            .collect(),
+        Value::Array(blocks) => {
+            blocks.iter().filter(|b| b["type"] == "text").filter_map(|b| b["text"].as_str()).collect()
+        }
         _ => String::new(),
     }
 }
