@@ -62,7 +62,7 @@
 
   // An `ok:false` response; `code` prefers the specific `error.details.code`.
   const gatewayError = (e = {}) => Object.assign(new Error(e.message || e.code || 'request failed'),
-    { gateway: true, code: (e.details && e.details.code) || e.code || '' });
+    { gateway: true, code: (e.details && e.details.code) || e.code || '', retryAfterMs: e.retryAfterMs });
 
   // ---------- token and device identity ----------
   function takeToken() {
@@ -221,7 +221,7 @@
       showNotice(`This browser (device ${state.device.id.slice(0, 12)}…) is waiting for approval. Approve it with `
         + '`molt pair approve` or on the admin page; this page keeps retrying and connects once approved.', 'info');
     } else {
-      state.failure = { status: 'Connection refused', retryMs: null };
+      state.failure = { status: 'Connection refused', retryMs: Number(err.retryAfterMs) || null };
       showNotice(`The gateway refused the connection: ${err.message}`);
     }
     setStatus('error', state.failure.status);
