@@ -75,17 +75,35 @@ async fn stamping_provider() -> String {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::convert::Infallible>>(16);
         tokio::spawn(async move {
             let event = |name: &str, data: serde_json::Value| format!("event: {name}\ndata: {data}\n\n");
-            let _ = tx.send(Ok(event("message_start", json!({"type":"message_start","message":{"usage":{"input_tokens":1,"output_tokens":1}}})))).await;
-            let _ = tx.send(Ok(event("content_block_start", json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})))).await;
+            let _ = tx
+                .send(Ok(event(
+                    "message_start",
+                    json!({"type":"message_start","message":{"usage":{"input_tokens":1,"output_tokens":1}}}),
+                )))
+                .await;
+            let _ = tx
+                .send(Ok(event(
+                    "content_block_start",
+                    json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
+                )))
+                .await;
             for _ in 0..DELTAS {
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 let text = format!("{}|", now_nanos());
-                let delta = event("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":text}}));
+                let delta = event(
+                    "content_block_delta",
+                    json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":text}}),
+                );
                 if tx.send(Ok(delta)).await.is_err() {
                     return;
                 }
             }
-            let _ = tx.send(Ok(event("message_delta", json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":DELTAS}})))).await;
+            let _ = tx
+                .send(Ok(event(
+                    "message_delta",
+                    json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":DELTAS}}),
+                )))
+                .await;
             let _ = tx.send(Ok(event("message_stop", json!({"type":"message_stop"})))).await;
         });
         let body = axum::body::Body::from_stream(tokio_stream_from(rx));
@@ -139,10 +157,28 @@ async fn main() {
     let deltas = delta_latency().await;
     println!("| figure | value | goal |");
     println!("|---|---|---|");
-    println!("| exec → `/readyz` 200, new data dir (median / p90 of {STARTS}) | {:.1} ms / {:.1} ms | ≤ 20 ms median |", percentile(&fresh, 0.5), percentile(&fresh, 0.9));
-    println!("| exec → `/readyz` 200, existing data dir (median / p90 of {STARTS}) | {:.1} ms / {:.1} ms | ≤ 20 ms median |", percentile(&warm, 0.5), percentile(&warm, 0.9));
+    println!(
+        "| exec → `/readyz` 200, new data dir (median / p90 of {STARTS}) | {:.1} ms / {:.1} ms | ≤ 20 ms median |",
+        percentile(&fresh, 0.5),
+        percentile(&fresh, 0.9)
+    );
+    println!(
+        "| exec → `/readyz` 200, existing data dir (median / p90 of {STARTS}) | {:.1} ms / {:.1} ms | ≤ 20 ms median |",
+        percentile(&warm, 0.5),
+        percentile(&warm, 0.9)
+    );
     println!("| RSS after start | {:.1} MB | ≤ 15 MB idle |", idle as f64 / 1024.0);
-    println!("| RSS after {TURNS} chat turns (peak) | {:.1} MB ({:.1} MB) | |", after as f64 / 1024.0, peak as f64 / 1024.0);
-    println!("| delta latency provider → client, p50 / p99 / max of {} | {:.3} ms / {:.3} ms / {:.3} ms | p99 ≤ 1 ms |", deltas.len(), percentile(&deltas, 0.5), percentile(&deltas, 0.99), deltas[deltas.len() - 1]);
+    println!(
+        "| RSS after {TURNS} chat turns (peak) | {:.1} MB ({:.1} MB) | |",
+        after as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+    println!(
+        "| delta latency provider → client, p50 / p99 / max of {} | {:.3} ms / {:.3} ms / {:.3} ms | p99 ≤ 1 ms |",
+        deltas.len(),
+        percentile(&deltas, 0.5),
+        percentile(&deltas, 0.99),
+        deltas[deltas.len() - 1]
+    );
     println!("| release binary, stripped | {:.1} MB | ≤ 12 MB |", binary as f64 / 1_048_576.0);
 }
