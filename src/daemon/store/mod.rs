@@ -4,6 +4,7 @@
 mod changes;
 mod conversations;
 mod migrations;
+mod settings;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

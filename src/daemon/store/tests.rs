@@ -84,3 +84,38 @@ fn a_read_only_directory_fails_with_the_path() {
     };
     assert!(error.contains("/proc/molt-does-not-exist/molt.db"), "{error}");
 }
+
+#[tokio::test]
+async fn seeded_settings_never_overwrite_an_operators_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.seed_setting("telegram.dm_policy", "pairing").await.unwrap());
+    store.set_setting("telegram.dm_policy", "allowlist").await.unwrap();
+    assert!(!store.seed_setting("telegram.dm_policy", "open").await.unwrap());
+    assert_eq!(store.setting("telegram.dm_policy").await.unwrap().as_deref(), Some("allowlist"));
+    assert_eq!(store.setting("missing").await.unwrap(), None);
+    let log = store.changes_since(0, 10).await.unwrap();
+    assert_eq!(log.len(), 2, "a refused seed records no change");
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_the_write_and_keeps_what_was_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let key = SessionKey::main();
+    store.append_message(message(&key, MessageRole::User, "kept", None)).await.unwrap();
+    // Cap the database at its current size: the next write finds the disk full.
+    store
+        .call(|c| {
+            let pages: i64 = c.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+            c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let big = "x".repeat(64 * 1024);
+    let error = store.append_message(message(&key, MessageRole::User, &big, None)).await.unwrap_err();
+    assert!(error.to_string().contains("full"), "{error}");
+    let history = store.history(&key, 10).await.unwrap();
+    assert_eq!(history.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["kept"]);
+}

@@ -1,0 +1,66 @@
+//! Agent tests without a network: refused input, a full store, no provider.
+
+use super::*;
+use crate::core::frames::ErrorCode;
+
+async fn agent(dir: &std::path::Path) -> (Arc<Agent>, Store, EventBus) {
+    let store = Store::open(dir).unwrap();
+    let settings = crate::core::settings::Settings::resolve(
+        &Default::default(),
+        &|_| None,
+        &crate::core::settings::FileConfig::default(),
+    )
+    .unwrap();
+    let events = EventBus::default();
+    let agent = Agent::new(store.clone(), None, settings.model, dir.to_owned(), events.clone());
+    (agent, store, events)
+}
+
+#[tokio::test]
+async fn a_full_store_refuses_the_message_with_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, store, _) = agent(dir.path()).await;
+    store
+        .call(|c| {
+            let pages: i64 = c.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+            c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let error = agent.send(SessionKey::main(), "x".repeat(100_000), "k".into()).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::Unavailable);
+    assert!(error.message.starts_with("cannot store the message"), "{}", error.message);
+    assert_eq!(agent.active_runs(), 0, "nothing started for a message that was not stored");
+}
+
+#[tokio::test]
+async fn empty_and_oversized_messages_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, store, _) = agent(dir.path()).await;
+    let empty = agent.send(SessionKey::main(), "  ".into(), "a".into()).await.unwrap_err();
+    assert_eq!(empty.message, "invalid chat.send params: message must not be empty");
+    let huge = agent.send(SessionKey::main(), "x".repeat(MAX_MESSAGE_BYTES + 1), "b".into()).await.unwrap_err();
+    assert!(huge.message.contains("longer than"));
+    assert_eq!(store.message_count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn after_shutdown_new_messages_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, _, events) = agent(dir.path()).await;
+    let mut receiver = events.subscribe();
+    let ack = agent.send(SessionKey::main(), "hi".into(), "k1".into()).await.unwrap();
+    assert_eq!(ack.status, "started");
+    agent.shutdown(std::time::Duration::from_secs(5)).await;
+    let refused = agent.send(SessionKey::main(), "late".into(), "k2".into()).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Unavailable);
+    let mut states = Vec::new();
+    while let Ok(event) = receiver.try_recv() {
+        if event.event == "chat" {
+            let payload: serde_json::Value = serde_json::from_str(&event.payload).unwrap();
+            states.push(payload["state"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(states, ["error"], "no provider: the run ends with an error event");
+}
