@@ -32,6 +32,10 @@ pub struct GatewayArgs {
     /// Print the resolved settings (secrets redacted) and where each came from, then exit
     #[arg(long)]
     print_config: bool,
+    /// Allow `DEV_MODE` on an address other machines can reach (device approval and admin
+    /// sign-in are then off for everyone who has the gateway token)
+    #[arg(long)]
+    insecure: bool,
 }
 
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
@@ -44,6 +48,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
             .as_deref()
             .map(|format| if format == "json" { LogFormat::Json } else { LogFormat::Text }),
         config: args.config,
+        insecure: args.insecure,
     };
     let mut settings = Settings::from_process(&flags).map_err(|error| {
         UserError::new(

@@ -4,6 +4,7 @@
 pub mod device;
 pub mod frames;
 pub mod ids;
+pub mod pairing;
 pub mod scopes;
 pub mod secret;
 pub mod settings;

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod events;
 mod http;
+pub mod pairing;
 pub mod providers;
 mod ratelimit;
 mod server;

@@ -1,5 +1,6 @@
 //! The gateway's settings, resolved once: flags over environment over `molt.toml` over defaults.
 
+mod access;
 mod file;
 mod layers;
 mod model;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use access::{AccessSettings, AuthSettings, ChannelSeed};
 pub use file::FileConfig;
 pub use layers::{Origin, Provenance};
 pub use model::{Api, ModelSettings, NO_PROVIDER_HINT, ProviderSettings};
@@ -54,6 +56,8 @@ pub struct GatewayFlags {
     pub data_dir: Option<PathBuf>,
     pub log_format: Option<LogFormat>,
     pub config: Option<PathBuf>,
+    /// `--insecure`: allow `DEV_MODE` on a non-loopback bind.
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +75,9 @@ pub struct Settings {
     /// How long a stop waits for in-flight turns before aborting them.
     pub shutdown_grace: Duration,
     pub model: ModelSettings,
+    pub auth: AuthSettings,
+    /// `DEV_MODE` on a non-loopback bind, explicitly allowed with `--insecure`.
+    pub insecure: bool,
     /// Where each value came from, for `--print-config`.
     pub provenance: Vec<Provenance>,
 }
@@ -83,6 +90,10 @@ pub enum SettingsError {
     Invalid { name: &'static str, value: String, expected: &'static str },
     #[error("{what} needs {vars}")]
     Missing { what: &'static str, vars: &'static str },
+    #[error(
+        "`DEV_MODE` turns off device approval and admin sign-in; refusing to serve it on {bind}, which other machines can reach"
+    )]
+    Insecure { bind: IpAddr },
     #[error("cannot read settings file `{path}`: {message}")]
     File { path: PathBuf, message: String },
 }
@@ -161,6 +172,10 @@ impl Settings {
             10,
         )?;
         let model = model::resolve(&mut layers, &file.model)?;
+        let auth = access::resolve(&mut layers)?;
+        if auth.dev_mode && !bind.is_loopback() && !flags.insecure {
+            return Err(SettingsError::Insecure { bind });
+        }
         Ok(Self {
             port,
             bind,
@@ -171,6 +186,8 @@ impl Settings {
             tick_interval: Duration::from_millis(tick_ms.max(100)),
             shutdown_grace: Duration::from_secs(grace_secs),
             model,
+            auth,
+            insecure: flags.insecure,
             provenance: layers.provenance,
         })
     }

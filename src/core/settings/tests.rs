@@ -116,3 +116,38 @@ fn fallback_models_come_from_a_comma_list() {
     let settings = resolve_with(GatewayFlags::default(), &vars, "").unwrap();
     assert_eq!(settings.model.fallbacks, ["claude-haiku-4-5", "claude-opus-4-1"]);
 }
+
+#[test]
+fn access_needs_both_variables_and_derives_the_certs_url() {
+    let vars = [("CF_ACCESS_TEAM_DOMAIN", "https://acme.cloudflareaccess.com/"), ("CF_ACCESS_AUD", "aud-1")];
+    let settings = resolve_with(GatewayFlags::default(), &vars, "").unwrap();
+    let access = settings.auth.access.unwrap();
+    assert_eq!(access.team_domain, "acme.cloudflareaccess.com");
+    assert_eq!(access.certs_url, "https://acme.cloudflareaccess.com/cdn-cgi/access/certs");
+    assert_eq!(access.issuer(), "https://acme.cloudflareaccess.com");
+    let error = resolve_with(GatewayFlags::default(), &[("CF_ACCESS_AUD", "a")], "").unwrap_err();
+    assert!(error.to_string().contains("CF_ACCESS_TEAM_DOMAIN"));
+}
+
+#[test]
+fn dev_mode_on_a_public_bind_needs_insecure() {
+    let vars = [("DEV_MODE", "true"), ("MOLT_BIND", "0.0.0.0")];
+    let error = resolve_with(GatewayFlags::default(), &vars, "").unwrap_err();
+    assert!(error.to_string().contains("refusing to serve it on 0.0.0.0"), "{error}");
+    let allowed = resolve_with(GatewayFlags { insecure: true, ..GatewayFlags::default() }, &vars, "").unwrap();
+    assert!(allowed.auth.dev_mode && allowed.insecure);
+    let local = resolve_with(GatewayFlags::default(), &[("DEV_MODE", "1")], "").unwrap();
+    assert!(local.auth.dev_mode);
+}
+
+#[test]
+fn channel_policies_are_read_for_seeding() {
+    let vars = [("TELEGRAM_DM_POLICY", "allowlist"), ("TELEGRAM_DM_ALLOW_FROM", "12, 34"), ("SLACK_DM_POLICY", "open")];
+    let settings = resolve_with(GatewayFlags::default(), &vars, "").unwrap();
+    let seeds = &settings.auth.channel_seeds;
+    assert_eq!(seeds[0].policy, Some(crate::core::pairing::DmPolicy::Allowlist));
+    assert_eq!(seeds[0].allow_from, Some(vec!["12".to_owned(), "34".to_owned()]));
+    assert_eq!((seeds[1].channel, seeds[1].policy), ("discord", None));
+    let error = resolve_with(GatewayFlags::default(), &[("DISCORD_DM_POLICY", "everyone")], "").unwrap_err();
+    assert_eq!(error.to_string(), "`DISCORD_DM_POLICY` has an invalid value `everyone`");
+}

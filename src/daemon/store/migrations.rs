@@ -40,6 +40,56 @@ const MIGRATIONS: &[&str] = &[
         key TEXT NOT NULL,
         data TEXT
      );",
+    // 2: paired devices and their tokens, chat-platform pairing codes and allowlists, audit log.
+    "CREATE TABLE devices (
+        device_id TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        display_name TEXT,
+        client_id TEXT NOT NULL,
+        client_mode TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        device_family TEXT NOT NULL,
+        role TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        approved_via TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        approved_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER,
+        last_address TEXT
+     );
+     CREATE TABLE device_tokens (
+        token_hash TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices(device_id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+     );
+     CREATE INDEX device_tokens_by_device ON device_tokens (device_id);
+     CREATE TABLE pairing_codes (
+        channel TEXT NOT NULL,
+        code TEXT NOT NULL,
+        sender_id TEXT NOT NULL,
+        sender_name TEXT,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        PRIMARY KEY (channel, code)
+     );
+     CREATE TABLE allowlist (
+        channel TEXT NOT NULL,
+        sender_id TEXT NOT NULL,
+        added_ms INTEGER NOT NULL,
+        PRIMARY KEY (channel, sender_id)
+     );
+     CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        address TEXT,
+        detail TEXT
+     );",
 ];
 
 pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {

@@ -1,8 +1,11 @@
 //! The embedded store: SQLite (WAL) in the data directory, versioned migrations, and an ordered
 //! change log that replication reads without touching callers.
 
+mod audit;
 mod changes;
+mod codes;
 mod conversations;
+mod devices;
 mod migrations;
 mod settings;
 
@@ -12,8 +15,11 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::watch;
 
+pub use audit::AuditEntry;
 pub use changes::Change;
+pub use codes::{CodeIssue, PairingCode};
 pub use conversations::{Appended, MessageRole, NewMessage, SessionSummary, StoredMessage, Usage};
+pub use devices::{PairedDevice, TokenGrant, token_digest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,0 +1,349 @@
+//! Device pairing: pending requests (in memory, 5-minute lifetime), approval into the store with
+//! a device token, rejection, revocation that closes the device's connections at once.
+
+mod codes;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub use codes::{PolicyView, channel_name};
+
+use crate::core::pairing::DEVICE_REQUEST_TTL;
+use crate::core::scopes::Scope;
+use crate::core::secret::Secret;
+use crate::core::time::now_ms;
+use crate::daemon::events::EventBus;
+use crate::daemon::store::{PairedDevice, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PairingError {
+    #[error("no pending request `{0}` (it may have expired, been superseded or already been answered)")]
+    UnknownRequest(String),
+    #[error("no paired device `{0}`")]
+    UnknownDevice(String),
+    #[error("no pending code `{code}` on `{channel}` (it may have expired or already been answered)")]
+    UnknownCode { channel: String, code: String },
+    #[error("unknown channel `{0}`; expected `telegram`, `discord` or `slack`")]
+    UnknownChannel(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A device waiting for an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingDevice {
+    pub request_id: String,
+    pub device_id: String,
+    pub public_key: String,
+    pub display_name: Option<String>,
+    pub client_id: String,
+    pub client_mode: String,
+    pub platform: String,
+    pub device_family: String,
+    pub role: String,
+    pub scopes: Vec<String>,
+    pub address: String,
+    pub created_at_ms: i64,
+    pub last_attempt_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// How a pending request ended, for a connection that waits on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    Approved {
+        device: PairedDevice,
+        token: Secret,
+    },
+    Rejected,
+    /// Expired, superseded by a newer request from the same device, or the gateway stopped.
+    Gone,
+}
+
+struct Pending {
+    request: PendingDevice,
+    resolution: watch::Sender<Option<Resolution>>,
+}
+
+/// Who did an operator action, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The Access email, `local token`, a device id, or `loopback`.
+    pub name: String,
+    pub address: Option<String>,
+}
+
+pub struct Pairing {
+    store: Store,
+    events: EventBus,
+    token_ttl: Duration,
+    pending: Mutex<HashMap<String, Pending>>,
+    connections: Mutex<HashMap<String, Vec<(u64, CancellationToken)>>>,
+    next_connection: std::sync::atomic::AtomicU64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Unregisters a connection from its device when dropped.
+pub struct ConnectionGuard<'a> {
+    pairing: &'a Pairing,
+    device_id: String,
+    id: u64,
+    pub revoked: CancellationToken,
+}
+
+impl Drop for ConnectionGuard<'_> {
+    fn drop(&mut self) {
+        let mut connections = lock(&self.pairing.connections);
+        if let Some(list) = connections.get_mut(&self.device_id) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
+                connections.remove(&self.device_id);
+            }
+        }
+    }
+}
+
+impl Pairing {
+    pub fn new(store: Store, events: EventBus, token_ttl: Duration) -> Self {
+        Self {
+            store,
+            events,
+            token_ttl,
+            pending: Mutex::new(HashMap::new()),
+            connections: Mutex::new(HashMap::new()),
+            next_connection: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn ttl_ms(&self) -> i64 {
+        i64::try_from(self.token_ttl.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Files (or refreshes) a request. The same device with the same key, role and scopes keeps
+    /// its request id; a changed one supersedes it. Returns the request and a receiver that
+    /// learns how it ended.
+    pub fn request(&self, mut request: PendingDevice) -> (PendingDevice, watch::Receiver<Option<Resolution>>) {
+        let now = now_ms();
+        let ttl = i64::try_from(DEVICE_REQUEST_TTL.as_millis()).unwrap_or(i64::MAX);
+        let mut pending = lock(&self.pending);
+        pending.retain(|_, entry| {
+            let alive = entry.request.expires_at_ms > now;
+            if !alive {
+                entry.resolution.send_replace(Some(Resolution::Gone));
+            }
+            alive
+        });
+        let existing =
+            pending.iter().find(|(_, entry)| entry.request.device_id == request.device_id).map(|(id, _)| id.clone());
+        if let Some(id) = existing {
+            let same = {
+                let old = &pending[&id].request;
+                old.public_key == request.public_key && old.role == request.role && old.scopes == request.scopes
+            };
+            if same {
+                let entry = pending.get_mut(&id).map(|entry| {
+                    entry.request.last_attempt_at_ms = now;
+                    entry.request.expires_at_ms = now + ttl;
+                    entry.request.address = request.address.clone();
+                    (entry.request.clone(), entry.resolution.subscribe())
+                });
+                if let Some(refreshed) = entry {
+                    return refreshed;
+                }
+            } else if let Some(old) = pending.remove(&id) {
+                old.resolution.send_replace(Some(Resolution::Gone));
+                self.events.publish(
+                    "device.pair.resolved",
+                    Scope::Pairing,
+                    &json!({"requestId": id, "deviceId": old.request.device_id, "decision": "superseded", "ts": now}),
+                );
+            }
+        }
+        request.request_id = uuid::Uuid::new_v4().to_string();
+        request.created_at_ms = now;
+        request.last_attempt_at_ms = now;
+        request.expires_at_ms = now + ttl;
+        let (sender, receiver) = watch::channel(None);
+        pending.insert(request.request_id.clone(), Pending { request: request.clone(), resolution: sender });
+        drop(pending);
+        self.events.publish("device.pair.requested", Scope::Pairing, &request);
+        (request, receiver)
+    }
+
+    /// Pending requests that have not expired, oldest first.
+    pub fn pending(&self) -> Vec<PendingDevice> {
+        let now = now_ms();
+        let mut list: Vec<PendingDevice> = lock(&self.pending)
+            .values()
+            .filter(|entry| entry.request.expires_at_ms > now)
+            .map(|entry| entry.request.clone())
+            .collect();
+        list.sort_by_key(|request| request.created_at_ms);
+        list
+    }
+
+    /// Approves a request: the device is stored with a fresh token, and a waiting connection
+    /// gets it at once.
+    pub async fn approve(&self, request_id: &str, actor: &Actor) -> Result<PairedDevice, PairingError> {
+        let entry = self.take(request_id)?;
+        let request = entry.request;
+        let device = PairedDevice {
+            device_id: request.device_id.clone(),
+            public_key: request.public_key,
+            display_name: request.display_name,
+            client_id: request.client_id,
+            client_mode: request.client_mode,
+            platform: request.platform,
+            device_family: request.device_family,
+            role: request.role,
+            scopes: request.scopes,
+            approved_via: "operator".into(),
+            created_at_ms: request.created_at_ms,
+            approved_at_ms: now_ms(),
+            last_seen_at_ms: Some(request.last_attempt_at_ms),
+            last_address: Some(request.address),
+            token_expires_at_ms: None,
+        };
+        let (device, token) = self.store_with_token(device).await?;
+        entry.resolution.send_replace(Some(Resolution::Approved { device: device.clone(), token }));
+        self.resolved(request_id, &device.device_id, "approved");
+        self.audit(actor, "device.approve", &device.device_id, device.display_name.as_deref()).await;
+        Ok(device)
+    }
+
+    pub async fn reject(&self, request_id: &str, actor: &Actor) -> Result<(), PairingError> {
+        let entry = self.take(request_id)?;
+        entry.resolution.send_replace(Some(Resolution::Rejected));
+        self.resolved(request_id, &entry.request.device_id, "rejected");
+        self.audit(actor, "device.reject", &entry.request.device_id, entry.request.display_name.as_deref()).await;
+        Ok(())
+    }
+
+    fn take(&self, request_id: &str) -> Result<Pending, PairingError> {
+        let mut pending = lock(&self.pending);
+        match pending.remove(request_id) {
+            Some(entry) if entry.request.expires_at_ms > now_ms() => Ok(entry),
+            Some(entry) => {
+                entry.resolution.send_replace(Some(Resolution::Gone));
+                Err(PairingError::UnknownRequest(request_id.to_owned()))
+            }
+            None => Err(PairingError::UnknownRequest(request_id.to_owned())),
+        }
+    }
+
+    fn resolved(&self, request_id: &str, device_id: &str, decision: &str) {
+        self.events.publish(
+            "device.pair.resolved",
+            Scope::Pairing,
+            &json!({"requestId": request_id, "deviceId": device_id, "decision": decision, "ts": now_ms()}),
+        );
+    }
+
+    /// Stores a device approved without an operator (loopback, `DEV_MODE`) with a fresh token.
+    pub async fn approve_silently(&self, device: PairedDevice) -> Result<(PairedDevice, Secret), PairingError> {
+        let (device, token) = self.store_with_token(device).await?;
+        self.audit(
+            &Actor { name: device.approved_via.clone(), address: device.last_address.clone() },
+            "device.approve",
+            &device.device_id,
+            device.display_name.as_deref(),
+        )
+        .await;
+        self.events.publish("device.pair.resolved", Scope::Pairing, &json!({"deviceId": device.device_id, "decision": "approved", "approvedVia": device.approved_via, "ts": now_ms()}));
+        Ok((device, token))
+    }
+
+    /// Issues a fresh token for a paired device (each connect with the gateway token does).
+    pub async fn reissue(&self, device_id: &str) -> Result<(Secret, i64), PairingError> {
+        let token = Secret::generate();
+        let expires = now_ms() + self.ttl_ms();
+        if !self.store.rotate_device_token(device_id, token.expose().to_owned(), expires).await? {
+            return Err(PairingError::UnknownDevice(device_id.to_owned()));
+        }
+        Ok((token, expires))
+    }
+
+    async fn store_with_token(&self, device: PairedDevice) -> Result<(PairedDevice, Secret), PairingError> {
+        let token = Secret::generate();
+        let expires = now_ms() + self.ttl_ms();
+        let device = self.store.pair_device(device, token.expose().to_owned(), expires).await?;
+        Ok((device, token))
+    }
+
+    /// Rotates a device's token: the old one stops working; the new one is returned once.
+    pub async fn rotate(&self, device_id: &str, actor: &Actor) -> Result<(Secret, i64), PairingError> {
+        let rotated = self.reissue(device_id).await?;
+        self.audit(actor, "device.rotate", device_id, None).await;
+        self.events.publish(
+            "device.pair.changed",
+            Scope::Pairing,
+            &json!({"deviceId": device_id, "change": "rotated", "ts": now_ms()}),
+        );
+        Ok(rotated)
+    }
+
+    /// Removes a device and its tokens and closes its open connections; returns how many.
+    pub async fn revoke(&self, device_id: &str, actor: &Actor) -> Result<usize, PairingError> {
+        if !self.store.remove_device(device_id).await? {
+            return Err(PairingError::UnknownDevice(device_id.to_owned()));
+        }
+        let closed = lock(&self.connections).remove(device_id).map(|list| {
+            for (_, token) in &list {
+                token.cancel();
+            }
+            list.len()
+        });
+        self.audit(actor, "device.revoke", device_id, None).await;
+        self.events.publish(
+            "device.pair.changed",
+            Scope::Pairing,
+            &json!({"deviceId": device_id, "change": "revoked", "ts": now_ms()}),
+        );
+        Ok(closed.unwrap_or(0))
+    }
+
+    /// Registers an open connection of a device, so a revocation can close it.
+    pub fn register(&self, device_id: &str) -> ConnectionGuard<'_> {
+        let id = self.next_connection.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let revoked = CancellationToken::new();
+        lock(&self.connections).entry(device_id.to_owned()).or_default().push((id, revoked.clone()));
+        ConnectionGuard { pairing: self, device_id: device_id.to_owned(), id, revoked }
+    }
+
+    pub fn is_connected(&self, device_id: &str) -> bool {
+        lock(&self.connections).contains_key(device_id)
+    }
+
+    /// Ends every pending request (the gateway is stopping).
+    pub fn close(&self) {
+        for (_, entry) in lock(&self.pending).drain() {
+            entry.resolution.send_replace(Some(Resolution::Gone));
+        }
+    }
+
+    async fn audit(&self, actor: &Actor, action: &str, target: &str, detail: Option<&str>) {
+        if let Err(error) = self.store.audit(&actor.name, action, target, actor.address.as_deref(), detail).await {
+            tracing::error!(%error, action, "cannot write the audit log");
+        }
+        self.events.publish("audit.appended", Scope::Admin, &json!({"action": action, "target": target}));
+    }
+}
+
+#[cfg(test)]
+mod tests;
