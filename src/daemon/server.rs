@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::agent::Agent;
 use super::events::EventBus;
+use super::pairing::Pairing;
 use super::providers;
 use super::ratelimit::AuthLimiter;
 use super::state::{Core, Gateway, Readiness};
@@ -72,7 +73,18 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     };
     let model = gateway.settings.model.clone();
     let agent = Agent::new(store.clone(), providers::from_settings(&model), model, workspace, gateway.events.clone());
-    let _ = gateway.core.set(Core { store: store.clone(), agent: Arc::clone(&agent) });
+    let pairing = Arc::new(Pairing::new(store.clone(), gateway.events.clone(), gateway.settings.auth.device_token_ttl));
+    if let Err(error) = pairing.seed(&gateway.settings.auth.channel_seeds).await {
+        tracing::error!(%error, "cannot seed the DM policies from the environment");
+    }
+    let _ = gateway.core.set(Core { store: store.clone(), agent: Arc::clone(&agent), pairing: Arc::clone(&pairing) });
+    if gateway.settings.auth.dev_mode {
+        tracing::warn!(
+            bind = %gateway.settings.bind,
+            insecure = gateway.settings.insecure,
+            "DEV_MODE is on: every device is approved without an operator and the admin API takes the gateway token from anywhere"
+        );
+    }
     gateway.readiness.send_replace(Readiness::Ready);
     tracing::info!(store = %store.path().display(), provider = agent.provider_name().unwrap_or("none"), "gateway ready");
 
@@ -89,6 +101,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         };
         return Err(ServeError::Http(error));
     }
+    pairing.close();
     stop(&gateway, &agent, &store).await;
     Ok(())
 }

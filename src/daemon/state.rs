@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::agent::Agent;
 use super::events::EventBus;
+use super::pairing::Pairing;
 use super::ratelimit::AuthLimiter;
 use super::store::Store;
 use crate::core::secret::Secret;
@@ -31,6 +32,7 @@ pub enum Readiness {
 pub struct Core {
     pub store: Store,
     pub agent: Arc<Agent>,
+    pub pairing: Arc<Pairing>,
 }
 
 pub struct Gateway {

@@ -14,6 +14,15 @@ use tokio_util::sync::CancellationToken;
 
 pub use codes::{PolicyView, channel_name};
 
+/// A paired device as lists show it, with whether it is connected now.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceView {
+    #[serde(flatten)]
+    pub device: PairedDevice,
+    pub connected: bool,
+}
+
 use crate::core::pairing::DEVICE_REQUEST_TTL;
 use crate::core::scopes::Scope;
 use crate::core::secret::Secret;
@@ -318,6 +327,28 @@ impl Pairing {
         Ok(closed.unwrap_or(0))
     }
 
+    /// Revokes a device's tokens (it stays paired and may pair a session again with the
+    /// gateway token) and closes its connections; returns how many.
+    pub async fn revoke_tokens(&self, device_id: &str, actor: &Actor) -> Result<usize, PairingError> {
+        if self.store.device(device_id).await?.is_none() {
+            return Err(PairingError::UnknownDevice(device_id.to_owned()));
+        }
+        self.store.revoke_device_tokens(device_id).await?;
+        let closed = self.close_connections_of(device_id);
+        self.audit(actor, "device.token.revoke", device_id, None).await;
+        self.events.publish("device.pair.changed", Scope::Pairing, &json!({"deviceId": device_id, "change": "token-revoked", "ts": now_ms()}));
+        Ok(closed)
+    }
+
+    fn close_connections_of(&self, device_id: &str) -> usize {
+        lock(&self.connections).remove(device_id).map_or(0, |list| {
+            for (_, token) in &list {
+                token.cancel();
+            }
+            list.len()
+        })
+    }
+
     /// Registers an open connection of a device, so a revocation can close it.
     pub fn register(&self, device_id: &str) -> ConnectionGuard<'_> {
         let id = self.next_connection.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -328,6 +359,12 @@ impl Pairing {
 
     pub fn is_connected(&self, device_id: &str) -> bool {
         lock(&self.connections).contains_key(device_id)
+    }
+
+    /// Paired devices, newest approval first.
+    pub async fn paired(&self) -> Result<Vec<DeviceView>, PairingError> {
+        let devices = self.store.devices().await?;
+        Ok(devices.into_iter().map(|device| DeviceView { connected: self.is_connected(&device.device_id), device }).collect())
     }
 
     /// Ends every pending request (the gateway is stopping).

@@ -175,6 +175,17 @@ impl Store {
         .await
     }
 
+    /// Deletes a device's tokens, keeping the device paired; returns how many were removed.
+    pub async fn revoke_device_tokens(&self, device_id: &str) -> Result<usize, StoreError> {
+        let device_id = device_id.to_owned();
+        self.write(move |transaction| {
+            let removed = transaction.execute("DELETE FROM device_tokens WHERE device_id = ?1", [&device_id])?;
+            record(transaction, "device_token", "delete", &device_id, None)?;
+            Ok(removed)
+        })
+        .await
+    }
+
     /// The grant of a device token that is known and not expired.
     pub async fn check_device_token(&self, token: &str) -> Result<Option<TokenGrant>, StoreError> {
         let digest = token_digest(token);

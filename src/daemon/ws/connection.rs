@@ -9,7 +9,12 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::handshake::{self, Authorized, Refusal};
+use tokio::sync::watch;
+
+use super::handshake::{self, Authorized, Decision, Refusal};
+use crate::core::frames::ErrorCode;
+use crate::core::pairing::DEVICE_REQUEST_TTL;
+use crate::daemon::pairing::{PendingDevice, Resolution};
 use super::{MAX_PREAUTH_PAYLOAD, methods};
 use crate::core::frames::{self, ErrorShape, FrameError, Request};
 use crate::core::time::now_ms;
@@ -39,6 +44,17 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
         return;
     };
     let mut events = gateway.events.subscribe();
+    let registration = match (gateway.core(), &authorized.device) {
+        (Some(core), Some(device)) => {
+            if let Err(error) = core.store.touch_device(device.id.as_str(), &peer.address.to_string()).await {
+                tracing::warn!(%error, "cannot record the device's last connect");
+            }
+            Some(core.pairing.register(device.id.as_str()))
+        }
+        _ => None,
+    };
+    let address = peer.address.to_string();
+    let revoked = registration.as_ref().map(|guard| guard.revoked.clone()).unwrap_or_default();
     let hello = methods::hello(&gateway, &authorized, &conn_id).await;
     if send(&mut socket, frames::ok_response(&request_id, &hello)).await.is_err() {
         return;
@@ -76,7 +92,7 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
                 let reply = match Request::parse(text.as_str()) {
                     Ok(request) => {
                         let id = request.id.clone();
-                        match methods::dispatch(&gateway, &authorized, request).await {
+                        match methods::dispatch(&gateway, &authorized, &address, request).await {
                             Ok(payload) => frames::ok_response(&id, &payload),
                             Err(error) => frames::error_response(&id, &error),
                         }
@@ -114,6 +130,10 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
                 if send(&mut socket, frames::event_frame("tick", &payload, next_seq())).await.is_err() {
                     break;
                 }
+            }
+            () = revoked.cancelled() => {
+                close(&mut socket, handshake::CLOSE_POLICY, "device revoked by an operator").await;
+                break;
             }
             () = gateway.close_connections.cancelled() => {
                 // Events published before the stop (the aborted runs' last words) go out first.
@@ -181,9 +201,14 @@ async fn handshake(
         Err(refuse(ErrorShape::invalid("invalid handshake: first request must be connect"), handshake::CLOSE_POLICY))
     } else {
         match handshake::parse(&request.params) {
-            Ok(params) => handshake::authorize(gateway, peer, cookie, nonce, params),
+            Ok(params) => handshake::authorize(gateway, peer, cookie, nonce, params).await,
             Err(error) => Err(refuse(error, handshake::CLOSE_POLICY)),
         }
+    };
+    let decided = match decided {
+        Ok(Decision::Accept(authorized)) => Ok(authorized),
+        Ok(Decision::Wait { accepted, request: pending, resolution }) => wait_for_operator(gateway, socket, accepted, pending, resolution).await,
+        Err(refusal) => Err(refusal),
     };
     match decided {
         Ok(authorized) => Some((request.id, authorized)),
@@ -192,6 +217,54 @@ async fn handshake(
             let _ = send(socket, frames::error_response(&request.id, &refusal.error)).await;
             close(socket, refusal.close_code, &refusal.error.message).await;
             None
+        }
+    }
+}
+
+/// Holds a connect open until an operator answers its pairing request (or it expires, the
+/// client leaves, or the gateway stops). The client learns the request id at once.
+async fn wait_for_operator(
+    gateway: &Gateway,
+    socket: &mut WebSocket,
+    mut accepted: Authorized,
+    pending: PendingDevice,
+    mut resolution: watch::Receiver<Option<Resolution>>,
+) -> Result<Authorized, Refusal> {
+    let notice = json!({"requestId": pending.request_id, "deviceId": pending.device_id, "expiresAtMs": pending.expires_at_ms});
+    let _ = send(socket, frames::event_frame("device.pair.pending", &notice.to_string(), None)).await;
+    let refusal = |message: &str, code: &str| Refusal {
+        error: ErrorShape::new(ErrorCode::NotPaired, message).with_details(json!({"code": code, "requestId": pending.request_id})),
+        close_code: handshake::CLOSE_POLICY,
+    };
+    let deadline = tokio::time::sleep(DEVICE_REQUEST_TTL);
+    tokio::pin!(deadline);
+    loop {
+        if let Some(outcome) = resolution.borrow_and_update().clone() {
+            return match outcome {
+                Resolution::Approved { device, token } => {
+                    accepted.issued_token = Some((token, device.token_expires_at_ms.unwrap_or_default()));
+                    Ok(accepted)
+                }
+                Resolution::Rejected => Err(refusal("pairing rejected by an operator", "PAIRING_REJECTED")),
+                Resolution::Gone => Err(refusal("pairing request expired or was superseded; connect again", "PAIRING_EXPIRED")),
+            };
+        }
+        tokio::select! {
+            changed = resolution.changed() => {
+                if changed.is_err() {
+                    return Err(refusal("pairing request expired or was superseded; connect again", "PAIRING_EXPIRED"));
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {
+                    return Err(refusal("the client left while waiting for approval", "PAIRING_ABANDONED"));
+                }
+                Some(Ok(_)) => {}
+            },
+            () = &mut deadline => return Err(refusal("pairing request expired; connect again", "PAIRING_EXPIRED")),
+            () = gateway.close_connections.cancelled() => {
+                return Err(Refusal { error: ErrorShape::unavailable("the gateway is stopping"), close_code: 1012 });
+            }
         }
     }
 }

@@ -3,11 +3,16 @@
 
 use serde_json::{Value, json};
 
+use tokio::sync::watch;
+
 use crate::core::device::{self, DeviceProof, SignedFields, VerifiedDevice};
 use crate::core::frames::{ErrorCode, ErrorShape, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
-use crate::core::scopes::Grants;
+use crate::core::scopes::{Grants, Scope};
+use crate::core::secret::Secret;
 use crate::core::time::now_ms;
+use crate::daemon::pairing::{PairingError, PendingDevice, Resolution};
 use crate::daemon::state::{Gateway, Peer};
+use crate::daemon::store::{PairedDevice, TokenGrant};
 
 /// WebSocket close codes the handshake uses.
 pub const CLOSE_POLICY: u16 = 1008;
@@ -33,6 +38,7 @@ pub struct ConnectParams {
     pub token: Option<String>,
     pub device_token: Option<String>,
     pub device: Option<DeviceProof>,
+    pub caps: Vec<String>,
 }
 
 /// A connection that passed the handshake.
@@ -44,6 +50,15 @@ pub struct Authorized {
     pub auth_method: &'static str,
     pub device: Option<VerifiedDevice>,
     pub client: ClientInfo,
+    /// A token issued on this connect, returned once in `hello-ok.auth`.
+    pub issued_token: Option<(Secret, i64)>,
+}
+
+/// The outcome of a connect.
+pub enum Decision {
+    Accept(Authorized),
+    /// The device waits for an operator on this connection (`caps` has `pairing-wait`).
+    Wait { accepted: Authorized, request: PendingDevice, resolution: watch::Receiver<Option<Resolution>> },
 }
 
 /// Why a connect is refused, and how to close the socket after answering.
@@ -110,6 +125,7 @@ pub fn parse(params: &Value) -> Result<ConnectParams, ErrorShape> {
         token: auth["token"].as_str().filter(|token| !token.is_empty()).map(str::to_owned),
         device_token: auth["deviceToken"].as_str().filter(|token| !token.is_empty()).map(str::to_owned),
         device,
+        caps: params["caps"].as_array().map(|caps| caps.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default(),
     })
 }
 
@@ -117,18 +133,22 @@ fn auth_error(message: &str, code: &str) -> ErrorShape {
     ErrorShape::invalid(message).with_details(json!({"code": code}))
 }
 
+/// The client capability asking the server to hold a connect until an operator answers.
+pub const PAIRING_WAIT: &str = "pairing-wait";
+
+enum Shared {
+    GatewayToken,
+    Cookie,
+    DeviceToken(TokenGrant),
+}
+
+fn not_paired(message: &str, details: Value) -> Refusal {
+    Refusal::policy(ErrorShape::new(ErrorCode::NotPaired, message).with_details(details))
+}
+
 /// Decides a connect. `cookie` is whether the upgrade request carried a valid token cookie.
-pub fn authorize(
-    gateway: &Gateway,
-    peer: Peer,
-    cookie: bool,
-    nonce: &str,
-    params: ConnectParams,
-) -> Result<Authorized, Refusal> {
-    if params.min_protocol > PROTOCOL_VERSION
-        || params.max_protocol < MIN_PROTOCOL_VERSION
-        || params.min_protocol > params.max_protocol
-    {
+pub async fn authorize(gateway: &Gateway, peer: Peer, cookie: bool, nonce: &str, params: ConnectParams) -> Result<Decision, Refusal> {
+    if params.min_protocol > PROTOCOL_VERSION || params.max_protocol < MIN_PROTOCOL_VERSION || params.min_protocol > params.max_protocol {
         let error = ErrorShape::invalid("protocol mismatch").with_details(json!({
             "code": "PROTOCOL_MISMATCH",
             "clientMinProtocol": params.min_protocol,
@@ -142,93 +162,152 @@ pub fn authorize(
         return Err(Refusal::policy(ErrorShape::invalid(format!("unsupported role: {}", params.role))));
     }
     if let Some(wait) = gateway.auth_limiter.locked(peer.address) {
-        let mut error = auth_error(
-            &format!("unauthorized: too many failed attempts; retry in {} s", wait.as_secs().max(1)),
-            "AUTH_RATE_LIMITED",
-        );
+        let mut error = auth_error(&format!("unauthorized: too many failed attempts; retry in {} s", wait.as_secs().max(1)), "AUTH_RATE_LIMITED");
         error.retry_after_ms = Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
         return Err(Refusal::policy(error));
     }
+    let Some(core) = gateway.core() else {
+        return Err(Refusal { error: ErrorShape::unavailable("the gateway is still starting; retry shortly"), close_code: 1013 });
+    };
     let fail = |error: ErrorShape| {
         gateway.auth_limiter.record_failure(peer.address);
         Refusal::policy(error)
     };
     let nothing_given = params.token.is_none() && params.device_token.is_none() && !cookie;
     if nothing_given && params.device.is_none() {
-        return Err(Refusal::policy(
-            ErrorShape::new(ErrorCode::NotPaired, "device identity required")
-                .with_details(json!({"code": "DEVICE_IDENTITY_REQUIRED"})),
-        ));
+        return Err(not_paired("device identity required", json!({"code": "DEVICE_IDENTITY_REQUIRED"})));
     }
-    let (auth_method, sent_token) = match (&params.token, &params.device_token) {
-        (Some(token), _) if gateway.token.matches(token) => ("token", token.as_str()),
+    let (shared, sent_token) = match (&params.token, &params.device_token) {
+        (Some(token), _) if gateway.token.matches(token) => (Shared::GatewayToken, token.as_str()),
         (Some(_), _) => {
             return Err(fail(auth_error(
                 "unauthorized: gateway token mismatch (open the URL `molt gateway` printed, or use the token it keeps in its data directory)",
                 "AUTH_TOKEN_MISMATCH",
             )));
         }
-        // Device tokens are issued by pairing; none is valid until then.
-        (None, Some(_)) => {
-            return Err(fail(auth_error(
-                "unauthorized: device token mismatch (pair the device again)",
-                "AUTH_DEVICE_TOKEN_MISMATCH",
-            )));
-        }
-        (None, None) if cookie => ("cookie", ""),
-        (None, None) => {
-            return Err(Refusal::policy(auth_error(
-                "unauthorized: gateway token missing (open the URL `molt gateway` printed)",
-                "AUTH_TOKEN_MISSING",
-            )));
-        }
-    };
-    let grants = Grants::from_requested(params.scopes.iter().map(String::as_str));
-    let device = match &params.device {
-        Some(proof) => {
-            let fields = SignedFields {
-                client_id: &params.client.id,
-                client_mode: &params.client.mode,
-                role: &params.role,
-                scopes: &params.scopes,
-                token: sent_token,
-                platform: &params.client.platform,
-                device_family: &params.client.device_family,
-            };
-            let verified = device::verify(proof, &fields, nonce, now_ms()).map_err(|error| {
-                let refusal = auth_error(&error.to_string(), error.code());
-                let refusal =
-                    ErrorShape { details: Some(json!({"code": error.code(), "reason": error.reason()})), ..refusal };
-                if error == device::DeviceAuthError::SignatureInvalid {
-                    fail(refusal)
-                } else {
-                    Refusal::policy(refusal)
-                }
-            })?;
-            if !(peer.direct_loopback && gateway.settings.loopback_auto_approve) {
-                return Err(Refusal::policy(
-                    ErrorShape::new(ErrorCode::NotPaired, "pairing required: this device is not approved")
-                        .with_details(json!({"code": "PAIRING_REQUIRED", "deviceId": verified.id})),
-                ));
+        (None, Some(token)) => match core.store.check_device_token(token).await {
+            Ok(Some(grant)) => (Shared::DeviceToken(grant), token.as_str()),
+            Ok(None) => {
+                return Err(fail(auth_error(
+                    "unauthorized: device token mismatch (it expired or was revoked; connect with the gateway token to pair again)",
+                    "AUTH_DEVICE_TOKEN_MISMATCH",
+                )));
             }
-            Some(verified)
-        }
-        // OpenClaw's CLI sends no device on a loopback URL with the shared token.
-        None if peer.direct_loopback => None,
-        None => {
-            return Err(Refusal::policy(
-                ErrorShape::new(ErrorCode::NotPaired, "device identity required")
-                    .with_details(json!({"code": "DEVICE_IDENTITY_REQUIRED"})),
-            ));
+            Err(error) => return Err(Refusal { error: ErrorShape::unavailable(format!("store unavailable: {error}")), close_code: 1013 }),
+        },
+        (None, None) if cookie => (Shared::Cookie, ""),
+        (None, None) => {
+            return Err(Refusal::policy(auth_error("unauthorized: gateway token missing (open the URL `molt gateway` printed)", "AUTH_TOKEN_MISSING")));
         }
     };
-    gateway.auth_limiter.record_success(peer.address);
-    Ok(Authorized {
+    let method = match shared {
+        Shared::GatewayToken => "token",
+        Shared::Cookie => "cookie",
+        Shared::DeviceToken(_) => "device-token",
+    };
+    let mut accepted = Authorized {
         protocol: params.max_protocol.min(PROTOCOL_VERSION),
-        role: params.role,
-        grants,
-        auth_method,
-        device,
-        client: params.client,
-    })
+        role: params.role.clone(),
+        grants: Grants::from_requested(params.scopes.iter().map(String::as_str)),
+        auth_method: method,
+        device: None,
+        client: params.client.clone(),
+        issued_token: None,
+    };
+    let Some(proof) = &params.device else {
+        // OpenClaw's CLI sends no device on a loopback URL with the shared token.
+        if peer.direct_loopback && !matches!(shared, Shared::DeviceToken(_)) {
+            gateway.auth_limiter.record_success(peer.address);
+            return Ok(Decision::Accept(accepted));
+        }
+        return Err(not_paired("device identity required", json!({"code": "DEVICE_IDENTITY_REQUIRED"})));
+    };
+    let fields = SignedFields {
+        client_id: &params.client.id,
+        client_mode: &params.client.mode,
+        role: &params.role,
+        scopes: &params.scopes,
+        token: sent_token,
+        platform: &params.client.platform,
+        device_family: &params.client.device_family,
+    };
+    let verified = device::verify(proof, &fields, nonce, now_ms()).map_err(|error| {
+        let refusal = ErrorShape::invalid(error.to_string()).with_details(json!({"code": error.code(), "reason": error.reason()}));
+        if error == device::DeviceAuthError::SignatureInvalid { fail(refusal) } else { Refusal::policy(refusal) }
+    })?;
+    let device_id = verified.id.as_str().to_owned();
+    accepted.device = Some(verified.clone());
+    let unavailable = |error: PairingError| Refusal { error: ErrorShape::unavailable(format!("pairing unavailable: {error}")), close_code: 1013 };
+    if let Shared::DeviceToken(grant) = &shared {
+        if grant.device_id != device_id {
+            return Err(fail(auth_error("unauthorized: device token mismatch (it belongs to another device)", "AUTH_DEVICE_TOKEN_MISMATCH")));
+        }
+        let allowed = Grants::from_requested(grant.scopes.iter().map(String::as_str));
+        accepted.grants = Grants::from_requested(params.scopes.iter().map(String::as_str).filter(|scope| {
+            Scope::parse(scope).is_some_and(|scope| allowed.allows(scope))
+        }));
+        gateway.auth_limiter.record_success(peer.address);
+        return Ok(Decision::Accept(accepted));
+    }
+    gateway.auth_limiter.record_success(peer.address);
+    let pairing = &core.pairing;
+    let paired = core.store.device(&device_id).await.map_err(|error| unavailable(error.into()))?;
+    if paired.is_some() {
+        accepted.issued_token = Some(pairing.reissue(&device_id).await.map_err(unavailable)?);
+        return Ok(Decision::Accept(accepted));
+    }
+    let request = PendingDevice {
+        request_id: String::new(),
+        device_id: device_id.clone(),
+        public_key: verified.public_key.clone(),
+        display_name: params.client.display_name.clone(),
+        client_id: params.client.id.clone(),
+        client_mode: params.client.mode.clone(),
+        platform: params.client.platform.trim().to_ascii_lowercase(),
+        device_family: params.client.device_family.clone(),
+        role: params.role.clone(),
+        scopes: params.scopes.clone(),
+        address: peer.address.to_string(),
+        created_at_ms: 0,
+        last_attempt_at_ms: 0,
+        expires_at_ms: 0,
+    };
+    let silent = if gateway.settings.auth.dev_mode {
+        Some("dev-mode")
+    } else if peer.direct_loopback && gateway.settings.loopback_auto_approve {
+        Some("loopback")
+    } else {
+        None
+    };
+    if let Some(via) = silent {
+        let now = now_ms();
+        let device = PairedDevice {
+            device_id,
+            public_key: request.public_key,
+            display_name: request.display_name,
+            client_id: request.client_id,
+            client_mode: request.client_mode,
+            platform: request.platform,
+            device_family: request.device_family,
+            role: request.role,
+            scopes: request.scopes,
+            approved_via: via.into(),
+            created_at_ms: now,
+            approved_at_ms: now,
+            last_seen_at_ms: Some(now),
+            last_address: Some(request.address),
+            token_expires_at_ms: None,
+        };
+        let (device, token) = pairing.approve_silently(device).await.map_err(unavailable)?;
+        accepted.issued_token = Some((token, device.token_expires_at_ms.unwrap_or_default()));
+        return Ok(Decision::Accept(accepted));
+    }
+    let (request, resolution) = pairing.request(request);
+    if params.caps.iter().any(|cap| cap == PAIRING_WAIT) {
+        return Ok(Decision::Wait { accepted, request, resolution });
+    }
+    Err(not_paired(
+        "pairing required: an operator must approve this device (`molt pair approve` or the admin page)",
+        json!({"code": "PAIRING_REQUIRED", "requestId": request.request_id, "deviceId": request.device_id}),
+    ))
 }

@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::MAX_PAYLOAD;
 use super::handshake::Authorized;
+use super::pairing_methods;
 use crate::core::frames::{ErrorShape, PROTOCOL_VERSION, Request};
 use crate::core::ids::{MAIN_SESSION, RunId, SessionKey};
 use crate::core::scopes::Scope;
@@ -22,14 +23,36 @@ pub const METHODS: &[(&str, Scope)] = &[
     ("sessions.reset", Scope::Write),
     ("sessions.delete", Scope::Write),
     ("models.list", Scope::Read),
+    ("device.pair.list", Scope::Pairing),
+    ("device.pair.approve", Scope::Pairing),
+    ("device.pair.reject", Scope::Pairing),
+    ("device.pair.remove", Scope::Pairing),
+    ("device.token.rotate", Scope::Pairing),
+    ("device.token.revoke", Scope::Pairing),
+    ("pairing.code.list", Scope::Pairing),
+    ("pairing.code.approve", Scope::Pairing),
+    ("pairing.code.reject", Scope::Pairing),
 ];
 
-pub const EVENTS: &[&str] = &["connect.challenge", "tick", "chat", "sessions.changed", "shutdown"];
+pub const EVENTS: &[&str] = &[
+    "connect.challenge",
+    "tick",
+    "chat",
+    "sessions.changed",
+    "shutdown",
+    "device.pair.pending",
+    "device.pair.requested",
+    "device.pair.resolved",
+    "device.pair.changed",
+    "pairing.code.requested",
+    "pairing.code.resolved",
+    "policies.changed",
+];
 
 const DEFAULT_HISTORY: usize = 200;
 const MAX_HISTORY: usize = 1000;
 
-pub async fn dispatch(gateway: &Gateway, client: &Authorized, request: Request) -> Result<Value, ErrorShape> {
+pub async fn dispatch(gateway: &Gateway, client: &Authorized, address: &str, request: Request) -> Result<Value, ErrorShape> {
     let Some(&(_, scope)) = METHODS.iter().find(|(name, _)| *name == request.method) else {
         return Err(ErrorShape::invalid(format!("unknown method: {}", request.method)));
     };
@@ -52,6 +75,9 @@ pub async fn dispatch(gateway: &Gateway, client: &Authorized, request: Request) 
                 "sessions.reset" => sessions_reset(gateway, core, params).await,
                 "sessions.delete" => sessions_delete(gateway, core, params).await,
                 "models.list" => Ok(models_list(core)),
+                method if pairing_methods::METHODS.contains(&method) => {
+                    pairing_methods::dispatch(&core.pairing, client, address, method, params).await
+                }
                 _ => Err(ErrorShape::invalid(format!("unknown method: {method}"))),
             }
         }
@@ -73,7 +99,7 @@ pub async fn hello(gateway: &Gateway, client: &Authorized, conn_id: &str) -> Val
             "uptimeMs": uptime_ms(gateway),
             "sessionDefaults": {"defaultAgentId": "main", "mainKey": "main", "mainSessionKey": MAIN_SESSION},
         },
-        "auth": {"method": client.auth_method, "role": client.role, "scopes": client.grants.names()},
+        "auth": auth_payload(client),
         "policy": {
             "maxPayload": MAX_PAYLOAD,
             "maxBufferedBytes": MAX_PAYLOAD * 4,
@@ -81,6 +107,15 @@ pub async fn hello(gateway: &Gateway, client: &Authorized, conn_id: &str) -> Val
         },
         "protocolVersion": PROTOCOL_VERSION,
     })
+}
+
+fn auth_payload(client: &Authorized) -> Value {
+    let mut auth = json!({"method": client.auth_method, "role": client.role, "scopes": client.grants.names()});
+    if let Some((token, expires)) = &client.issued_token {
+        auth["deviceToken"] = json!(token.expose());
+        auth["deviceTokenExpiresAtMs"] = json!(expires);
+    }
+    auth
 }
 
 fn uptime_ms(gateway: &Gateway) -> u64 {

@@ -3,6 +3,7 @@
 mod connection;
 mod handshake;
 mod methods;
+mod pairing_methods;
 
 use std::sync::Arc;
 

@@ -38,7 +38,7 @@
   function h(tag, attrs = {}, ...children) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) if (v != null && v !== false) node.setAttribute(k, v === true ? '' : v);
-    node.append(...children.flat().filter((c) => c != null && c !== false).map((c) => (c instanceof Node ? c : String(c))));
+    node.append(...children.flat(Infinity).filter((c) => c != null && c !== false).map((c) => (c instanceof Node ? c : String(c))));
     return node;
   }
 
@@ -311,8 +311,8 @@
       h('p', { class: 'muted policy-help' }),
       h('label', { for: `${id}-allow` }, 'Allowed sender IDs'),
       h('textarea', { id: `${id}-allow`, class: 'allow-from', rows: '4', spellcheck: 'false', placeholder: 'One sender ID per line' }),
-      h('div', { class: 'policy-foot' }, h('button', { type: 'button', class: 'save primary' }, 'Save'), h('span', { class: 'saved muted', role: 'status' })),
-      h('div', { class: 'slot' }));
+      h('div', { class: 'slot' }),
+      h('div', { class: 'policy-foot' }, h('button', { type: 'button', class: 'save primary' }, 'Save'), h('span', { class: 'saved muted', role: 'status' })));
   }
 
   function fillPolicy(card, p, force) {
@@ -359,7 +359,7 @@
   }
 
   function humanize(key) {
-    const words = str(key).split('.').map((part) => part.replace(/Ms$/, '').replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ').toLowerCase());
+    const words = str(key).split('.').map((part) => part.replace(/(Ms|Bytes)$/, '').replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ').toLowerCase());
     const text = words.join(' › ');
     return text.charAt(0).toUpperCase() + text.slice(1);
   }
@@ -382,12 +382,12 @@
     const rows = !entries ? note(err && !isPageLevel(err) ? errorBox(err) : err ? 'Not loaded.' : 'Loading…')
       : !entries.length ? note('No audit entries yet.')
         : entries.map((e) => h('tr', { class: 'entry', 'data-id': str(e.id) },
-          h('td', { class: 'nowrap' }, time(e.atMs, ago(e.atMs))),
-          h('td', {}, str(e.actor)),
-          h('td', {}, h('span', { class: 'action' }, str(e.action))),
-          h('td', { class: 'mono clip', title: str(e.target) || null }, str(e.target)),
-          h('td', { class: 'mono' }, str(e.address)),
-          h('td', { class: 'detail' }, e.detail && typeof e.detail === 'object' ? JSON.stringify(e.detail) : str(e.detail))));
+          h('td', { class: 'c-time' }, time(e.atMs, ago(e.atMs))),
+          h('td', { class: 'c-actor' }, str(e.actor)),
+          h('td', { class: 'c-action' }, h('span', { class: 'action' }, str(e.action))),
+          h('td', { class: 'c-target mono', title: str(e.target) || null }, str(e.target)),
+          h('td', { class: 'c-addr mono' }, str(e.address)),
+          h('td', { class: 'c-detail' }, e.detail && typeof e.detail === 'object' ? JSON.stringify(e.detail) : str(e.detail))));
     el.audit.replaceChildren(...rows);
   }
 
