@@ -70,10 +70,12 @@ pub struct Peer {
 impl Peer {
     pub fn new(socket: SocketAddr, headers: &HeaderMap) -> Self {
         let proxied = PROXY_HEADERS.iter().any(|name| headers.contains_key(*name));
-        // Behind the Worker every request arrives from it; the edge names the real client.
-        let address = headers
-            .get("cf-connecting-ip")
-            .and_then(|value| value.to_str().ok())
+        // Behind the Worker (or a reverse proxy) every request arrives from it; the edge names
+        // the real client.
+        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+        let address = header("cf-connecting-ip")
+            .or_else(|| header("x-forwarded-for").and_then(|list| list.split(',').next()))
+            .or_else(|| header("x-real-ip"))
             .and_then(|value| value.trim().parse().ok())
             .unwrap_or(socket.ip());
         Self { address, direct_loopback: socket.ip().is_loopback() && !proxied }
