@@ -16,7 +16,10 @@ async fn operator(gateway: &TestGateway) -> Client {
     Client::connect(&gateway.ws_url(), &options).await.unwrap().0
 }
 
-async fn remote_connect(gateway: &TestGateway, options: &ConnectOptions) -> Result<(Client, Value), support::client::Refused> {
+async fn remote_connect(
+    gateway: &TestGateway,
+    options: &ConnectOptions,
+) -> Result<(Client, Value), support::client::Refused> {
     let mut client = Client::open_with(&gateway.ws_url(), &REMOTE).await;
     let params = options.params(&client.nonce());
     client.handshake(params).await.map(|hello| (client, hello))
@@ -40,7 +43,11 @@ async fn request_approve_reconnect_revoke() {
     assert_eq!(requested["payload"]["address"], "198.51.100.7");
 
     let again = remote_connect(&gateway, &options).await.err().unwrap();
-    assert_eq!(again.response.unwrap()["error"]["details"]["requestId"], request_id.as_str(), "a retry keeps its request");
+    assert_eq!(
+        again.response.unwrap()["error"]["details"]["requestId"],
+        request_id.as_str(),
+        "a retry keeps its request"
+    );
     let list = admin.call("device.pair.list", json!({})).await;
     assert_eq!(list["pending"].as_array().unwrap().len(), 1);
     assert_eq!(list["paired"], json!([]));
@@ -145,14 +152,20 @@ async fn loopback_devices_are_paired_silently_and_listed() {
     let mut admin = operator(&gateway).await;
     let list = admin.call("device.pair.list", json!({})).await;
     let paired = &list["paired"][0];
-    assert_eq!((paired["deviceId"].as_str(), paired["approvedVia"].as_str()), (Some(identity.device_id().as_str()), Some("loopback")));
+    assert_eq!(
+        (paired["deviceId"].as_str(), paired["approvedVia"].as_str()),
+        (Some(identity.device_id().as_str()), Some("loopback"))
+    );
     let rotated = admin.call("device.token.rotate", json!({"deviceId": identity.device_id()})).await;
     assert_ne!(rotated["deviceToken"], hello["auth"]["deviceToken"]);
     let mut old = ConnectOptions::new(TOKEN);
     old.token = None;
     old.device_token = hello["auth"]["deviceToken"].as_str().map(str::to_owned);
     old.identity = Some(identity);
-    assert_eq!(Client::connect(&gateway.ws_url(), &old).await.err().unwrap().detail_code(), "AUTH_DEVICE_TOKEN_MISMATCH");
+    assert_eq!(
+        Client::connect(&gateway.ws_url(), &old).await.err().unwrap().detail_code(),
+        "AUTH_DEVICE_TOKEN_MISMATCH"
+    );
     gateway.stop().await.unwrap();
 }
 

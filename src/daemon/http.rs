@@ -27,6 +27,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/readyz", get(readyz))
         .route("/assets/app.js", get(|| async { web::app_js() }))
         .route("/assets/style.css", get(|| async { web::style_css() }))
+        .merge(super::admin::router())
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "not found"}))) })
         .with_state(gateway)
 }
@@ -107,7 +108,7 @@ fn cookie_value(token: &Secret) -> String {
 }
 
 /// Whether the request carries a valid token cookie.
-fn cookie_token(token: &Secret, headers: &HeaderMap) -> bool {
+pub(crate) fn cookie_token(token: &Secret, headers: &HeaderMap) -> bool {
     let expected = Secret::new(cookie_value(token));
     headers
         .get_all(header::COOKIE)

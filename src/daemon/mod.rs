@@ -1,9 +1,11 @@
 //! The gateway daemon: HTTP and WebSocket server, auth, agent turns, model providers, the store
 //! and the embedded web UI. Entry point: [`serve`].
 
+pub mod access;
+mod admin;
 pub mod agent;
 pub mod events;
-mod http;
+pub(crate) mod http;
 pub mod pairing;
 pub mod providers;
 mod ratelimit;

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::access::AccessVerifier;
 use super::agent::Agent;
 use super::events::EventBus;
 use super::pairing::Pairing;
@@ -49,6 +50,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         readiness: watch::Sender::new(Readiness::Starting { reason: "opening the store".into() }),
         core: OnceLock::new(),
         auth_limiter: AuthLimiter::default(),
+        access: settings.auth.access.clone().map(AccessVerifier::new),
         close_connections: CancellationToken::new(),
         connections: AtomicUsize::new(0),
         settings,

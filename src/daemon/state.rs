@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::access::AccessVerifier;
 use super::agent::Agent;
 use super::events::EventBus;
 use super::pairing::Pairing;
@@ -44,6 +45,8 @@ pub struct Gateway {
     pub readiness: watch::Sender<Readiness>,
     pub core: OnceLock<Core>,
     pub auth_limiter: AuthLimiter,
+    /// Cloudflare Access in front of the admin surface, when configured.
+    pub access: Option<AccessVerifier>,
     /// Fired after turns have drained: connections say `shutdown` and close.
     pub close_connections: CancellationToken,
     pub connections: AtomicUsize,

@@ -6,5 +6,6 @@ pub mod client;
 pub mod fake_anthropic;
 pub mod fake_openai;
 pub mod gateway;
+pub mod jwks;
 pub mod process;
 pub mod recorder;

@@ -336,7 +336,11 @@ impl Pairing {
         self.store.revoke_device_tokens(device_id).await?;
         let closed = self.close_connections_of(device_id);
         self.audit(actor, "device.token.revoke", device_id, None).await;
-        self.events.publish("device.pair.changed", Scope::Pairing, &json!({"deviceId": device_id, "change": "token-revoked", "ts": now_ms()}));
+        self.events.publish(
+            "device.pair.changed",
+            Scope::Pairing,
+            &json!({"deviceId": device_id, "change": "token-revoked", "ts": now_ms()}),
+        );
         Ok(closed)
     }
 
@@ -364,7 +368,10 @@ impl Pairing {
     /// Paired devices, newest approval first.
     pub async fn paired(&self) -> Result<Vec<DeviceView>, PairingError> {
         let devices = self.store.devices().await?;
-        Ok(devices.into_iter().map(|device| DeviceView { connected: self.is_connected(&device.device_id), device }).collect())
+        Ok(devices
+            .into_iter()
+            .map(|device| DeviceView { connected: self.is_connected(&device.device_id), device })
+            .collect())
     }
 
     /// Ends every pending request (the gateway is stopping).

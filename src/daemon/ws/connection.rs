@@ -12,12 +12,12 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
 use super::handshake::{self, Authorized, Decision, Refusal};
-use crate::core::frames::ErrorCode;
-use crate::core::pairing::DEVICE_REQUEST_TTL;
-use crate::daemon::pairing::{PendingDevice, Resolution};
 use super::{MAX_PREAUTH_PAYLOAD, methods};
+use crate::core::frames::ErrorCode;
 use crate::core::frames::{self, ErrorShape, FrameError, Request};
+use crate::core::pairing::DEVICE_REQUEST_TTL;
 use crate::core::time::now_ms;
+use crate::daemon::pairing::{PendingDevice, Resolution};
 use crate::daemon::state::{Gateway, Peer};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -207,7 +207,9 @@ async fn handshake(
     };
     let decided = match decided {
         Ok(Decision::Accept(authorized)) => Ok(authorized),
-        Ok(Decision::Wait { accepted, request: pending, resolution }) => wait_for_operator(gateway, socket, accepted, pending, resolution).await,
+        Ok(Decision::Wait { accepted, request: pending, resolution }) => {
+            wait_for_operator(gateway, socket, accepted, pending, resolution).await
+        }
         Err(refusal) => Err(refusal),
     };
     match decided {
@@ -230,10 +232,12 @@ async fn wait_for_operator(
     pending: PendingDevice,
     mut resolution: watch::Receiver<Option<Resolution>>,
 ) -> Result<Authorized, Refusal> {
-    let notice = json!({"requestId": pending.request_id, "deviceId": pending.device_id, "expiresAtMs": pending.expires_at_ms});
+    let notice =
+        json!({"requestId": pending.request_id, "deviceId": pending.device_id, "expiresAtMs": pending.expires_at_ms});
     let _ = send(socket, frames::event_frame("device.pair.pending", &notice.to_string(), None)).await;
     let refusal = |message: &str, code: &str| Refusal {
-        error: ErrorShape::new(ErrorCode::NotPaired, message).with_details(json!({"code": code, "requestId": pending.request_id})),
+        error: ErrorShape::new(ErrorCode::NotPaired, message)
+            .with_details(json!({"code": code, "requestId": pending.request_id})),
         close_code: handshake::CLOSE_POLICY,
     };
     let deadline = tokio::time::sleep(DEVICE_REQUEST_TTL);
@@ -246,7 +250,9 @@ async fn wait_for_operator(
                     Ok(accepted)
                 }
                 Resolution::Rejected => Err(refusal("pairing rejected by an operator", "PAIRING_REJECTED")),
-                Resolution::Gone => Err(refusal("pairing request expired or was superseded; connect again", "PAIRING_EXPIRED")),
+                Resolution::Gone => {
+                    Err(refusal("pairing request expired or was superseded; connect again", "PAIRING_EXPIRED"))
+                }
             };
         }
         tokio::select! {

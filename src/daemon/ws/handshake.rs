@@ -58,7 +58,11 @@ pub struct Authorized {
 pub enum Decision {
     Accept(Authorized),
     /// The device waits for an operator on this connection (`caps` has `pairing-wait`).
-    Wait { accepted: Authorized, request: PendingDevice, resolution: watch::Receiver<Option<Resolution>> },
+    Wait {
+        accepted: Authorized,
+        request: PendingDevice,
+        resolution: watch::Receiver<Option<Resolution>>,
+    },
 }
 
 /// Why a connect is refused, and how to close the socket after answering.
@@ -125,7 +129,10 @@ pub fn parse(params: &Value) -> Result<ConnectParams, ErrorShape> {
         token: auth["token"].as_str().filter(|token| !token.is_empty()).map(str::to_owned),
         device_token: auth["deviceToken"].as_str().filter(|token| !token.is_empty()).map(str::to_owned),
         device,
-        caps: params["caps"].as_array().map(|caps| caps.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default(),
+        caps: params["caps"]
+            .as_array()
+            .map(|caps| caps.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -147,8 +154,17 @@ fn not_paired(message: &str, details: Value) -> Refusal {
 }
 
 /// Decides a connect. `cookie` is whether the upgrade request carried a valid token cookie.
-pub async fn authorize(gateway: &Gateway, peer: Peer, cookie: bool, nonce: &str, params: ConnectParams) -> Result<Decision, Refusal> {
-    if params.min_protocol > PROTOCOL_VERSION || params.max_protocol < MIN_PROTOCOL_VERSION || params.min_protocol > params.max_protocol {
+pub async fn authorize(
+    gateway: &Gateway,
+    peer: Peer,
+    cookie: bool,
+    nonce: &str,
+    params: ConnectParams,
+) -> Result<Decision, Refusal> {
+    if params.min_protocol > PROTOCOL_VERSION
+        || params.max_protocol < MIN_PROTOCOL_VERSION
+        || params.min_protocol > params.max_protocol
+    {
         let error = ErrorShape::invalid("protocol mismatch").with_details(json!({
             "code": "PROTOCOL_MISMATCH",
             "clientMinProtocol": params.min_protocol,
@@ -162,12 +178,18 @@ pub async fn authorize(gateway: &Gateway, peer: Peer, cookie: bool, nonce: &str,
         return Err(Refusal::policy(ErrorShape::invalid(format!("unsupported role: {}", params.role))));
     }
     if let Some(wait) = gateway.auth_limiter.locked(peer.address) {
-        let mut error = auth_error(&format!("unauthorized: too many failed attempts; retry in {} s", wait.as_secs().max(1)), "AUTH_RATE_LIMITED");
+        let mut error = auth_error(
+            &format!("unauthorized: too many failed attempts; retry in {} s", wait.as_secs().max(1)),
+            "AUTH_RATE_LIMITED",
+        );
         error.retry_after_ms = Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
         return Err(Refusal::policy(error));
     }
     let Some(core) = gateway.core() else {
-        return Err(Refusal { error: ErrorShape::unavailable("the gateway is still starting; retry shortly"), close_code: 1013 });
+        return Err(Refusal {
+            error: ErrorShape::unavailable("the gateway is still starting; retry shortly"),
+            close_code: 1013,
+        });
     };
     let fail = |error: ErrorShape| {
         gateway.auth_limiter.record_failure(peer.address);
@@ -193,11 +215,19 @@ pub async fn authorize(gateway: &Gateway, peer: Peer, cookie: bool, nonce: &str,
                     "AUTH_DEVICE_TOKEN_MISMATCH",
                 )));
             }
-            Err(error) => return Err(Refusal { error: ErrorShape::unavailable(format!("store unavailable: {error}")), close_code: 1013 }),
+            Err(error) => {
+                return Err(Refusal {
+                    error: ErrorShape::unavailable(format!("store unavailable: {error}")),
+                    close_code: 1013,
+                });
+            }
         },
         (None, None) if cookie => (Shared::Cookie, ""),
         (None, None) => {
-            return Err(Refusal::policy(auth_error("unauthorized: gateway token missing (open the URL `molt gateway` printed)", "AUTH_TOKEN_MISSING")));
+            return Err(Refusal::policy(auth_error(
+                "unauthorized: gateway token missing (open the URL `molt gateway` printed)",
+                "AUTH_TOKEN_MISSING",
+            )));
         }
     };
     let method = match shared {
@@ -232,20 +262,31 @@ pub async fn authorize(gateway: &Gateway, peer: Peer, cookie: bool, nonce: &str,
         device_family: &params.client.device_family,
     };
     let verified = device::verify(proof, &fields, nonce, now_ms()).map_err(|error| {
-        let refusal = ErrorShape::invalid(error.to_string()).with_details(json!({"code": error.code(), "reason": error.reason()}));
+        let refusal = ErrorShape::invalid(error.to_string())
+            .with_details(json!({"code": error.code(), "reason": error.reason()}));
         if error == device::DeviceAuthError::SignatureInvalid { fail(refusal) } else { Refusal::policy(refusal) }
     })?;
     let device_id = verified.id.as_str().to_owned();
     accepted.device = Some(verified.clone());
-    let unavailable = |error: PairingError| Refusal { error: ErrorShape::unavailable(format!("pairing unavailable: {error}")), close_code: 1013 };
+    let unavailable = |error: PairingError| Refusal {
+        error: ErrorShape::unavailable(format!("pairing unavailable: {error}")),
+        close_code: 1013,
+    };
     if let Shared::DeviceToken(grant) = &shared {
         if grant.device_id != device_id {
-            return Err(fail(auth_error("unauthorized: device token mismatch (it belongs to another device)", "AUTH_DEVICE_TOKEN_MISMATCH")));
+            return Err(fail(auth_error(
+                "unauthorized: device token mismatch (it belongs to another device)",
+                "AUTH_DEVICE_TOKEN_MISMATCH",
+            )));
         }
         let allowed = Grants::from_requested(grant.scopes.iter().map(String::as_str));
-        accepted.grants = Grants::from_requested(params.scopes.iter().map(String::as_str).filter(|scope| {
-            Scope::parse(scope).is_some_and(|scope| allowed.allows(scope))
-        }));
+        accepted.grants = Grants::from_requested(
+            params
+                .scopes
+                .iter()
+                .map(String::as_str)
+                .filter(|scope| Scope::parse(scope).is_some_and(|scope| allowed.allows(scope))),
+        );
         gateway.auth_limiter.record_success(peer.address);
         return Ok(Decision::Accept(accepted));
     }

@@ -52,7 +52,12 @@ pub const EVENTS: &[&str] = &[
 const DEFAULT_HISTORY: usize = 200;
 const MAX_HISTORY: usize = 1000;
 
-pub async fn dispatch(gateway: &Gateway, client: &Authorized, address: &str, request: Request) -> Result<Value, ErrorShape> {
+pub async fn dispatch(
+    gateway: &Gateway,
+    client: &Authorized,
+    address: &str,
+    request: Request,
+) -> Result<Value, ErrorShape> {
     let Some(&(_, scope)) = METHODS.iter().find(|(name, _)| *name == request.method) else {
         return Err(ErrorShape::invalid(format!("unknown method: {}", request.method)));
     };

@@ -22,7 +22,9 @@ pub const METHODS: &[&str] = &[
 pub fn error_shape(error: PairingError) -> ErrorShape {
     match error {
         PairingError::Store(error) => ErrorShape::unavailable(format!("store unavailable: {error}")),
-        error @ (PairingError::UnknownRequest(_) | PairingError::UnknownDevice(_) | PairingError::UnknownCode { .. }) => {
+        error @ (PairingError::UnknownRequest(_)
+        | PairingError::UnknownDevice(_)
+        | PairingError::UnknownCode { .. }) => {
             ErrorShape::new(ErrorCode::InvalidRequest, error.to_string()).with_details(json!({"code": "NOT_FOUND"}))
         }
         error => ErrorShape::invalid(error.to_string()),
@@ -37,15 +39,29 @@ fn text<'a>(params: &'a Map<String, Value>, field: &str, method: &str) -> Result
         .ok_or_else(|| PairingError::Invalid(format!("invalid {method} params: must have required property '{field}'")))
 }
 
-pub async fn dispatch(pairing: &Pairing, client: &Authorized, address: &str, method: &str, params: &Map<String, Value>) -> Result<Value, ErrorShape> {
+pub async fn dispatch(
+    pairing: &Pairing,
+    client: &Authorized,
+    address: &str,
+    method: &str,
+    params: &Map<String, Value>,
+) -> Result<Value, ErrorShape> {
     let actor = Actor {
-        name: client.device.as_ref().map_or_else(|| "local token".to_owned(), |device| format!("device {}", device.id.as_str())),
+        name: client
+            .device
+            .as_ref()
+            .map_or_else(|| "local token".to_owned(), |device| format!("device {}", device.id.as_str())),
         address: Some(address.to_owned()),
     };
     run(pairing, &actor, method, params).await.map_err(error_shape)
 }
 
-async fn run(pairing: &Pairing, actor: &Actor, method: &str, params: &Map<String, Value>) -> Result<Value, PairingError> {
+async fn run(
+    pairing: &Pairing,
+    actor: &Actor,
+    method: &str,
+    params: &Map<String, Value>,
+) -> Result<Value, PairingError> {
     match method {
         "device.pair.list" => {
             let paired = pairing.paired().await?;
@@ -55,7 +71,9 @@ async fn run(pairing: &Pairing, actor: &Actor, method: &str, params: &Map<String
             let device = pairing.approve(text(params, "requestId", method)?, actor).await?;
             Ok(json!({"ok": true, "device": device}))
         }
-        "device.pair.reject" => pairing.reject(text(params, "requestId", method)?, actor).await.map(|()| json!({"ok": true})),
+        "device.pair.reject" => {
+            pairing.reject(text(params, "requestId", method)?, actor).await.map(|()| json!({"ok": true}))
+        }
         "device.pair.remove" => {
             let closed = pairing.revoke(text(params, "deviceId", method)?, actor).await?;
             Ok(json!({"ok": true, "closedConnections": closed}))
@@ -71,7 +89,9 @@ async fn run(pairing: &Pairing, actor: &Actor, method: &str, params: &Map<String
         "pairing.code.list" => Ok(json!({"codes": pairing.codes().await?})),
         "pairing.code.approve" | "pairing.code.reject" => {
             let approve = method == "pairing.code.approve";
-            let code = pairing.resolve_code(text(params, "channel", method)?, text(params, "code", method)?, approve, actor).await?;
+            let code = pairing
+                .resolve_code(text(params, "channel", method)?, text(params, "code", method)?, approve, actor)
+                .await?;
             Ok(json!({"ok": true, "channel": code.channel, "senderId": code.sender_id}))
         }
         _ => Err(PairingError::Invalid(format!("unknown method: {method}"))),

@@ -31,7 +31,7 @@
     errors: new Map(), // item key -> error of its last failed action
     listErrors: new Map(), // list name -> error of its last failed load
     armed: new Map(), // deviceId -> timer: Revoke was clicked once
-    gen: {}, timers: {}, pageError: null, flashTimer: 0,
+    gen: {}, timers: {}, pageError: null, flashTimer: 0, liveWaiting: false,
   };
 
   // ---------- small helpers ----------
@@ -48,75 +48,57 @@
   const str = (v) => (v == null || v === '' ? '' : String(v));
   const join = (...parts) => parts.map(str).filter(Boolean).join(' · ');
   const shortId = (id) => (str(id).length > 16 ? `${str(id).slice(0, 12)}…` : str(id));
-  const channelName = (c) => { const s = str(c); return s.charAt(0).toUpperCase() + s.slice(1); };
+  const cap = (c) => { const s = str(c); return s.charAt(0).toUpperCase() + s.slice(1); };
   const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-  function span(ms) {
+  function span(ms) { // a duration in words, rounded to its largest unit
     const s = Math.round(Math.abs(ms) / 1000);
-    if (s < 60) return plural(s, 'second');
-    if (s < 3600) return `${Math.round(s / 60)} min`;
-    if (s < 172800) return plural(Math.round(s / 3600), 'hour');
-    return plural(Math.round(s / 86400), 'day');
+    return s < 60 ? plural(s, 'second') : s < 3600 ? `${Math.round(s / 60)} min`
+      : s < 172800 ? plural(Math.round(s / 3600), 'hour') : plural(Math.round(s / 86400), 'day');
   }
   const validTime = (ms) => typeof ms === 'number' && Number.isFinite(ms) && ms > 0;
   const absolute = (ms) => (validTime(ms) ? new Date(ms).toLocaleString() : '');
-  function ago(ms) {
-    if (!validTime(ms)) return 'never';
-    const d = Date.now() - ms;
-    return d < 45000 ? 'just now' : `${span(d)} ago`; // a clock slightly ahead reads as now
-  }
-  function until(ms) {
-    if (!validTime(ms)) return '';
-    const d = ms - Date.now();
-    return d <= 0 ? 'expired' : `expires in ${span(d)}`;
-  }
+  // A clock slightly ahead of the server's reads as "just now".
+  const ago = (ms) => (!validTime(ms) ? 'never' : Date.now() - ms < 45000 ? 'just now' : `${span(Date.now() - ms)} ago`);
+  const until = (ms) => (!validTime(ms) ? '' : ms <= Date.now() ? 'expired' : `expires in ${span(ms - Date.now())}`);
   const time = (ms, text) => h('time', { datetime: validTime(ms) ? new Date(ms).toISOString() : null, title: absolute(ms) || null }, text);
 
   // ---------- API ----------
-  class ApiError extends Error {
-    constructor(status, code, message, hint) {
-      super(message);
-      Object.assign(this, { status, code, hint: hint || '' });
-    }
-  }
+  const ApiError = (status, code, message, hint) => Object.assign(new Error(message), { status, code, hint: hint || '' });
   const isAuth = (err) => err.status === 401 || err.status === 403;
-  const isPageLevel = (err) => isAuth(err) || err.status === 503 || err.status === 0;
+  const isPageLevel = (err) => isAuth(err) || err.status === 429 || err.status === 503 || err.status === 0;
 
   async function api(method, path, body) {
     // `redirect: manual`: an expired Access session answers with a redirect to another origin,
     // which must become a clear message rather than a CORS failure.
     const init = { method, credentials: 'same-origin', redirect: 'manual', cache: 'no-store', headers: { accept: 'application/json' } };
-    if (method !== 'GET') {
-      init.headers['content-type'] = 'application/json';
-      init.body = JSON.stringify(body ?? {});
-    }
+    if (method !== 'GET') Object.assign(init, { body: JSON.stringify(body ?? {}), headers: { ...init.headers, 'content-type': 'application/json' } });
     let res;
     try { res = await fetch(path, init); } catch {
-      throw new ApiError(0, 'NETWORK', 'Cannot reach the gateway. Is `molt gateway` running? This page keeps retrying.');
+      throw ApiError(0, 'NETWORK', 'Cannot reach the gateway. Is `molt gateway` running? This page keeps retrying.');
     }
-    if (res.type === 'opaqueredirect') throw new ApiError(401, 'REDIRECTED', 'The request was sent to a sign-in page.');
+    if (res.type === 'opaqueredirect') throw ApiError(401, 'REDIRECTED', 'The request was sent to a sign-in page.');
     let json = null;
     try { json = await res.json(); } catch { /* not JSON */ }
     if (!res.ok) {
       const e = (json && json.error) || {};
-      throw new ApiError(res.status, e.code || `HTTP_${res.status}`, e.message || `${res.status} ${res.statusText}`.trim(), e.hint);
+      throw ApiError(res.status, e.code || `HTTP_${res.status}`, e.message || `${res.status} ${res.statusText}`.trim(), e.hint);
     }
-    if (json == null) throw new ApiError(res.status, 'BAD_RESPONSE', 'The gateway answered with something that is not JSON.');
+    if (json == null) throw ApiError(res.status, 'BAD_RESPONSE', 'The gateway answered with something that is not JSON.');
     return json;
   }
 
   const enc = encodeURIComponent;
 
   // ---------- page-level messages ----------
+  // What to do about a 401/403, or null when the refusal is not about signing in (e.g. the
+  // API refusing a remote caller without Access): then the server's own words lead.
   function authAdvice(err) {
-    const text = `${err.code} ${err.message} ${err.hint}`;
-    const access = err.code === 'REDIRECTED' || /cloudflare|access|cf_authorization/i.test(text)
-      || Boolean(data.status && data.status.access && data.status.access.configured);
-    const local = ['localhost', '127.0.0.1', '[::1]'].includes(location.hostname);
-    if (access) return 'Not signed in: sign in through Cloudflare Access, then reload this page.';
-    if (local) return 'Not authorized: open the URL `molt gateway` printed (it carries the token), then reload this page.';
-    return 'Not authorized. Behind Cloudflare Access: sign in through Cloudflare Access. Locally: open the URL '
-      + '`molt gateway` printed (it carries the token). Then reload this page.';
+    if (err.code === 'REDIRECTED' || /access token|sign in through cloudflare access/i.test(`${err.message} ${err.hint}`)) {
+      return 'Not signed in: sign in through Cloudflare Access, then reload this page.';
+    }
+    if (err.status === 401) return 'Not authorized: open the URL `molt gateway` printed (it carries the token), then reload this page.';
+    return null;
   }
 
   function setPageError(err) {
@@ -125,14 +107,11 @@
     if (same) return;
     if (!err) { el.error.hidden = true; el.error.replaceChildren(); return; }
     const lines = [];
-    if (isAuth(err)) {
-      lines.push(h('p', { class: 'lead' }, inline(authAdvice(err))));
-      if (err.code !== 'REDIRECTED') lines.push(h('p', { class: 'detail' }, inline(`The gateway said: ${err.message}`)));
-    } else {
-      lines.push(h('p', { class: 'lead' }, inline(err.message)));
-    }
+    const advice = isAuth(err) ? authAdvice(err) : null;
+    lines.push(h('p', { class: 'lead' }, inline(advice || cap(err.message))));
+    if (advice && err.code !== 'REDIRECTED') lines.push(h('p', { class: 'detail' }, inline(`The gateway said: ${err.message}`)));
     if (err.hint) lines.push(h('p', { class: 'detail' }, inline(err.hint)));
-    if (isAuth(err)) lines.push(h('button', { type: 'button', class: 'reload' }, 'Reload'));
+    if (advice) lines.push(h('button', { type: 'button', class: 'reload' }, 'Reload'));
     el.error.replaceChildren(...lines);
     el.error.hidden = false;
   }
@@ -145,7 +124,7 @@
   }
 
   const errorBox = (err) => (err ? h('div', { class: 'error-inline', role: 'alert' },
-    h('span', {}, inline(err.message)), err.hint ? h('span', { class: 'hint' }, inline(err.hint)) : null) : null);
+    h('span', {}, inline(cap(err.message))), err.hint ? h('span', { class: 'hint' }, inline(err.hint)) : null) : null);
 
   // ---------- loading ----------
   const LOADS = {
@@ -168,6 +147,7 @@
       apply(res);
       ui.listErrors.delete(name);
       if (ui.pageError) setPageError(null);
+      if (ui.liveWaiting) { ui.liveWaiting = false; startLive(); }
     } catch (err) {
       if (gen !== ui.gen[name]) return;
       ui.listErrors.set(name, err);
@@ -188,12 +168,16 @@
   function render(view) { RENDER[view](); }
   const renderAll = () => Object.keys(RENDER).forEach(render);
 
-  function listState(view, load_) {
-    const err = ui.listErrors.get(load_);
+  // What a section shows before its first successful load (page-level errors show at the top).
+  function notLoaded(name) {
+    const err = ui.listErrors.get(name);
+    return err && !isPageLevel(err) ? errorBox(err) : err ? 'Not loaded.' : 'Loading…';
+  }
+
+  function listState(view, name) {
     const items = data[view];
     document.querySelectorAll(`.count[data-for="${view}"]`).forEach((c) => { c.textContent = items && items.length ? String(items.length) : ''; });
-    if (items === null) return err && !isPageLevel(err) ? h('li', { class: 'empty' }, errorBox(err)) : (err ? h('li', { class: 'empty' }, 'Not loaded.') : h('li', { class: 'empty' }, 'Loading…'));
-    return null;
+    return items === null ? h('li', { class: 'empty' }, notLoaded(name)) : null;
   }
 
   // Replaces a list's children while keeping keyboard focus on the same button of the same item.
@@ -214,6 +198,8 @@
     return h('button', { type: 'button', class: `${cls}${extra ? ` ${extra}` : ''}`, disabled: Boolean(busy) }, busy === cls ? busyLabel : label);
   }
 
+  const decide = (key) => [button('approve', 'Approve', key, 'Approving…', 'primary'), button('reject', 'Reject', key, 'Rejecting…')];
+
   function itemShell(cls, attrs, key, main, actions) {
     return h('li', { class: `item ${cls}`, ...attrs, 'aria-busy': ui.busy.has(key) ? 'true' : null },
       h('div', { class: 'main' }, main), h('div', { class: 'actions' }, actions), errorBox(ui.errors.get(key)));
@@ -232,7 +218,7 @@
           time(d.createdAtMs, ago(d.createdAtMs)), expiry ? ' · ' : '', expiry ? time(d.expiresAtMs, expiry) : null),
         h('div', { class: 'meta' }, 'Device ', h('span', { class: 'mono', title: str(d.deviceId) }, shortId(d.deviceId)),
           Array.isArray(d.scopes) && d.scopes.length ? ` · ${d.scopes.join(', ')}` : ''),
-      ], [button('approve', 'Approve', key, 'Approving…', 'primary'), button('reject', 'Reject', key, 'Rejecting…')]);
+      ], decide(key));
     });
     replaceKeepingFocus(el.pending, 'data-request-id', rows.length ? rows : [h('li', { class: 'empty' }, 'No devices waiting.')]);
   }
@@ -243,12 +229,12 @@
       const key = `code:${c.channel}:${c.code}`;
       const expiry = until(c.expiresAtMs);
       return itemShell(expiry === 'expired' ? 'code expired' : 'code', { 'data-channel': c.channel, 'data-code': c.code }, key, [
-        h('div', { class: 'title' }, h('span', { class: `badge channel ${str(c.channel)}` }, channelName(c.channel)),
+        h('div', { class: 'title' }, h('span', { class: `badge channel ${str(c.channel)}` }, cap(c.channel)),
           h('span', { class: 'pair-code' }, str(c.code))),
         h('div', { class: 'meta' }, str(c.senderName) || 'Unknown sender', ' · ID ', h('span', { class: 'mono' }, str(c.senderId))),
         h('div', { class: 'meta' }, 'Requested ', time(c.createdAtMs, ago(c.createdAtMs)), expiry ? ' · ' : '',
           expiry ? time(c.expiresAtMs, expiry) : null),
-      ], [button('approve', 'Approve', key, 'Approving…', 'primary'), button('reject', 'Reject', key, 'Rejecting…')]);
+      ], decide(key));
     });
     replaceKeepingFocus(el.codes, 'data-code', rows.length ? rows : [h('li', { class: 'empty' }, 'No pairing codes waiting.')]);
   }
@@ -265,8 +251,8 @@
           h('span', { class: 'name' }, str(d.displayName) || str(d.clientId) || 'Unnamed device'),
           d.approvedVia ? h('span', { class: `badge via-${str(d.approvedVia)}` }, `via ${d.approvedVia}`) : null),
         h('div', { class: 'meta' }, join(d.displayName ? d.clientId : '', d.platform, d.deviceFamily, d.role)),
-        h('div', { class: 'meta' }, d.connected ? 'Connected now' : ['Last seen ', time(d.lastSeenAtMs, ago(d.lastSeenAtMs))],
-          d.lastAddress ? [' from ', h('span', { class: 'mono' }, str(d.lastAddress))] : null,
+        h('div', { class: 'meta' }, d.connected ? 'Connected now' : validTime(d.lastSeenAtMs) ? ['Last seen ', time(d.lastSeenAtMs, ago(d.lastSeenAtMs))] : 'Not connected yet',
+          d.lastAddress && (d.connected || validTime(d.lastSeenAtMs)) ? [' from ', h('span', { class: 'mono' }, str(d.lastAddress))] : null,
           ' · approved ', time(d.approvedAtMs, ago(d.approvedAtMs))),
         h('div', { class: 'meta' }, 'Device ', h('span', { class: 'mono', title: str(d.deviceId) }, shortId(d.deviceId)),
           expires ? [' · token ', time(d.tokenExpiresAtMs, expires)] : null),
@@ -281,11 +267,7 @@
   // Policies are edited in place: a refetch only replaces fields the operator has not touched.
   function renderPolicies() {
     const channels = data.policies;
-    const err = ui.listErrors.get('policies');
-    if (!channels) {
-      el.policies.replaceChildren(h('p', { class: 'empty' }, err && !isPageLevel(err) ? errorBox(err) : err ? 'Not loaded.' : 'Loading…'));
-      return;
-    }
+    if (!channels) { el.policies.replaceChildren(h('p', { class: 'empty' }, notLoaded('policies'))); return; }
     const names = [...CHANNELS.filter((c) => c in channels), ...Object.keys(channels).filter((c) => !CHANNELS.includes(c))];
     if (!names.length) { el.policies.replaceChildren(h('p', { class: 'empty' }, 'No chat channels configured.')); return; }
     el.policies.querySelector(':scope > .empty')?.remove();
@@ -305,7 +287,7 @@
   function policyCard(name) {
     const id = `policy-${name}`;
     return h('div', { class: 'policy', 'data-channel': name },
-      h('h3', {}, channelName(name)),
+      h('h3', {}, cap(name)),
       h('label', { for: `${id}-mode` }, 'Direct messages'),
       h('select', { id: `${id}-mode`, class: 'dm-policy' }, Object.entries(POLICIES).map(([v, [label]]) => h('option', { value: v }, label))),
       h('p', { class: 'muted policy-help' }),
@@ -334,13 +316,9 @@
 
   function renderStatus() {
     const s = data.status;
-    const err = ui.listErrors.get('status');
     el.insecure.hidden = !(s && s.devModeInsecure === true);
     if (!el.insecure.hidden) el.insecure.replaceChildren(...inline('Insecure dev mode is on (`devModeInsecure`): do not expose this gateway to a network.'));
-    if (!s) {
-      el.status.replaceChildren(h('p', { class: 'empty' }, err && !isPageLevel(err) ? errorBox(err) : err ? 'Not loaded.' : 'Loading…'));
-      return;
-    }
+    if (!s) { el.status.replaceChildren(h('p', { class: 'empty' }, notLoaded('status'))); return; }
     const general = [], groups = [];
     for (const [k, v] of Object.entries(s)) {
       if (v && typeof v === 'object' && !Array.isArray(v)) groups.push([k, flatten(v)]);
@@ -372,14 +350,13 @@
     if (typeof v === 'number' && /AtMs$/.test(last)) return time(v, `${absolute(v)} (${ago(v)})`);
     if (typeof v === 'number' && /Ms$/.test(last)) return span(v);
     if (typeof v === 'number' && /bytes$/i.test(last)) return v >= 1048576 ? `${(v / 1048576).toFixed(1)} MiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${v} B`;
-    return String(v);
+    return h('span', {}, inline(String(v)));
   }
 
   function renderAudit() {
-    const err = ui.listErrors.get('audit');
     const entries = data.audit;
     const note = (text) => [h('tr', { class: 'empty' }, h('td', { colspan: '6' }, text))];
-    const rows = !entries ? note(err && !isPageLevel(err) ? errorBox(err) : err ? 'Not loaded.' : 'Loading…')
+    const rows = !entries ? note(notLoaded('audit'))
       : !entries.length ? note('No audit entries yet.')
         : entries.map((e) => h('tr', { class: 'entry', 'data-id': str(e.id) },
           h('td', { class: 'c-time' }, time(e.atMs, ago(e.atMs))),
@@ -397,15 +374,12 @@
     ui.busy.set(key, label);
     ui.errors.delete(key);
     views.forEach(render);
-    try {
-      await fn();
-    } catch (err) {
+    try { await fn(); } catch (err) {
       ui.errors.set(key, err);
       if (isPageLevel(err)) setPageError(err);
-    } finally {
-      ui.busy.delete(key);
-      views.forEach(render);
     }
+    ui.busy.delete(key);
+    views.forEach(render);
   }
 
   function onPendingClick(e) {
@@ -434,7 +408,7 @@
     act(key, approve ? 'approve' : 'reject', ['codes'], async () => {
       const res = await api('POST', `/api/admin/codes/${enc(channel)}/${enc(code)}/${approve ? 'approve' : 'reject'}`);
       data.codes = (data.codes || []).filter((c) => !(c.channel === channel && c.code === code));
-      flash(approve ? `Approved ${channelName(channel)} sender \`${str(res.senderId) || code}\`.` : `Rejected code \`${code}\`.`);
+      flash(approve ? `Approved ${cap(channel)} sender \`${str(res.senderId) || code}\`` : `Rejected code \`${code}\``);
       schedule('codes'); schedule('policies'); schedule('audit');
     });
   }
@@ -481,19 +455,12 @@
   async function copyToken() {
     let ok = false;
     try { await navigator.clipboard.writeText(el.tokenInput.value); ok = true; } catch { /* no clipboard permission */ }
-    if (!ok) {
-      el.tokenInput.select();
-      try { ok = document.execCommand('copy'); } catch { ok = false; }
-    }
+    el.tokenInput.select(); // also the fallback, and leaves the text ready for Ctrl+C
+    if (!ok) try { ok = document.execCommand('copy'); } catch { ok = false; }
     el.tokenCopy.textContent = ok ? 'Copied' : 'Press Ctrl+C';
-    if (!ok) el.tokenInput.select();
   }
 
-  function hideToken() {
-    el.tokenInput.value = '';
-    el.tokenMeta.textContent = '';
-    el.token.hidden = true;
-  }
+  const hideToken = () => { el.tokenInput.value = ''; el.tokenMeta.textContent = ''; el.token.hidden = true; };
 
   function onPolicyClick(e) {
     const btn = e.target.closest('button.save'), card = e.target.closest('.policy[data-channel]');
@@ -514,11 +481,7 @@
   }
 
   // ---------- live updates ----------
-  function setLive(state, text) {
-    el.live.dataset.state = state;
-    el.liveText.textContent = text;
-    el.live.title = text;
-  }
+  const setLive = (state, text) => { el.live.dataset.state = state; el.liveText.textContent = text; el.live.title = text; };
 
   function startLive() {
     if (!('EventSource' in window)) { setLive('reconnecting', 'No live updates · refreshing every 30 s'); return; }
@@ -532,8 +495,11 @@
     for (const name of ['devices', 'codes', 'policies', 'audit']) es.addEventListener(name, () => schedule(name));
     es.addEventListener('error', () => {
       setLive('reconnecting', 'Reconnecting…');
-      // EventSource retries by itself, except after an HTTP error answer: then start a new one.
-      if (es.readyState === EventSource.CLOSED) { es.close(); setTimeout(startLive, LIVE_RETRY_MS); }
+      // EventSource retries by itself, except after an HTTP error answer: then start a new one,
+      // or, while signed out, once a fetch succeeds again (no stream of doomed sign-in redirects).
+      if (es.readyState !== EventSource.CLOSED) return;
+      es.close();
+      setTimeout(() => { if (ui.pageError && isAuth(ui.pageError)) ui.liveWaiting = true; else startLive(); }, LIVE_RETRY_MS);
     });
   }
 
@@ -549,12 +515,8 @@
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') refreshAll(); });
 
   window.moltAdmin = {
-    state: () => ({
-      live: el.live.dataset.state,
-      loaded: Object.fromEntries(Object.keys(data).map((k) => [k, data[k] !== null])),
-      busy: ui.busy.size,
-      error: ui.pageError ? ui.pageError.message : null,
-    }),
+    state: () => ({ live: el.live.dataset.state, loaded: Object.fromEntries(Object.keys(data).map((k) => [k, data[k] !== null])),
+      busy: ui.busy.size, error: ui.pageError ? ui.pageError.message : null }),
     refresh: refreshAll,
   };
 

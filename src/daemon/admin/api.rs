@@ -1,0 +1,170 @@
+//! Admin API handlers: devices, pairing codes, DM policies, status, audit log, live events.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::{Path, Query};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Admin;
+use super::error::ApiError;
+use crate::core::pairing::DmPolicy;
+use crate::daemon::pairing::channel_name;
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+pub async fn devices(admin: Admin) -> ApiResult {
+    let pairing = &admin.core()?.pairing;
+    Ok(Json(json!({"pending": pairing.pending(), "paired": pairing.paired().await?})))
+}
+
+pub async fn approve_device(admin: Admin, Path(id): Path<String>) -> ApiResult {
+    let device = admin.core()?.pairing.approve(&id, &admin.actor).await?;
+    Ok(Json(json!({"ok": true, "device": device})))
+}
+
+pub async fn reject_device(admin: Admin, Path(id): Path<String>) -> ApiResult {
+    admin.core()?.pairing.reject(&id, &admin.actor).await?;
+    Ok(Json(json!({"ok": true})))
+}
+
+pub async fn revoke_device(admin: Admin, Path(id): Path<String>) -> ApiResult {
+    let closed = admin.core()?.pairing.revoke(&id, &admin.actor).await?;
+    Ok(Json(json!({"ok": true, "closedConnections": closed})))
+}
+
+pub async fn rotate_device(admin: Admin, Path(id): Path<String>) -> ApiResult {
+    let (token, expires) = admin.core()?.pairing.rotate(&id, &admin.actor).await?;
+    Ok(Json(json!({"ok": true, "deviceToken": token.expose(), "expiresAtMs": expires})))
+}
+
+pub async fn codes(admin: Admin) -> ApiResult {
+    Ok(Json(json!({"codes": admin.core()?.pairing.codes().await?})))
+}
+
+async fn resolve_code(admin: Admin, channel: String, code: String, approve: bool) -> ApiResult {
+    let resolved = admin.core()?.pairing.resolve_code(&channel, &code, approve, &admin.actor).await?;
+    Ok(Json(json!({"ok": true, "channel": resolved.channel, "senderId": resolved.sender_id})))
+}
+
+pub async fn approve_code(admin: Admin, Path((channel, code)): Path<(String, String)>) -> ApiResult {
+    resolve_code(admin, channel, code, true).await
+}
+
+pub async fn reject_code(admin: Admin, Path((channel, code)): Path<(String, String)>) -> ApiResult {
+    resolve_code(admin, channel, code, false).await
+}
+
+pub async fn policies(admin: Admin) -> ApiResult {
+    let pairing = &admin.core()?.pairing;
+    let mut channels = serde_json::Map::new();
+    for channel in crate::core::pairing::CHANNELS {
+        channels.insert(channel.to_owned(), json!(pairing.policy_view(channel).await?));
+    }
+    Ok(Json(json!({"channels": channels})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyChange {
+    dm_policy: Option<String>,
+    allow_from: Option<Vec<String>>,
+}
+
+pub async fn set_policy(
+    admin: Admin,
+    Path(channel): Path<String>,
+    body: Result<Json<PolicyChange>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
+    let Json(change) = body.map_err(|error| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            error.body_text(),
+            Some("send `{\"dmPolicy\": \"pairing\", \"allowFrom\": [\"123\"]}`"),
+        )
+    })?;
+    let channel = channel_name(&channel)?;
+    let policy = change
+        .dm_policy
+        .map(|raw| raw.parse::<DmPolicy>())
+        .transpose()
+        .map_err(|message| ApiError::new(axum::http::StatusCode::BAD_REQUEST, "INVALID_REQUEST", message, None))?;
+    let view = admin.core()?.pairing.set_policy(channel, policy, change.allow_from, &admin.actor).await?;
+    Ok(Json(json!(view)))
+}
+
+pub async fn status(admin: Admin) -> ApiResult {
+    let gateway = &admin.gateway;
+    let settings = &gateway.settings;
+    let core = admin.core()?;
+    let messages = core.store.message_count().await.ok();
+    let provider = match &settings.model.provider {
+        Some(provider) => json!({"configured": true, "name": provider.name, "model": settings.model.model}),
+        None => json!({"configured": false, "hint": crate::core::settings::NO_PROVIDER_HINT}),
+    };
+    Ok(Json(json!({
+        "gateway": {"version": crate::VERSION, "uptimeMs": u64::try_from(gateway.started.elapsed().as_millis()).unwrap_or(u64::MAX), "readiness": *gateway.readiness.borrow()},
+        "store": {"path": core.store.path(), "messages": messages},
+        "provider": provider,
+        "channels": {},
+        "access": match &gateway.access {
+            Some(access) => json!({"configured": true, "teamDomain": access.settings().team_domain}),
+            None => json!({"configured": false}),
+        },
+        "devModeInsecure": settings.auth.dev_mode && settings.insecure,
+        "connections": gateway.connections.load(std::sync::atomic::Ordering::Relaxed),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    limit: Option<usize>,
+}
+
+pub async fn audit(admin: Admin, Query(query): Query<AuditQuery>) -> ApiResult {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(
+        json!({"entries": admin.core()?.store.audit_log(limit).await.map_err(crate::daemon::pairing::PairingError::from)?}),
+    ))
+}
+
+/// Names the admin page refetches on: `devices`, `codes`, `policies`, `audit`.
+fn admin_event(bus_event: &str) -> Option<&'static str> {
+    match bus_event {
+        "device.pair.requested" | "device.pair.resolved" | "device.pair.changed" => Some("devices"),
+        "pairing.code.requested" | "pairing.code.resolved" => Some("codes"),
+        "policies.changed" => Some("policies"),
+        "audit.appended" => Some("audit"),
+        _ => None,
+    }
+}
+
+pub async fn events(admin: Admin) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let receiver = admin.gateway.events.subscribe();
+    let closing = admin.gateway.close_connections.clone();
+    let stream = futures_util::stream::unfold((receiver, closing), |(mut receiver, closing)| async move {
+        loop {
+            let received = tokio::select! {
+                received = receiver.recv() => received,
+                () = closing.cancelled() => return None,
+            };
+            match received {
+                Ok(event) => {
+                    if let Some(name) = admin_event(event.event) {
+                        return Some((Ok(Event::default().event(name).data("{}")), (receiver, closing)));
+                    }
+                }
+                // Fell behind: ask the page to refetch everything.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    return Some((Ok(Event::default().event("devices").data("{}")), (receiver, closing)));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

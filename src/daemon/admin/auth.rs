@@ -1,0 +1,118 @@
+//! Who may use the admin API: a Cloudflare Access identity when Access is configured; otherwise
+//! the gateway token (bearer or the page's cookie) on a direct loopback connection only.
+//! `DEV_MODE` takes the gateway token from anywhere. Failures count toward the address's limit.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+
+use super::error::ApiError;
+use crate::daemon::access;
+use crate::daemon::http::cookie_token;
+use crate::daemon::pairing::Actor;
+use crate::daemon::state::{Core, Gateway, Peer};
+
+/// An authenticated admin call: who made it, and the gateway's open core.
+pub struct Admin {
+    pub actor: Actor,
+    pub gateway: Arc<Gateway>,
+}
+
+impl Admin {
+    pub fn core(&self) -> Result<&Core, ApiError> {
+        self.gateway.core().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                "the gateway is still starting",
+                Some("retry in a moment"),
+            )
+        })
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+impl FromRequestParts<Arc<Gateway>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, gateway: &Arc<Gateway>) -> Result<Self, ApiError> {
+        let socket = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0)
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let peer = Peer::new(socket, &parts.headers);
+        let address = Some(peer.address.to_string());
+        if let Some(wait) = gateway.auth_limiter.locked(peer.address) {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "AUTH_RATE_LIMITED",
+                format!("too many failed sign-ins from {}; retry in {} s", peer.address, wait.as_secs().max(1)),
+                None,
+            ));
+        }
+        let fail = |error: ApiError| {
+            gateway.auth_limiter.record_failure(peer.address);
+            error
+        };
+        let gateway_token = bearer(parts).is_some_and(|token| gateway.token.matches(token));
+        let cookie = cookie_token(&gateway.token, &parts.headers);
+        let actor = if gateway.settings.auth.dev_mode && (gateway_token || cookie) {
+            Actor { name: "local token".into(), address }
+        } else if let Some(verifier) = &gateway.access {
+            let token = access::token_from(&parts.headers).ok_or(access::AccessError::Missing)?;
+            match verifier.verify(&token).await {
+                Ok(identity) => Actor { name: identity.name, address },
+                Err(error @ access::AccessError::KeysUnavailable { .. }) => return Err(error.into()),
+                Err(error) => return Err(fail(error.into())),
+            }
+        } else if !peer.direct_loopback {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "the admin API answers only on this machine unless Cloudflare Access is configured",
+                Some("set `CF_ACCESS_TEAM_DOMAIN` and `CF_ACCESS_AUD`, or run `molt pair` on the gateway's host"),
+            ));
+        } else if gateway_token || cookie {
+            Actor { name: "local token".into(), address }
+        } else if bearer(parts).is_some() {
+            return Err(fail(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "the gateway token does not match",
+                Some("use the token in the gateway's data directory (`gateway-token`) or `MOLT_GATEWAY_TOKEN`"),
+            )));
+        } else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "no gateway token on the request",
+                Some("open the URL `molt gateway` printed, then reload; or send `Authorization: Bearer <token>`"),
+            ));
+        };
+        // A browser's cookie rides along on cross-site requests too: changes must come from
+        // this origin.
+        if parts.method != Method::GET && !gateway_token {
+            let origin = parts.headers.get(header::ORIGIN).and_then(|value| value.to_str().ok());
+            let host = parts.headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
+            if let Some(origin) = origin
+                && origin.split("://").nth(1) != Some(host)
+            {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "FORBIDDEN",
+                    format!("cross-origin request from `{origin}` refused"),
+                    None,
+                ));
+            }
+        }
+        gateway.auth_limiter.record_success(peer.address);
+        Ok(Self { actor, gateway: Arc::clone(gateway) })
+    }
+}
