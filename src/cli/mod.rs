@@ -1,7 +1,10 @@
 //! The command line: one module per subcommand, each with its clap `Args` and `run`.
 
+mod admin_client;
 mod gateway;
 mod logging;
+mod pair;
+mod pair_text;
 
 use std::process::ExitCode;
 
@@ -18,6 +21,8 @@ pub struct Cli {
 enum Command {
     /// Run the gateway daemon: web chat, model providers, the embedded store
     Gateway(gateway::GatewayArgs),
+    /// Approve or refuse devices and chat-platform users
+    Pair(pair::PairArgs),
 }
 
 /// A failure the user can act on: exit code 1, the message, and the next command to try.
@@ -45,6 +50,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Gateway(args) => gateway::run(args),
+        Command::Pair(args) => pair::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -325,9 +325,12 @@
       else general.push([k, v]);
     }
     if (general.length) groups.push(['general', general]);
+    const rank = (k) => { const i = ['gateway', 'provider', 'access', 'store', 'channels'].indexOf(k); return i < 0 ? 99 : i; };
+    groups.sort((a, b) => rank(a[0]) - rank(b[0])); // a stable order for the usual groups, the rest after
     el.status.replaceChildren(...groups.map(([k, rows]) => h('div', { class: 'status-group', 'data-key': k },
       h('h3', {}, humanize(k)),
-      h('dl', {}, rows.length ? rows.map(([rk, rv]) => [h('dt', {}, humanize(rk)), h('dd', {}, value(rk, rv))]) : [h('dt', {}, '—'), h('dd', {}, '')]))));
+      h('dl', {}, rows.length ? rows.map(([rk, rv]) => [h('dt', {}, humanize(rk)),
+        h('dd', { class: typeof rv === 'string' && rv.length > 32 ? 'long' : null }, value(rk, rv))]) : h('dt', {}, 'none')))));
     el.status.setAttribute('aria-busy', 'false');
   }
 
