@@ -12,6 +12,8 @@
   const DEFAULT_SESSION = 'agent:main:main';
   const BACKOFF_START_MS = 500, BACKOFF_CAP_MS = 15000, PAIRING_RETRY_MS = 5000; // reconnect delays
   const HANDSHAKE_TIMEOUT_MS = 10000, REQUEST_TIMEOUT_MS = 30000;
+  // A held connect lasts as long as a pairing request (5 minutes), plus slack.
+  const PAIRING_WAIT_MS = 6 * 60 * 1000;
   const PLATFORM = String(navigator.platform || '').trim().toLowerCase() || 'web';
 
   const $ = (sel) => document.querySelector(sel);
@@ -157,14 +159,14 @@
     }
   }
 
-  function request(method, params = {}, ws = state.ws) {
+  function request(method, params = {}, ws = state.ws, timeoutMs = REQUEST_TIMEOUT_MS) {
     return new Promise((resolve, reject) => {
       if (!ws || ws.readyState !== WebSocket.OPEN) { reject(new Error('not connected to the gateway')); return; }
       const id = String(state.nextId++);
       const timer = setTimeout(() => {
         state.pending.delete(id);
         reject(new Error(`${method} timed out`));
-      }, REQUEST_TIMEOUT_MS);
+      }, timeoutMs);
       state.pending.set(id, { resolve, reject, timer });
       ws.send(JSON.stringify({ type: 'req', id, method, params }));
     });
@@ -182,10 +184,12 @@
       const hello = await request('connect', {
         minProtocol: 3, maxProtocol: 4,
         client: { id: CLIENT.id, version: CLIENT.version, platform: PLATFORM, mode: CLIENT.mode, deviceFamily: CLIENT.deviceFamily },
-        role: ROLE, scopes: SCOPES, caps: [],
+        // `pairing-wait`: the gateway holds the connect open until an operator answers, so an
+        // approval lets this page in at once instead of at its next retry.
+        role: ROLE, scopes: SCOPES, caps: ['pairing-wait'],
         auth: state.token ? { token: state.token } : {},
         device,
-      }, ws);
+      }, ws, PAIRING_WAIT_MS);
       if (ws === state.ws) onHello(hello);
     } catch (err) {
       if (ws === state.ws && err.gateway) onConnectFailed(err);
@@ -250,6 +254,14 @@
   function onEvent(ws, name, payload) {
     switch (name) {
       case 'connect.challenge': handshake(ws, payload.nonce); break;
+      case 'device.pair.pending':
+        // The gateway holds this connect until an operator answers: no handshake timeout.
+        clearTimeout(state.handshakeTimer);
+        setStatus('connecting', 'Waiting for approval');
+        showNotice(`This browser (device ${state.device.id.slice(0, 12)}…, request ${String(payload.requestId || '').slice(0, 8)}) `
+          + 'is waiting for approval. Approve it with `molt pair approve` or on the admin page; this page connects the moment '
+          + 'it is approved.', 'info');
+        break;
       case 'chat': onChat(payload); break;
       case 'sessions.changed': scheduleRefresh(); break;
       case 'tick': state.ticking = true; break;
