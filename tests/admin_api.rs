@@ -29,7 +29,9 @@ async fn only_the_gateway_token_on_loopback_gets_in() {
     assert!(body["error"]["hint"].as_str().unwrap().contains("molt gateway"));
     let (code, _) = json_of(client.get(gateway.http_url("/api/admin/status")).bearer_auth("wrong")).await;
     assert_eq!(code, 401);
-    let (code, body) = json_of(api(&gateway, reqwest::Method::GET, "/api/admin/status").header("x-forwarded-for", "203.0.113.1")).await;
+    let (code, body) =
+        json_of(api(&gateway, reqwest::Method::GET, "/api/admin/status").header("x-forwarded-for", "203.0.113.1"))
+            .await;
     assert_eq!(code, 403, "through a proxy the token alone is not enough");
     assert!(body["error"]["hint"].as_str().unwrap().contains("CF_ACCESS_TEAM_DOMAIN"));
     gateway.stop().await.unwrap();
@@ -66,21 +68,26 @@ async fn approve_a_device_from_the_api_and_see_it_audited() {
     let (_, devices) = json_of(api(&gateway, reqwest::Method::GET, "/api/admin/devices")).await;
     assert_eq!(devices["pending"][0]["requestId"], request_id.as_str());
     assert_eq!(devices["pending"][0]["address"], "198.51.100.7");
-    let (code, approved) = json_of(api(&gateway, reqwest::Method::POST, &format!("/api/admin/devices/{request_id}/approve"))).await;
+    let (code, approved) =
+        json_of(api(&gateway, reqwest::Method::POST, &format!("/api/admin/devices/{request_id}/approve"))).await;
     assert_eq!(code, 200);
     let device_id = approved["device"]["deviceId"].as_str().unwrap().to_owned();
-    let (code, again) = json_of(api(&gateway, reqwest::Method::POST, &format!("/api/admin/devices/{request_id}/approve"))).await;
+    let (code, again) =
+        json_of(api(&gateway, reqwest::Method::POST, &format!("/api/admin/devices/{request_id}/approve"))).await;
     assert_eq!(code, 404);
     assert!(again["error"]["hint"].as_str().unwrap().contains("molt pair list"));
 
-    let (code, rotated) = json_of(api(&gateway, reqwest::Method::POST, &format!("/api/admin/devices/{device_id}/rotate"))).await;
+    let (code, rotated) =
+        json_of(api(&gateway, reqwest::Method::POST, &format!("/api/admin/devices/{device_id}/rotate"))).await;
     assert_eq!(code, 200);
     assert_eq!(rotated["deviceToken"].as_str().unwrap().len(), 64);
-    let (code, revoked) = json_of(api(&gateway, reqwest::Method::DELETE, &format!("/api/admin/devices/{device_id}"))).await;
+    let (code, revoked) =
+        json_of(api(&gateway, reqwest::Method::DELETE, &format!("/api/admin/devices/{device_id}"))).await;
     assert_eq!((code, revoked["ok"].as_bool()), (200, Some(true)));
 
     let (_, audit) = json_of(api(&gateway, reqwest::Method::GET, "/api/admin/audit")).await;
-    let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["device.revoke", "device.rotate", "device.approve"]);
     assert_eq!(audit["entries"][2]["actor"], "local token");
     assert_eq!(audit["entries"][2]["address"], "127.0.0.1");
@@ -110,17 +117,27 @@ async fn codes_from_a_channel_are_listed_and_approved() {
 #[tokio::test]
 async fn a_policy_set_by_the_operator_survives_a_restart_with_different_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let first = TestGateway::start_in(dir.path(), &[("TELEGRAM_DM_POLICY", "allowlist"), ("TELEGRAM_DM_ALLOW_FROM", "1,2")]).await;
+    let first =
+        TestGateway::start_in(dir.path(), &[("TELEGRAM_DM_POLICY", "allowlist"), ("TELEGRAM_DM_ALLOW_FROM", "1,2")])
+            .await;
     let (_, seeded) = json_of(api(&first, reqwest::Method::GET, "/api/admin/policies")).await;
     assert_eq!(seeded["channels"]["telegram"], json!({"dmPolicy": "allowlist", "allowFrom": ["1", "2"]}));
-    let (code, _) = json_of(api(&first, reqwest::Method::PUT, "/api/admin/policies/telegram").json(&json!({"dmPolicy": "open", "allowFrom": ["2", "3"]}))).await;
+    let (code, _) = json_of(
+        api(&first, reqwest::Method::PUT, "/api/admin/policies/telegram")
+            .json(&json!({"dmPolicy": "open", "allowFrom": ["2", "3"]})),
+    )
+    .await;
     assert_eq!(code, 200);
     first.stop().await.unwrap();
 
-    let second = TestGateway::start_in(dir.path(), &[("TELEGRAM_DM_POLICY", "disabled"), ("TELEGRAM_DM_ALLOW_FROM", "9")]).await;
+    let second =
+        TestGateway::start_in(dir.path(), &[("TELEGRAM_DM_POLICY", "disabled"), ("TELEGRAM_DM_ALLOW_FROM", "9")]).await;
     let (_, after) = json_of(api(&second, reqwest::Method::GET, "/api/admin/policies")).await;
     assert_eq!(after["channels"]["telegram"], json!({"dmPolicy": "open", "allowFrom": ["2", "3"]}));
-    let (code, bad) = json_of(api(&second, reqwest::Method::PUT, "/api/admin/policies/telegram").json(&json!({"dmPolicy": "everyone"}))).await;
+    let (code, bad) = json_of(
+        api(&second, reqwest::Method::PUT, "/api/admin/policies/telegram").json(&json!({"dmPolicy": "everyone"})),
+    )
+    .await;
     assert_eq!(code, 400);
     assert!(bad["error"]["message"].as_str().unwrap().contains("unknown DM policy"));
     second.stop().await.unwrap();
@@ -137,7 +154,8 @@ async fn the_event_stream_says_what_to_refetch() {
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !seen.contains("event: devices") {
-        let chunk = tokio::time::timeout_at(deadline, body.next()).await.expect("an event within 10 s").unwrap().unwrap();
+        let chunk =
+            tokio::time::timeout_at(deadline, body.next()).await.expect("an event within 10 s").unwrap().unwrap();
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     gateway.stop().await.unwrap();
@@ -146,7 +164,9 @@ async fn the_event_stream_says_what_to_refetch() {
 #[tokio::test]
 async fn dev_mode_takes_the_token_from_anywhere() {
     let gateway = TestGateway::start(&[("DEV_MODE", "true")]).await;
-    let (code, status) = json_of(api(&gateway, reqwest::Method::GET, "/api/admin/status").header("x-forwarded-for", "203.0.113.1")).await;
+    let (code, status) =
+        json_of(api(&gateway, reqwest::Method::GET, "/api/admin/status").header("x-forwarded-for", "203.0.113.1"))
+            .await;
     assert_eq!(code, 200);
     assert_eq!(status["devModeInsecure"], false, "loopback bind: not insecure");
     gateway.stop().await.unwrap();

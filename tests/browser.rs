@@ -81,3 +81,30 @@ async fn the_page_shows_the_missing_variable_when_no_model_is_configured() {
     assert!(error.as_str().unwrap().contains("ANTHROPIC_API_KEY"), "{error}");
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_admin_page_approves_a_waiting_chat_page() {
+    let gateway = TestGateway::start(&[("MOLT_LOOPBACK_AUTO_APPROVE", "false")]).await;
+    let chat = Browser::launch().await.expect("launch chromium");
+    chat.goto(&gateway.http_url(&format!("/?token={TOKEN}"))).await.unwrap();
+    chat.wait_for("document.querySelector('#status').textContent.includes('Waiting for approval')", WAIT)
+        .await
+        .unwrap();
+
+    let admin = Browser::launch().await.expect("launch chromium");
+    admin.goto(&gateway.http_url(&format!("/?token={TOKEN}"))).await.unwrap();
+    admin.goto(&gateway.http_url("/_admin/")).await.unwrap();
+    admin.wait_for("document.querySelector('#pending .pending button.approve') !== null", WAIT).await.unwrap();
+    admin.eval("document.querySelector('#pending .pending button.approve').click(); true").await.unwrap();
+    chat.wait_for("document.querySelector('#status').dataset.state === 'connected'", WAIT).await.unwrap();
+    admin.wait_for("document.querySelector('#paired .device') !== null", WAIT).await.unwrap();
+    let entry = admin.wait_for("document.querySelector('#audit tr.entry')?.textContent", WAIT).await.unwrap();
+    assert!(entry.as_str().unwrap().contains("device.approve"), "{entry}");
+    let problems: Vec<String> = admin
+        .console()
+        .into_iter()
+        .filter(|line| line.contains("Content Security Policy") || line.contains("Uncaught"))
+        .collect();
+    assert!(problems.is_empty(), "console errors: {problems:?}");
+    gateway.stop().await.unwrap();
+}

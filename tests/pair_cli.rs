@@ -65,7 +65,11 @@ async fn list_approve_and_revoke() {
     let parsed: serde_json::Value = serde_json::from_slice(&json_list.stdout).unwrap();
     assert_eq!(parsed["pending"], json!([]));
     assert_eq!(parsed["paired"].as_array().unwrap().len(), 2);
-    let remote_device = parsed["paired"].as_array().unwrap().iter().find(|d| d["approvedVia"] == "operator").unwrap()["deviceId"].as_str().unwrap().to_owned();
+    let remote_device =
+        parsed["paired"].as_array().unwrap().iter().find(|d| d["approvedVia"] == "operator").unwrap()["deviceId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
 
     let rotated = pair(&url, &["rotate", &remote_device]).await;
     snapshot!("pair_rotate", stdout(&rotated));
@@ -103,7 +107,9 @@ async fn codes_are_listed_and_approved() {
     let gateway = TestGateway::start(&[]).await;
     let url = gateway.http_url("");
     let store = molt::daemon::store::Store::open(&gateway.data_dir).unwrap();
-    let molt::daemon::store::CodeIssue::New(code) = store.issue_pairing_code("telegram", "4242", Some("Ada")).await.unwrap() else {
+    let molt::daemon::store::CodeIssue::New(code) =
+        store.issue_pairing_code("telegram", "4242", Some("Ada")).await.unwrap()
+    else {
         panic!("new code")
     };
     let list = pair(&url, &["code", "list"]).await;
@@ -134,7 +140,10 @@ async fn access_service_token_headers_are_sent() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, edge).await.unwrap() });
     let mut command = molt();
-    command.args(["pair", "--url", &url, "list"]).env("MOLT_ACCESS_CLIENT_ID", "id.access").env("MOLT_ACCESS_CLIENT_SECRET", "s3cret");
+    command
+        .args(["pair", "--url", &url, "list"])
+        .env("MOLT_ACCESS_CLIENT_ID", "id.access")
+        .env("MOLT_ACCESS_CLIENT_SECRET", "s3cret");
     let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(*seen.lock().unwrap(), [(Some("id.access".to_owned()), Some("s3cret".to_owned()))]);

@@ -103,6 +103,7 @@ async fn sigterm_during_a_streamed_reply_exits_in_bound_and_keeps_what_was_ackno
     assert!(terminal.contains(&json!("aborted")), "the streaming run was aborted and the client told: {terminal:?}");
 
     let store = molt::daemon::store::Store::open(dir.path()).unwrap();
+    let mut aborted = 0;
     for (key, text, run_id) in acknowledged {
         let history = store.history(&molt::core::ids::SessionKey::parse(&key).unwrap(), 10).await.unwrap();
         assert_eq!(
@@ -110,9 +111,10 @@ async fn sigterm_during_a_streamed_reply_exits_in_bound_and_keeps_what_was_ackno
             Some((text.as_str(), run_id.as_str())),
             "acknowledged message in {key}"
         );
+        aborted += history.iter().filter(|m| m.stop_reason.as_deref() == Some("aborted") && !m.content.is_empty()).count();
     }
-    let main = store.history(&molt::core::ids::SessionKey::parse("agent:main:s0").unwrap(), 10).await.unwrap();
-    assert_eq!(main.get(1).and_then(|m| m.stop_reason.as_deref()), Some("aborted"), "the partial reply is kept");
+    // Whichever turn drew the slow reply was cut short; its partial text is kept.
+    assert_eq!(aborted, 1, "the partial reply is kept");
 }
 
 #[test]

@@ -24,23 +24,32 @@ impl AdminClient {
     /// environment or the data directory; Access service-token headers when set.
     pub fn from_environment(url: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<Self> {
         let flags = GatewayFlags { data_dir: data_dir.map(Path::to_path_buf), ..GatewayFlags::default() };
-        let settings = Settings::from_process(&flags).map_err(|error| UserError::new(error.to_string(), "fix the setting, or pass `--url`"))?;
-        let base = match url.map(str::to_owned).or_else(|| std::env::var("MOLT_URL").ok().filter(|url| !url.is_empty())) {
+        let settings = Settings::from_process(&flags)
+            .map_err(|error| UserError::new(error.to_string(), "fix the setting, or pass `--url`"))?;
+        let base = match url.map(str::to_owned).or_else(|| std::env::var("MOLT_URL").ok().filter(|url| !url.is_empty()))
+        {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => {
-                let host = if settings.bind.is_unspecified() { "127.0.0.1".to_owned() } else { settings.bind.to_string() };
+                let host =
+                    if settings.bind.is_unspecified() { "127.0.0.1".to_owned() } else { settings.bind.to_string() };
                 format!("http://{host}:{}", settings.port)
             }
         };
         let token = settings.gateway_token.clone().or_else(|| {
-            std::fs::read_to_string(settings.data_dir.join(TOKEN_FILE)).ok().map(|text| Secret::new(text.trim())).filter(|token| !token.expose().is_empty())
+            std::fs::read_to_string(settings.data_dir.join(TOKEN_FILE))
+                .ok()
+                .map(|text| Secret::new(text.trim()))
+                .filter(|token| !token.expose().is_empty())
         });
         let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
         let access = match (env("MOLT_ACCESS_CLIENT_ID"), env("MOLT_ACCESS_CLIENT_SECRET")) {
             (Some(id), Some(secret)) => Some((id, Secret::new(secret))),
             _ => None,
         };
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().map_err(|error| anyhow::anyhow!("cannot build an HTTP client: {error}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|error| anyhow::anyhow!("cannot build an HTTP client: {error}"))?;
         Ok(Self { base, http, token, access })
     }
 
@@ -68,7 +77,8 @@ impl AdminClient {
             request = request.header("CF-Access-Client-Id", id).header("CF-Access-Client-Secret", secret.expose());
         }
         let response = request.send().await.map_err(|error| {
-            let reason = if error.is_connect() { "connection refused".to_owned() } else { error.without_url().to_string() };
+            let reason =
+                if error.is_connect() { "connection refused".to_owned() } else { error.without_url().to_string() };
             UserError::new(
                 format!("cannot reach the gateway at {}: {reason}", self.base),
                 "start it with `molt gateway`, or point at a deployed one with `--url https://<worker>.workers.dev`",
@@ -79,7 +89,9 @@ impl AdminClient {
         if status.is_success() {
             return Ok(body);
         }
-        let message = body["error"]["message"].as_str().map_or_else(|| format!("the gateway answered HTTP {status}"), str::to_owned);
+        let message = body["error"]["message"]
+            .as_str()
+            .map_or_else(|| format!("the gateway answered HTTP {status}"), str::to_owned);
         let hint = body["error"]["hint"].as_str().map(str::to_owned).unwrap_or_else(|| match status.as_u16() {
             401 | 403 if self.access.is_none() && !self.base.starts_with("http://127.") => {
                 "set `MOLT_ACCESS_CLIENT_ID` and `MOLT_ACCESS_CLIENT_SECRET` to an Access service token".to_owned()

@@ -51,7 +51,8 @@ enum CodeCommand {
 }
 
 pub fn run(args: PairArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let client = AdminClient::from_environment(args.url.as_deref(), args.data_dir.as_deref())?;
         let output = execute(&client, &args.command).await?;
@@ -99,7 +100,10 @@ async fn execute(client: &AdminClient, command: &PairCommand) -> anyhow::Result<
             let json = client.post(&format!("/api/admin/devices/{id}/rotate")).await?;
             let token = json["deviceToken"].as_str().unwrap_or_default();
             Ok(Output {
-                text: format!("new token for device {} (shown once; the old one no longer works):\n{token}\n", short(&id)),
+                text: format!(
+                    "new token for device {} (shown once; the old one no longer works):\n{token}\n",
+                    short(&id)
+                ),
                 json,
             })
         }
@@ -136,8 +140,13 @@ pub fn short(id: &str) -> &str {
 /// Turns a unique prefix (at least 4 characters) of an id into the whole id.
 async fn resolve(client: &AdminClient, list: &str, field: &str, given: &str) -> anyhow::Result<String> {
     let devices = client.get("/api/admin/devices").await?;
-    let ids: Vec<String> =
-        devices[list].as_array().into_iter().flatten().filter_map(|item| item[field].as_str()).map(str::to_owned).collect();
+    let ids: Vec<String> = devices[list]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item[field].as_str())
+        .map(str::to_owned)
+        .collect();
     if ids.iter().any(|id| id == given) {
         return Ok(given.to_owned());
     }
@@ -145,7 +154,15 @@ async fn resolve(client: &AdminClient, list: &str, field: &str, given: &str) -> 
     let what = if list == "pending" { "waiting request" } else { "paired device" };
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(UserError::new(format!("no {what} matches `{given}`"), "run `molt pair list` to see the current ids (requests expire after 5 minutes)").into()),
-        _ => Err(UserError::new(format!("`{given}` matches {} {what}s", matches.len()), "give more characters of the id").into()),
+        [] => Err(UserError::new(
+            format!("no {what} matches `{given}`"),
+            "run `molt pair list` to see the current ids (requests expire after 5 minutes)",
+        )
+        .into()),
+        _ => Err(UserError::new(
+            format!("`{given}` matches {} {what}s", matches.len()),
+            "give more characters of the id",
+        )
+        .into()),
     }
 }

@@ -22,7 +22,10 @@ fn text<'a>(value: &'a Value, field: &str) -> &'a str {
 }
 
 fn scopes(value: &Value) -> String {
-    value["scopes"].as_array().map(|list| list.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")).unwrap_or_default()
+    value["scopes"]
+        .as_array()
+        .map(|list| list.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+        .unwrap_or_default()
 }
 
 pub fn devices(devices: &Value, now: i64) -> String {

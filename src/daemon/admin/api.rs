@@ -135,7 +135,7 @@ pub async fn audit(admin: Admin, Query(query): Query<AuditQuery>) -> ApiResult {
 /// Names the admin page refetches on: `devices`, `codes`, `policies`, `audit`.
 fn admin_event(bus_event: &str) -> Option<&'static str> {
     match bus_event {
-        "device.pair.requested" | "device.pair.resolved" | "device.pair.changed" => Some("devices"),
+        "device.pair.requested" | "device.pair.resolved" | "device.pair.changed" | "device.presence" => Some("devices"),
         "pairing.code.requested" | "pairing.code.resolved" => Some("codes"),
         "policies.changed" => Some("policies"),
         "audit.appended" => Some("audit"),

@@ -70,7 +70,7 @@ pub struct PendingDevice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
     Approved {
-        device: PairedDevice,
+        device: Box<PairedDevice>,
         token: Secret,
     },
     Rejected,
@@ -121,6 +121,8 @@ impl Drop for ConnectionGuard<'_> {
                 connections.remove(&self.device_id);
             }
         }
+        drop(connections);
+        self.pairing.presence(&self.device_id, false);
     }
 }
 
@@ -230,7 +232,7 @@ impl Pairing {
             token_expires_at_ms: None,
         };
         let (device, token) = self.store_with_token(device).await?;
-        entry.resolution.send_replace(Some(Resolution::Approved { device: device.clone(), token }));
+        entry.resolution.send_replace(Some(Resolution::Approved { device: Box::new(device.clone()), token }));
         self.resolved(request_id, &device.device_id, "approved");
         self.audit(actor, "device.approve", &device.device_id, device.display_name.as_deref()).await;
         Ok(device)
@@ -358,7 +360,12 @@ impl Pairing {
         let id = self.next_connection.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let revoked = CancellationToken::new();
         lock(&self.connections).entry(device_id.to_owned()).or_default().push((id, revoked.clone()));
+        self.presence(device_id, true);
         ConnectionGuard { pairing: self, device_id: device_id.to_owned(), id, revoked }
+    }
+
+    fn presence(&self, device_id: &str, connected: bool) {
+        self.events.publish("device.presence", Scope::Pairing, &json!({"deviceId": device_id, "connected": connected}));
     }
 
     pub fn is_connected(&self, device_id: &str) -> bool {

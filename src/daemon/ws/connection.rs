@@ -208,7 +208,7 @@ async fn handshake(
     let decided = match decided {
         Ok(Decision::Accept(authorized)) => Ok(authorized),
         Ok(Decision::Wait { accepted, request: pending, resolution }) => {
-            wait_for_operator(gateway, socket, accepted, pending, resolution).await
+            wait_for_operator(gateway, socket, *accepted, pending, resolution).await
         }
         Err(refusal) => Err(refusal),
     };

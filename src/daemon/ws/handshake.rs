@@ -59,7 +59,7 @@ pub enum Decision {
     Accept(Authorized),
     /// The device waits for an operator on this connection (`caps` has `pairing-wait`).
     Wait {
-        accepted: Authorized,
+        accepted: Box<Authorized>,
         request: PendingDevice,
         resolution: watch::Receiver<Option<Resolution>>,
     },
@@ -345,7 +345,7 @@ pub async fn authorize(
     }
     let (request, resolution) = pairing.request(request);
     if params.caps.iter().any(|cap| cap == PAIRING_WAIT) {
-        return Ok(Decision::Wait { accepted, request, resolution });
+        return Ok(Decision::Wait { accepted: Box::new(accepted), request, resolution });
     }
     Err(not_paired(
         "pairing required: an operator must approve this device (`molt pair approve` or the admin page)",

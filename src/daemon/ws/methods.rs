@@ -44,6 +44,7 @@ pub const EVENTS: &[&str] = &[
     "device.pair.requested",
     "device.pair.resolved",
     "device.pair.changed",
+    "device.presence",
     "pairing.code.requested",
     "pairing.code.resolved",
     "policies.changed",
