@@ -148,6 +148,36 @@ async fn delta_latency() -> Vec<f64> {
     samples
 }
 
+const APPROVALS: usize = 20;
+
+/// `molt pair approve` (a process, as an operator runs it) → the waiting device's hello-ok.
+async fn approval_round_trip() -> Vec<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("MOLT_GATEWAY_TOKEN", "t"), ("MOLT_LOOPBACK_AUTO_APPROVE", "false")];
+    let gateway = GatewayProcess::start(dir.path(), &env, &[]);
+    let url = format!("http://{}", gateway.addr);
+    let mut samples = Vec::new();
+    for _ in 0..APPROVALS {
+        let mut device = Client::open(&gateway.ws_url()).await;
+        let mut params = ConnectOptions::new("t").params(&device.nonce());
+        params["caps"] = json!(["pairing-wait"]);
+        device.send_json(&json!({"type": "req", "id": "c1", "method": "connect", "params": params})).await;
+        let pending = device.recv_json().await.unwrap();
+        let request_id = pending["payload"]["requestId"].as_str().unwrap().to_owned();
+        let started = Instant::now();
+        let mut approve = support::process::molt();
+        approve.args(["pair", "--url", &url, "approve", &request_id]).env("MOLT_GATEWAY_TOKEN", "t");
+        let child = approve.stdout(std::process::Stdio::null()).spawn().unwrap();
+        let hello = device.recv_json().await.unwrap();
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(hello["ok"], true);
+        tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+        device.close().await;
+    }
+    samples.sort_by(f64::total_cmp);
+    samples
+}
+
 #[tokio::main]
 async fn main() {
     let binary = std::fs::metadata(env!("CARGO_BIN_EXE_molt")).unwrap().len();
@@ -155,6 +185,7 @@ async fn main() {
     let warm = tokio::task::spawn_blocking(|| startup(false)).await.unwrap();
     let (idle, after, peak) = memory().await;
     let deltas = delta_latency().await;
+    let approvals = approval_round_trip().await;
     println!("| figure | value | goal |");
     println!("|---|---|---|");
     println!(
@@ -181,4 +212,5 @@ async fn main() {
         deltas[deltas.len() - 1]
     );
     println!("| release binary, stripped | {:.1} MB | ≤ 12 MB |", binary as f64 / 1_048_576.0);
+    println!("| `molt pair approve` → device connected (median / p90 of {APPROVALS}) | {:.1} ms / {:.1} ms | ≤ 50 ms |", percentile(&approvals, 0.5), percentile(&approvals, 0.9));
 }
