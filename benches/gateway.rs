@@ -158,12 +158,7 @@ async fn approval_round_trip() -> Vec<f64> {
     let url = format!("http://{}", gateway.addr);
     let mut samples = Vec::new();
     for _ in 0..APPROVALS {
-        let mut device = Client::open(&gateway.ws_url()).await;
-        let mut params = ConnectOptions::new("t").params(&device.nonce());
-        params["caps"] = json!(["pairing-wait"]);
-        device.send_json(&json!({"type": "req", "id": "c1", "method": "connect", "params": params})).await;
-        let pending = device.recv_json().await.unwrap();
-        let request_id = pending["payload"]["requestId"].as_str().unwrap().to_owned();
+        let (mut device, request_id) = Client::connect_waiting(&gateway.ws_url(), &[], &ConnectOptions::new("t")).await;
         let started = Instant::now();
         let mut approve = support::process::molt();
         approve.args(["pair", "--url", &url, "approve", &request_id]).env("MOLT_GATEWAY_TOKEN", "t");
@@ -212,5 +207,9 @@ async fn main() {
         deltas[deltas.len() - 1]
     );
     println!("| release binary, stripped | {:.1} MB | ≤ 12 MB |", binary as f64 / 1_048_576.0);
-    println!("| `molt pair approve` → device connected (median / p90 of {APPROVALS}) | {:.1} ms / {:.1} ms | ≤ 50 ms |", percentile(&approvals, 0.5), percentile(&approvals, 0.9));
+    println!(
+        "| `molt pair approve` → device connected (median / p90 of {APPROVALS}) | {:.1} ms / {:.1} ms | ≤ 50 ms |",
+        percentile(&approvals, 0.5),
+        percentile(&approvals, 0.9)
+    );
 }

@@ -89,13 +89,8 @@ async fn request_approve_reconnect_revoke() {
 async fn a_waiting_client_is_let_in_the_moment_it_is_approved() {
     let gateway = TestGateway::start(&[]).await;
     let mut admin = operator(&gateway).await;
-    let mut waiting = Client::open_with(&gateway.ws_url(), &REMOTE).await;
-    let mut params = ConnectOptions::new(TOKEN).params(&waiting.nonce());
-    params["caps"] = json!(["pairing-wait"]);
-    waiting.send_json(&json!({"type": "req", "id": "c1", "method": "connect", "params": params})).await;
-    let pending = waiting.recv_json().await.unwrap();
-    assert_eq!(pending["event"], "device.pair.pending");
-    let request_id = pending["payload"]["requestId"].as_str().unwrap().to_owned();
+    let (mut waiting, request_id) =
+        Client::connect_waiting(&gateway.ws_url(), &REMOTE, &ConnectOptions::new(TOKEN)).await;
     admin.call("device.pair.approve", json!({"requestId": request_id})).await;
     let hello = waiting.recv_json().await.unwrap();
     assert_eq!((hello["id"].as_str(), hello["ok"].as_bool()), (Some("c1"), Some(true)));
@@ -107,11 +102,8 @@ async fn a_waiting_client_is_let_in_the_moment_it_is_approved() {
 async fn a_rejected_waiting_client_is_told_and_closed() {
     let gateway = TestGateway::start(&[]).await;
     let mut admin = operator(&gateway).await;
-    let mut waiting = Client::open_with(&gateway.ws_url(), &REMOTE).await;
-    let mut params = ConnectOptions::new(TOKEN).params(&waiting.nonce());
-    params["caps"] = json!(["pairing-wait"]);
-    waiting.send_json(&json!({"type": "req", "id": "c1", "method": "connect", "params": params})).await;
-    let request_id = waiting.recv_json().await.unwrap()["payload"]["requestId"].as_str().unwrap().to_owned();
+    let (mut waiting, request_id) =
+        Client::connect_waiting(&gateway.ws_url(), &REMOTE, &ConnectOptions::new(TOKEN)).await;
     admin.call("device.pair.reject", json!({"requestId": request_id})).await;
     let response = waiting.recv_json().await.unwrap();
     assert_eq!(response["error"]["details"]["code"], "PAIRING_REJECTED");

@@ -200,6 +200,19 @@ impl Client {
         client.handshake(params).await.map(|hello| (client, hello))
     }
 
+    /// Opens, connects with the `pairing-wait` capability, and reads the `device.pair.pending`
+    /// event; returns the client (its connect still open, id `c1`) and the request id.
+    pub async fn connect_waiting(url: &str, headers: &[(&str, &str)], options: &ConnectOptions) -> (Self, String) {
+        let mut client = Self::open_with(url, headers).await;
+        let mut params = options.params(&client.nonce());
+        params["caps"] = json!(["pairing-wait"]);
+        client.send_json(&json!({"type": "req", "id": "c1", "method": "connect", "params": params})).await;
+        let pending = client.recv_json().await.expect("pending event");
+        assert_eq!(pending["event"], "device.pair.pending", "{pending}");
+        let request_id = pending["payload"]["requestId"].as_str().expect("request id").to_owned();
+        (client, request_id)
+    }
+
     pub async fn handshake(&mut self, params: Value) -> Result<Value, Refused> {
         self.send_json(&json!({"type": "req", "id": "c1", "method": "connect", "params": params})).await;
         let response = self.recv_json().await;

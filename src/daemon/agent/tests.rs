@@ -20,14 +20,7 @@ async fn agent(dir: &std::path::Path) -> (Arc<Agent>, Store, EventBus) {
 async fn a_full_store_refuses_the_message_with_unavailable() {
     let dir = tempfile::tempdir().unwrap();
     let (agent, store, _) = agent(dir.path()).await;
-    store
-        .call(|c| {
-            let pages: i64 = c.query_row("PRAGMA page_count", [], |row| row.get(0))?;
-            c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    crate::daemon::store::fill_disk(&store).await;
     let error = agent.send(SessionKey::main(), "x".repeat(100_000), "k".into()).await.unwrap_err();
     assert_eq!(error.code, ErrorCode::Unavailable);
     assert!(error.message.starts_with("cannot store the message"), "{}", error.message);

@@ -66,6 +66,31 @@ pub struct PendingDevice {
     pub expires_at_ms: i64,
 }
 
+impl PendingDevice {
+    /// The device as stored once approved (`via`: `operator`, `loopback`, `dev-mode`).
+    pub fn into_paired(self, via: &str) -> PairedDevice {
+        let now = now_ms();
+        let created = if self.created_at_ms > 0 { self.created_at_ms } else { now };
+        PairedDevice {
+            device_id: self.device_id,
+            public_key: self.public_key,
+            display_name: self.display_name,
+            client_id: self.client_id,
+            client_mode: self.client_mode,
+            platform: self.platform,
+            device_family: self.device_family,
+            role: self.role,
+            scopes: self.scopes,
+            approved_via: via.into(),
+            created_at_ms: created,
+            approved_at_ms: now,
+            last_seen_at_ms: Some(now),
+            last_address: Some(self.address),
+            token_expires_at_ms: None,
+        }
+    }
+}
+
 /// How a pending request ended, for a connection that waits on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
@@ -213,24 +238,7 @@ impl Pairing {
     /// gets it at once.
     pub async fn approve(&self, request_id: &str, actor: &Actor) -> Result<PairedDevice, PairingError> {
         let entry = self.take(request_id)?;
-        let request = entry.request;
-        let device = PairedDevice {
-            device_id: request.device_id.clone(),
-            public_key: request.public_key,
-            display_name: request.display_name,
-            client_id: request.client_id,
-            client_mode: request.client_mode,
-            platform: request.platform,
-            device_family: request.device_family,
-            role: request.role,
-            scopes: request.scopes,
-            approved_via: "operator".into(),
-            created_at_ms: request.created_at_ms,
-            approved_at_ms: now_ms(),
-            last_seen_at_ms: Some(request.last_attempt_at_ms),
-            last_address: Some(request.address),
-            token_expires_at_ms: None,
-        };
+        let device = entry.request.into_paired("operator");
         let (device, token) = self.store_with_token(device).await?;
         entry.resolution.send_replace(Some(Resolution::Approved { device: Box::new(device.clone()), token }));
         self.resolved(request_id, &device.device_id, "approved");

@@ -122,5 +122,18 @@ impl Store {
     }
 }
 
+/// Caps the database at its current size, so the next write finds the disk full.
+#[cfg(test)]
+pub async fn fill_disk(store: &Store) {
+    store
+        .call(|connection| {
+            let pages: i64 = connection.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+            connection.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+        .expect("cap the database size");
+}
+
 #[cfg(test)]
 mod tests;

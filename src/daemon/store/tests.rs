@@ -104,15 +104,7 @@ async fn a_full_disk_fails_the_write_and_keeps_what_was_committed() {
     let store = Store::open(dir.path()).unwrap();
     let key = SessionKey::main();
     store.append_message(message(&key, MessageRole::User, "kept", None)).await.unwrap();
-    // Cap the database at its current size: the next write finds the disk full.
-    store
-        .call(|c| {
-            let pages: i64 = c.query_row("PRAGMA page_count", [], |row| row.get(0))?;
-            c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    crate::daemon::store::fill_disk(&store).await;
     let big = "x".repeat(64 * 1024);
     let error = store.append_message(message(&key, MessageRole::User, &big, None)).await.unwrap_err();
     assert!(error.to_string().contains("full"), "{error}");

@@ -12,7 +12,7 @@ use crate::core::secret::Secret;
 use crate::core::time::now_ms;
 use crate::daemon::pairing::{PairingError, PendingDevice, Resolution};
 use crate::daemon::state::{Gateway, Peer};
-use crate::daemon::store::{PairedDevice, TokenGrant};
+use crate::daemon::store::TokenGrant;
 
 /// WebSocket close codes the handshake uses.
 pub const CLOSE_POLICY: u16 = 1008;
@@ -321,24 +321,7 @@ pub async fn authorize(
         None
     };
     if let Some(via) = silent {
-        let now = now_ms();
-        let device = PairedDevice {
-            device_id,
-            public_key: request.public_key,
-            display_name: request.display_name,
-            client_id: request.client_id,
-            client_mode: request.client_mode,
-            platform: request.platform,
-            device_family: request.device_family,
-            role: request.role,
-            scopes: request.scopes,
-            approved_via: via.into(),
-            created_at_ms: now,
-            approved_at_ms: now,
-            last_seen_at_ms: Some(now),
-            last_address: Some(request.address),
-            token_expires_at_ms: None,
-        };
+        let device = request.into_paired(via);
         let (device, token) = pairing.approve_silently(device).await.map_err(unavailable)?;
         accepted.issued_token = Some((token, device.token_expires_at_ms.unwrap_or_default()));
         return Ok(Decision::Accept(accepted));
