@@ -1,5 +1,6 @@
 //! The gateway's settings, resolved once: flags over environment over `molt.toml` over defaults.
 
+mod deploy;
 mod file;
 mod layers;
 mod model;
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-pub use file::FileConfig;
+pub use file::{AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig, GatewaySection, ModelSection};
 pub use layers::{Origin, Provenance};
 pub use model::{Api, ModelSettings, NO_PROVIDER_HINT, ProviderSettings};
 
