@@ -1,7 +1,12 @@
 //! The command line: one module per subcommand, each with its clap `Args` and `run`.
 
+pub mod completions;
+mod deploy;
 mod gateway;
+mod init;
 mod logging;
+mod prompt;
+mod secrets;
 
 use std::process::ExitCode;
 
@@ -18,6 +23,18 @@ pub struct Cli {
 enum Command {
     /// Run the gateway daemon: web chat, model providers, the embedded store
     Gateway(gateway::GatewayArgs),
+    /// Set up a deployment: ask what it needs, keep its secrets, render the deploy folder
+    Init(init::InitArgs),
+    /// Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL
+    Deploy(deploy::DeployArgs),
+    /// The deployment's secrets: list, get, set, push
+    Secrets(secrets::SecretsArgs),
+    /// The gateway token: rotate
+    Token(secrets::TokenArgs),
+    /// Print shell completions
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
 }
 
 /// A failure the user can act on: exit code 1, the message, and the next command to try.
@@ -45,6 +62,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Gateway(args) => gateway::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Secrets(args) => secrets::run(args),
+        Command::Token(args) => secrets::rotate(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man => completions::man(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

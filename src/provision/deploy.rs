@@ -330,29 +330,7 @@ impl Deploy {
     }
 
     async fn secrets(&self, deploy: &DeploySection, state: &mut DeployState) -> Result<usize, DeployError> {
-        let api = |source| DeployError::Cloudflare { step: Step::Secrets, source };
-        let remote = self
-            .cloudflare
-            .worker_secrets(&deploy.worker_name)
-            .await
-            .map_err(api)?
-            .ok_or_else(|| DeployError::NoWorker(deploy.worker_name.clone()))?;
-        let mut pushed = 0;
-        for (name, value) in self.store.load()? {
-            if LOCAL_ONLY.contains(&name.as_str()) {
-                continue;
-            }
-            let digest = secret_digest(&deploy.worker_name, &name, &value);
-            let present = remote.iter().any(|secret| secret.name == name);
-            if present && state.pushed.get(&name) == Some(&digest) {
-                continue;
-            }
-            self.cloudflare.put_worker_secret(&deploy.worker_name, &name, &value).await.map_err(api)?;
-            state.pushed.insert(name, digest);
-            state.save(&self.dir)?;
-            pushed += 1;
-        }
-        Ok(pushed)
+        push_secrets(&self.cloudflare, &self.store, &self.dir, &deploy.worker_name, state, false).await
     }
 
     async fn telegram(
@@ -379,4 +357,35 @@ impl Deploy {
         state.telegram_webhook = Some(digest);
         Ok((Outcome::Changed, format!("`{url}`")))
     }
+}
+
+/// Pushes every local secret (but [`LOCAL_ONLY`]) that the Worker lacks or that changed since it
+/// was last pushed — or all of them with `force`. Returns how many were pushed.
+pub async fn push_secrets(
+    cloudflare: &Cloudflare,
+    store: &SecretStore,
+    dir: &std::path::Path,
+    worker: &str,
+    state: &mut DeployState,
+    force: bool,
+) -> Result<usize, DeployError> {
+    let api = |source| DeployError::Cloudflare { step: Step::Secrets, source };
+    let remote =
+        cloudflare.worker_secrets(worker).await.map_err(api)?.ok_or_else(|| DeployError::NoWorker(worker.to_owned()))?;
+    let mut pushed = 0;
+    for (name, value) in store.load()? {
+        if LOCAL_ONLY.contains(&name.as_str()) {
+            continue;
+        }
+        let digest = secret_digest(worker, &name, &value);
+        let present = remote.iter().any(|secret| secret.name == name);
+        if !force && present && state.pushed.get(&name) == Some(&digest) {
+            continue;
+        }
+        cloudflare.put_worker_secret(worker, &name, &value).await.map_err(api)?;
+        state.pushed.insert(name, digest);
+        state.save(dir)?;
+        pushed += 1;
+    }
+    Ok(pushed)
 }

@@ -103,6 +103,11 @@ impl Cloudflare {
         env("CLOUDFLARE_API_BASE_URL").filter(|value| !value.is_empty()).unwrap_or_else(|| DEFAULT_BASE_URL.into())
     }
 
+    /// The API token, for the one place that passes it on (wrangler's environment).
+    pub fn token(&self) -> &Secret {
+        &self.token
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }
