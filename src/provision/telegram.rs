@@ -43,7 +43,7 @@ impl Telegram {
 
     /// The URL the webhook points to now (empty when none).
     pub async fn webhook_url(&self) -> Result<String, TelegramError> {
-        let result = self.call("getWebhookInfo", &json!({})).await?;
+        let result = self.call("getWebhookInfo", None).await?;
         Ok(result["url"].as_str().unwrap_or_default().to_owned())
     }
 
@@ -54,13 +54,18 @@ impl Telegram {
             "allowed_updates": ["message", "edited_message", "callback_query"],
             "drop_pending_updates": false,
         });
-        self.call("setWebhook", &body).await.map(|_| ())
+        self.call("setWebhook", Some(&body)).await.map(|_| ())
     }
 
-    async fn call(&self, method: &'static str, body: &Value) -> Result<Value, TelegramError> {
+    /// A read without `body` is a GET; a change is a POST with a JSON body.
+    async fn call(&self, method: &'static str, body: Option<&Value>) -> Result<Value, TelegramError> {
         let url = format!("{}/bot{}/{method}", self.base, self.token.expose());
         let network = |error: reqwest::Error| TelegramError::Network { reason: error.without_url().to_string() };
-        let response = self.http.post(url).json(body).send().await.map_err(network)?;
+        let request = match body {
+            Some(body) => self.http.post(url).json(body),
+            None => self.http.get(url),
+        };
+        let response = request.send().await.map_err(network)?;
         let answer: Answer = response.json().await.map_err(network)?;
         if !answer.ok {
             let description = answer.description.unwrap_or_else(|| "no description".into());
