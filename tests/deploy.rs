@@ -40,7 +40,10 @@ impl Operator {
         let input = stdin.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
             use std::io::Write;
-            command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            command
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
             let mut child = command.spawn().expect("spawn molt");
             let mut pipe = child.stdin.take().expect("stdin");
             if let Some(text) = input {
@@ -82,7 +85,13 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn assert_success(output: &Output) {
-    assert!(output.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", output.status, text(&output.stdout), text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
 }
 
 const FULL_INIT: &[&str] = &[
@@ -124,7 +133,15 @@ async fn deploy_makes_exactly_the_expected_requests_and_a_second_run_changes_not
         format!("GET {account}/access/organizations"),
         format!("GET {account}/workers/scripts/molt/secrets"),
     ];
-    let secret_names = ["ANTHROPIC_API_KEY", "CF_ACCESS_AUD", "MOLTBOT_GATEWAY_TOKEN", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"];
+    let secret_names = [
+        "ANTHROPIC_API_KEY",
+        "CF_ACCESS_AUD",
+        "MOLTBOT_GATEWAY_TOKEN",
+        "R2_ACCESS_KEY_ID",
+        "R2_SECRET_ACCESS_KEY",
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_WEBHOOK_SECRET",
+    ];
     expected.extend(secret_names.iter().map(|_| format!("PUT {account}/workers/scripts/molt/secrets")));
     expected.push(format!("POST /telegram/bot{TELEGRAM_TOKEN}/setWebhook"));
     assert_eq!(calls, expected);
@@ -135,7 +152,14 @@ async fn deploy_makes_exactly_the_expected_requests_and_a_second_run_changes_not
             assert_eq!(request.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
         }
     }
-    let body = |call: &str| requests.iter().find(|r| format!("{} {}", r.method, r.path.replace("/client/v4", "")) == call).unwrap().body.clone();
+    let body = |call: &str| {
+        requests
+            .iter()
+            .find(|r| format!("{} {}", r.method, r.path.replace("/client/v4", "")) == call)
+            .unwrap()
+            .body
+            .clone()
+    };
     assert_eq!(body(&format!("POST {account}/r2/buckets")), serde_json::json!({"name": "molt-data"}));
     let token_request = body("POST /user/tokens");
     assert_eq!(token_request["policies"][0]["permission_groups"][0]["id"], R2_GROUP_ID);
@@ -144,26 +168,30 @@ async fn deploy_makes_exactly_the_expected_requests_and_a_second_run_changes_not
     let app = body(&format!("POST {account}/access/apps"));
     assert_eq!(app["type"], "self_hosted");
     let host = "molt.molt-01234567.workers.dev";
-    assert_eq!(app["destinations"], serde_json::json!([{"type": "public", "uri": format!("{host}/_admin")}, {"type": "public", "uri": format!("{host}/api/admin")}]));
+    assert_eq!(
+        app["destinations"],
+        serde_json::json!([{"type": "public", "uri": format!("{host}/_admin")}, {"type": "public", "uri": format!("{host}/api/admin")}])
+    );
     let policy = body(&format!("POST {account}/access/apps/{app_id}/policies"));
     assert_eq!(policy["decision"], "allow");
     assert_eq!(policy["include"][1]["email"]["email"], "bob@example.com");
 
     // The pushed secrets are the local ones (the Cloudflare token stays local), with the
     // R2 secret derived from the created token's value, and the AUD read from the app.
-    let state = operator.fake.state();
-    let pushed = &state.scripts["molt"];
-    assert_eq!(pushed.keys().map(String::as_str).collect::<Vec<_>>(), secret_names);
-    let created = &state.tokens[0];
-    assert_eq!(pushed["R2_ACCESS_KEY_ID"], created["id"].as_str().unwrap());
-    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(created["value"].as_str().unwrap().as_bytes()));
-    assert_eq!(pushed["R2_SECRET_ACCESS_KEY"], digest);
-    assert_eq!(pushed["CF_ACCESS_AUD"], state.apps[0]["aud"].as_str().unwrap());
-    assert_eq!(pushed["MOLTBOT_GATEWAY_TOKEN"].len(), 64);
-    let (webhook, webhook_secret) = state.telegram_webhook.clone().unwrap();
-    assert_eq!(webhook, format!("https://{host}/channels/telegram/webhook"));
-    assert_eq!(&webhook_secret, &pushed["TELEGRAM_WEBHOOK_SECRET"]);
-    drop(state);
+    {
+        let state = operator.fake.state();
+        let pushed = &state.scripts["molt"];
+        assert_eq!(pushed.keys().map(String::as_str).collect::<Vec<_>>(), secret_names);
+        let created = &state.tokens[0];
+        assert_eq!(pushed["R2_ACCESS_KEY_ID"], created["id"].as_str().unwrap());
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(created["value"].as_str().unwrap().as_bytes()));
+        assert_eq!(pushed["R2_SECRET_ACCESS_KEY"], digest);
+        assert_eq!(pushed["CF_ACCESS_AUD"], state.apps[0]["aud"].as_str().unwrap());
+        assert_eq!(pushed["MOLTBOT_GATEWAY_TOKEN"].len(), 64);
+        let (webhook, webhook_secret) = state.telegram_webhook.clone().unwrap();
+        assert_eq!(webhook, format!("https://{host}/channels/telegram/webhook"));
+        assert_eq!(&webhook_secret, &pushed["TELEGRAM_WEBHOOK_SECRET"]);
+    }
     assert_eq!(text(&first.stdout), format!("https://{host}/\n"), "stdout carries only the URL");
     let stderr = text(&first.stderr);
     assert!(!stderr.contains("sk-ant-test") && !stderr.contains(TOKEN), "no secret in the output: {stderr}");
@@ -192,7 +220,10 @@ async fn a_failed_deploy_resumes_where_it_stopped() {
     operator.fake.clear_requests();
     assert_success(&operator.deploy().await);
     let changes = operator.fake.changes();
-    assert!(changes.iter().all(|call| call.ends_with("/workers/scripts/molt/secrets")), "only the secrets were left: {changes:?}");
+    assert!(
+        changes.iter().all(|call| call.ends_with("/workers/scripts/molt/secrets")),
+        "only the secrets were left: {changes:?}"
+    );
     // ANTHROPIC_API_KEY, MOLTBOT_GATEWAY_TOKEN, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY.
     assert_eq!(changes.len(), 4, "{changes:?}");
 }
@@ -233,7 +264,9 @@ async fn secrets_set_list_push_and_token_rotate() {
     assert_success(&operator.init(&[]).await);
     let dir = operator.dir();
     let dir = dir.to_str().unwrap();
-    assert_success(&operator.run(&["secrets", "set", "DISCORD_BOT_TOKEN", "--dir", dir], &[], Some("discord-secret\n")).await);
+    assert_success(
+        &operator.run(&["secrets", "set", "DISCORD_BOT_TOKEN", "--dir", dir], &[], Some("discord-secret\n")).await,
+    );
     assert_eq!(operator.secrets_file()["DISCORD_BOT_TOKEN"], "discord-secret");
 
     assert_success(&operator.run(&["secrets", "push", "--dir", dir], &[], None).await);

@@ -58,7 +58,10 @@ async fn output(mut command: Command, stdin: &str) -> Output {
         drop(pipe);
         child.wait_with_output().expect("wrangler output")
     });
-    tokio::time::timeout(std::time::Duration::from_secs(120), run).await.expect("wrangler finished within 120 s").expect("join")
+    tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .expect("wrangler finished within 120 s")
+        .expect("join")
 }
 
 fn describe(output: &Output, fake: Option<&FakeCloudflare>) -> String {
@@ -97,7 +100,12 @@ async fn wrangler_puts_a_worker_secret_into_the_fake() {
     command.args(["secret", "put", "ANTHROPIC_API_KEY", "--name", "molt"]);
     let result = output(command, "sk-ant-from-wrangler\n").await;
     assert!(result.status.success(), "{}", describe(&result, Some(&fake)));
-    assert_eq!(fake.state().scripts["molt"]["ANTHROPIC_API_KEY"], "sk-ant-from-wrangler", "{}", describe(&result, Some(&fake)));
+    assert_eq!(
+        fake.state().scripts["molt"]["ANTHROPIC_API_KEY"],
+        "sk-ant-from-wrangler",
+        "{}",
+        describe(&result, Some(&fake))
+    );
     let put = fake.requests().into_iter().find(|r| r.method == "PUT").unwrap();
     assert_eq!(put.body["type"], "secret_text");
 }

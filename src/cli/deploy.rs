@@ -78,7 +78,8 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
         wrangler,
         molt_binary: std::env::current_exe().ok(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
     let mut display = Display::new();
     let result = runtime.block_on(plan.run(&mut display));
     display.bar.finish_and_clear();
@@ -109,21 +110,24 @@ fn explain(error: DeployError, dir: &Path) -> anyhow::Error {
             "the API token lacks a permission (Workers Scripts, Workers R2 Storage, Access: Apps and Policies, \
              API Tokens) or is wrong; fix it with `molt init`, {again}"
         ),
-        DeployError::Cloudflare { .. } | DeployError::Telegram(_) => format!("check the network and the account, {again}"),
+        DeployError::Cloudflare { .. } | DeployError::Telegram(_) => {
+            format!("check the network and the account, {again}")
+        }
         DeployError::TokenInactive(_) => format!("create a new token and store it with `molt init`, {again}"),
         DeployError::NoPermissionGroup => {
             "set `R2_ACCESS_KEY_ID` and `R2_SECRET_ACCESS_KEY` with `molt secrets set`, then run `molt deploy` again"
                 .to_owned()
         }
-        DeployError::NoWorker(_) => format!("upload it: run `molt deploy --dir {}` without `--skip-wrangler`", dir.display()),
+        DeployError::NoWorker(_) => {
+            format!("upload it: run `molt deploy --dir {}` without `--skip-wrangler`", dir.display())
+        }
         DeployError::MissingSecret(name) => format!("store it with `molt secrets set {name} --dir {}`", dir.display()),
         DeployError::Wrangler(WranglerError::NodeMissing { .. }) => {
             format!("install Node.js 20 or newer (it brings `npm` and `npx`), {again}")
         }
-        DeployError::Wrangler(WranglerError::DockerMissing { .. }) => format!(
-            "start a Docker engine, or use a registry image: `molt init --dir {} --image REF`",
-            dir.display()
-        ),
+        DeployError::Wrangler(WranglerError::DockerMissing { .. }) => {
+            format!("start a Docker engine, or use a registry image: `molt init --dir {} --image REF`", dir.display())
+        }
         DeployError::Wrangler(_) => format!("read wrangler's output above, {again}"),
         DeployError::Store(_) => "unlock the OS keyring, or use `MOLT_SECRET_STORE=file`".to_owned(),
         DeployError::State(_) | DeployError::Template(_) | DeployError::Binary { .. } => {
@@ -143,7 +147,8 @@ impl Display {
     fn new() -> Self {
         let fancy = std::io::stderr().is_terminal();
         let bar = if fancy { ProgressBar::new(Step::ALL.len() as u64) } else { ProgressBar::hidden() };
-        let style = ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(120));
         Self { bar, fancy }

@@ -211,7 +211,12 @@ fn ask(
         asker.text("AI Gateway id", "CF_AI_GATEWAY_GATEWAY_ID (or --ai-gateway-id)", args.ai_gateway_id.clone(), None)
     });
     let openai_base_url = (provider == "openai").then(|| {
-        asker.text("OpenAI-compatible base URL", "OPENAI_BASE_URL", args.openai_base_url.clone(), Some("https://api.openai.com/v1"))
+        asker.text(
+            "OpenAI-compatible base URL",
+            "OPENAI_BASE_URL",
+            args.openai_base_url.clone(),
+            Some("https://api.openai.com/v1"),
+        )
     });
 
     let sleep_after = asker.text(
@@ -247,15 +252,19 @@ fn ask_channels(
     before: &DeployChannels,
     secrets: &mut Vec<(&'static str, Secret)>,
 ) -> DeployChannels {
-    let previous: Vec<String> = [("telegram", &before.telegram), ("discord", &before.discord), ("slack", &before.slack)]
-        .iter()
-        .filter(|(_, section)| section.is_some())
-        .map(|(name, _)| (*name).to_owned())
-        .collect();
+    let previous: Vec<String> =
+        [("telegram", &before.telegram), ("discord", &before.discord), ("slack", &before.slack)]
+            .iter()
+            .filter(|(_, section)| section.is_some())
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
     let given = args.channels.clone().or_else(|| (!previous.is_empty()).then_some(previous));
-    let chosen = asker.many("Channels", "MOLT_CHANNELS (or --channels; `none` for none)", given, &[
-        "telegram", "discord", "slack",
-    ]);
+    let chosen = asker.many(
+        "Channels",
+        "MOLT_CHANNELS (or --channels; `none` for none)",
+        given,
+        &["telegram", "discord", "slack"],
+    );
     if sleeps && !chosen.is_empty() && asker.is_interactive() {
         asker.note(
             "the container sleeps when idle: a bot's own outbound connection does not wake it, so a polling \
@@ -268,23 +277,44 @@ fn ask_channels(
     for name in chosen {
         match name.as_str() {
             "telegram" => {
-                let mode = asker.choose("Telegram mode", "TELEGRAM_MODE", args.telegram_mode.clone(), &["webhook", "polling"], recommended(0));
-                let dm_policy = asker.choose("Telegram DM policy", "TELEGRAM_DM_POLICY", args.telegram_dm_policy.clone(), POLICIES, 0);
-                if let Some(token) = asker.secret("Telegram bot token", "TELEGRAM_BOT_TOKEN", env("TELEGRAM_BOT_TOKEN")) {
+                let mode = asker.choose(
+                    "Telegram mode",
+                    "TELEGRAM_MODE",
+                    args.telegram_mode.clone(),
+                    &["webhook", "polling"],
+                    recommended(0),
+                );
+                let dm_policy = asker.choose(
+                    "Telegram DM policy",
+                    "TELEGRAM_DM_POLICY",
+                    args.telegram_dm_policy.clone(),
+                    POLICIES,
+                    0,
+                );
+                if let Some(token) = asker.secret("Telegram bot token", "TELEGRAM_BOT_TOKEN", env("TELEGRAM_BOT_TOKEN"))
+                {
                     secrets.push(("TELEGRAM_BOT_TOKEN", token));
                 }
                 channels.telegram = Some(ChannelSection { mode, dm_policy });
             }
             "discord" => {
-                let dm_policy = asker.choose("Discord DM policy", "DISCORD_DM_POLICY", args.discord_dm_policy.clone(), POLICIES, 0);
+                let dm_policy =
+                    asker.choose("Discord DM policy", "DISCORD_DM_POLICY", args.discord_dm_policy.clone(), POLICIES, 0);
                 if let Some(token) = asker.secret("Discord bot token", "DISCORD_BOT_TOKEN", env("DISCORD_BOT_TOKEN")) {
                     secrets.push(("DISCORD_BOT_TOKEN", token));
                 }
                 channels.discord = Some(ChannelSection { mode: "gateway".into(), dm_policy });
             }
             "slack" => {
-                let mode = asker.choose("Slack mode", "SLACK_MODE", args.slack_mode.clone(), &["events", "socket"], recommended(0));
-                let dm_policy = asker.choose("Slack DM policy", "SLACK_DM_POLICY", args.slack_dm_policy.clone(), POLICIES, 0);
+                let mode = asker.choose(
+                    "Slack mode",
+                    "SLACK_MODE",
+                    args.slack_mode.clone(),
+                    &["events", "socket"],
+                    recommended(0),
+                );
+                let dm_policy =
+                    asker.choose("Slack DM policy", "SLACK_DM_POLICY", args.slack_dm_policy.clone(), POLICIES, 0);
                 if let Some(token) = asker.secret("Slack bot token", "SLACK_BOT_TOKEN", env("SLACK_BOT_TOKEN")) {
                     secrets.push(("SLACK_BOT_TOKEN", token));
                 }
@@ -298,7 +328,9 @@ fn ask_channels(
                 }
                 channels.slack = Some(ChannelSection { mode, dm_policy });
             }
-            other => asker.invalid(format!("unknown channel `{other}`; expected `telegram`, `discord`, `slack` or `none`")),
+            other => {
+                asker.invalid(format!("unknown channel `{other}`; expected `telegram`, `discord`, `slack` or `none`"))
+            }
         }
     }
     let deaf = [(&channels.telegram, "polling", "Telegram"), (&channels.slack, "socket", "Slack")]
@@ -319,14 +351,16 @@ fn ask_channels(
 fn ask_instance(args: &InitArgs, asker: &mut Asker, before: &DeploySection) -> anyhow::Result<String> {
     let names: Vec<&str> = INSTANCE_TYPES.iter().map(|instance| instance.name).collect();
     let labels: Vec<String> = INSTANCE_TYPES.iter().map(InstanceType::describe).collect();
-    let given = args.instance_type.clone().or_else(|| (!before.instance_type.is_empty()).then(|| before.instance_type.clone()));
+    let given =
+        args.instance_type.clone().or_else(|| (!before.instance_type.is_empty()).then(|| before.instance_type.clone()));
     if let Some(name) = &given
         && InstanceType::find(name).is_none()
     {
         asker.invalid(format!("unknown instance type `{name}`; expected one of {}", names.join(", ")));
         return Ok(RECOMMENDED.into());
     }
-    let index = asker.choose_labelled("Instance type (`lite` fits: the gateway idles at ~10 MB)", given, &names, &labels, 0);
+    let index =
+        asker.choose_labelled("Instance type (`lite` fits: the gateway idles at ~10 MB)", given, &names, &labels, 0);
     Ok(index)
 }
 
@@ -340,7 +374,11 @@ fn ask_access(args: &InitArgs, asker: &mut Asker, before: Option<&AccessSection>
         "MOLT_ACCESS_EMAILS (or --access-emails)",
         args.access_emails.clone().or_else(|| before.map(|access| access.emails.clone())),
     );
-    Some(AccessSection { team_domain, emails, whole_host: args.access_whole_host || before.is_some_and(|a| a.whole_host) })
+    Some(AccessSection {
+        team_domain,
+        emails,
+        whole_host: args.access_whole_host || before.is_some_and(|a| a.whole_host),
+    })
 }
 
 /// 32 bytes from the OS RNG, hex.
@@ -371,14 +409,15 @@ fn verify_token(token: &Secret, account_id: &str, env: &dyn Fn(&str) -> Option<S
 }
 
 fn load_existing(dir: &Path) -> anyhow::Result<Option<FileConfig>> {
-    FileConfig::load(&dir.join(CONFIG_FILE), false)
-        .map_err(|error| UserError::new(error.to_string(), format!("fix or remove `{}`", dir.join(CONFIG_FILE).display())).into())
+    FileConfig::load(&dir.join(CONFIG_FILE), false).map_err(|error| {
+        UserError::new(error.to_string(), format!("fix or remove `{}`", dir.join(CONFIG_FILE).display())).into()
+    })
 }
 
 fn write_folder(dir: &Path, config: &FileConfig) -> anyhow::Result<Vec<PathBuf>> {
-    let files = templates::render(config).map_err(|error| UserError::new(error.to_string(), "run `molt init` again"))?;
-    let unwritable =
-        |error: String| UserError::new(error, format!("choose a writable folder with `molt init --dir DIR`"));
+    let files =
+        templates::render(config).map_err(|error| UserError::new(error.to_string(), "run `molt init` again"))?;
+    let unwritable = |error: String| UserError::new(error, "choose a writable folder with `molt init --dir DIR`");
     templates::write(dir, &files).map_err(|error| unwritable(error.to_string()))?;
     let text = format!(
         "# molt's settings: `molt gateway` reads [gateway] and [model], `molt deploy` reads [deploy].\n\

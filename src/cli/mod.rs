@@ -24,7 +24,7 @@ enum Command {
     /// Run the gateway daemon: web chat, model providers, the embedded store
     Gateway(gateway::GatewayArgs),
     /// Set up a deployment: ask what it needs, keep its secrets, render the deploy folder
-    Init(init::InitArgs),
+    Init(Box<init::InitArgs>),
     /// Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL
     Deploy(deploy::DeployArgs),
     /// The deployment's secrets: list, get, set, push
@@ -62,7 +62,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Gateway(args) => gateway::run(args),
-        Command::Init(args) => init::run(args),
+        Command::Init(args) => init::run(*args),
         Command::Deploy(args) => deploy::run(args),
         Command::Secrets(args) => secrets::run(args),
         Command::Token(args) => secrets::rotate(args),

@@ -121,11 +121,25 @@ impl Asker {
     /// Several of `options`; none by default.
     pub fn many(&mut self, label: &str, _source: &str, given: Option<Vec<String>>, options: &[&str]) -> Vec<String> {
         if let Some(values) = given {
-            return values.into_iter().map(|value| value.trim().to_owned()).filter(|v| !v.is_empty() && v != "none").collect();
+            return values
+                .into_iter()
+                .map(|value| value.trim().to_owned())
+                .filter(|v| !v.is_empty() && v != "none")
+                .collect();
         }
         if self.live() {
-            match MultiSelect::with_theme(&SimpleTheme).with_prompt(format!("{label} (space to pick, enter to go on)")).items(options).interact() {
-                Ok(indices) => return indices.iter().filter_map(|index| options.get(*index)).map(|name| (*name).to_owned()).collect(),
+            match MultiSelect::with_theme(&SimpleTheme)
+                .with_prompt(format!("{label} (space to pick, enter to go on)"))
+                .items(options)
+                .interact()
+            {
+                Ok(indices) => {
+                    return indices
+                        .iter()
+                        .filter_map(|index| options.get(*index))
+                        .map(|name| (*name).to_owned())
+                        .collect();
+                }
                 Err(error) => self.failed(error),
             }
         }
@@ -149,7 +163,12 @@ impl Asker {
     /// A comma-separated list that must not be empty.
     pub fn list(&mut self, label: &str, source: &str, given: Option<Vec<String>>) -> Vec<String> {
         let split = |values: Vec<String>| -> Vec<String> {
-            values.iter().flat_map(|value| value.split(',')).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect()
+            values
+                .iter()
+                .flat_map(|value| value.split(','))
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .collect()
         };
         let values = match given {
             Some(values) => split(values),
@@ -176,23 +195,24 @@ impl Asker {
         self.invalid.push(message);
     }
 
-    /// One error naming every invalid or missing value.
+    /// One error naming every invalid and missing value.
     pub fn finish(self) -> anyhow::Result<()> {
         if let Some(failure) = self.failure {
             return Err(UserError::new(format!("the prompt stopped: {failure}"), "run `molt init` again").into());
         }
-        if !self.invalid.is_empty() {
-            return Err(UserError::new(self.invalid.join("; "), "see `molt init --help` for the accepted values").into());
-        }
+        let mut problems = self.invalid;
         if !self.missing.is_empty() {
             let mode = if self.interactive { "" } else { " (not asked: no terminal, or `--non-interactive`)" };
-            return Err(UserError::new(
-                format!("missing: {}{mode}", self.missing.join(", ")),
-                "set them in the environment (secrets) or as flags, then run `molt init --non-interactive` again, \
-                 or run `molt init` in a terminal to be asked",
-            )
-            .into());
+            problems.push(format!("missing: {}{mode}", self.missing.join(", ")));
         }
-        Ok(())
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(UserError::new(
+            problems.join("\n"),
+            "set secrets in the environment and the rest as flags (`molt init --help` lists them), then run \
+             `molt init --non-interactive` again, or run `molt init` in a terminal to be asked",
+        )
+        .into())
     }
 }

@@ -101,16 +101,25 @@ pub fn run(args: SecretsArgs) -> anyhow::Result<()> {
         }
         SecretsCommand::Set { name } => {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(UserError::new(format!("`{name}` is not an environment variable name"), "use letters, digits and `_`, e.g. `molt secrets set ANTHROPIC_API_KEY`").into());
+                return Err(UserError::new(
+                    format!("`{name}` is not an environment variable name"),
+                    "use letters, digits and `_`, e.g. `molt secrets set ANTHROPIC_API_KEY`",
+                )
+                .into());
             }
             let value = read_value(&name)?;
             store.set(&name, value).map_err(|error| UserError::new(error.to_string(), "check the secret store"))?;
-            eprintln!("stored `{name}` in {}; push it with `molt secrets push --dir {}`", store.location(), args.dir.display());
+            eprintln!(
+                "stored `{name}` in {}; push it with `molt secrets push --dir {}`",
+                store.location(),
+                args.dir.display()
+            );
             Ok(())
         }
         SecretsCommand::Push { all } => {
             let client = cloudflare(&deploy, &env)?;
-            let mut state = DeployState::load(&args.dir).map_err(|error| UserError::new(error.to_string(), "check the deploy folder"))?;
+            let mut state = DeployState::load(&args.dir)
+                .map_err(|error| UserError::new(error.to_string(), "check the deploy folder"))?;
             let pushed = runtime()?
                 .block_on(push_secrets(&client, &store, &args.dir, &deploy.worker_name, &mut state, all))
                 .map_err(|error| push_error(error, &args.dir))?;
@@ -130,7 +139,8 @@ pub fn rotate(args: TokenArgs) -> anyhow::Result<()> {
     store
         .set("MOLTBOT_GATEWAY_TOKEN", token)
         .map_err(|error| UserError::new(error.to_string(), "check the secret store"))?;
-    let mut state = DeployState::load(&args.dir).map_err(|error| UserError::new(error.to_string(), "check the deploy folder"))?;
+    let mut state =
+        DeployState::load(&args.dir).map_err(|error| UserError::new(error.to_string(), "check the deploy folder"))?;
     let pushed = runtime()?
         .block_on(push_secrets(&client, &store, &args.dir, &deploy.worker_name, &mut state, false))
         .map_err(|error| push_error(error, &args.dir))?;
@@ -156,14 +166,21 @@ fn push_error(error: DeployError, dir: &std::path::Path) -> anyhow::Error {
 /// The value from a hidden prompt on a terminal, else all of stdin (one trailing newline dropped).
 fn read_value(name: &str) -> anyhow::Result<Secret> {
     let value = if std::io::stdin().is_terminal() {
-        dialoguer::Password::new().with_prompt(format!("value of `{name}`")).interact().context("cannot read the value")?
+        dialoguer::Password::new()
+            .with_prompt(format!("value of `{name}`"))
+            .interact()
+            .context("cannot read the value")?
     } else {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).context("cannot read the value from stdin")?;
         text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_owned()
     };
     if value.is_empty() {
-        return Err(UserError::new("the value is empty", format!("pipe it in: `printf %s \"$VALUE\" | molt secrets set {name}`")).into());
+        return Err(UserError::new(
+            "the value is empty",
+            format!("pipe it in: `printf %s \"$VALUE\" | molt secrets set {name}`"),
+        )
+        .into());
     }
     Ok(Secret::new(value))
 }

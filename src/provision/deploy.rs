@@ -198,7 +198,8 @@ impl Deploy {
         }
         let api = |source| DeployError::Cloudflare { step: Step::R2Credentials, source };
         let groups = self.cloudflare.permission_groups().await.map_err(api)?;
-        let group = groups.iter().find(|group| group.name == R2_PERMISSION_GROUP).ok_or(DeployError::NoPermissionGroup)?;
+        let group =
+            groups.iter().find(|group| group.name == R2_PERMISSION_GROUP).ok_or(DeployError::NoPermissionGroup)?;
         let name = format!("molt-{}-r2", deploy.worker_name);
         let token = self.cloudflare.create_bucket_token(&name, &deploy.bucket, &group.id).await.map_err(api)?;
         let secret = hex::encode(Sha256::digest(token.value().expose().as_bytes()));
@@ -247,7 +248,10 @@ impl Deploy {
         let policies = self.cloudflare.access_policies(&app.id).await.map_err(api)?;
         if !policies.iter().any(|policy| policy.name == "molt operators") {
             outcome = Outcome::Changed;
-            self.cloudflare.create_access_policy(&app.id, "molt operators", "allow", &access.emails).await.map_err(api)?;
+            self.cloudflare
+                .create_access_policy(&app.id, "molt operators", "allow", &access.emails)
+                .await
+                .map_err(api)?;
         }
         if access.whole_host {
             let channels_name = format!("molt {} channel webhooks", deploy.worker_name);
@@ -262,7 +266,10 @@ impl Deploy {
             let policies = self.cloudflare.access_policies(&channels.id).await.map_err(api)?;
             if !policies.iter().any(|policy| policy.decision == "bypass") {
                 outcome = Outcome::Changed;
-                self.cloudflare.create_access_policy(&channels.id, "molt channel webhooks", "bypass", &[]).await.map_err(api)?;
+                self.cloudflare
+                    .create_access_policy(&channels.id, "molt channel webhooks", "bypass", &[])
+                    .await
+                    .map_err(api)?;
             }
         }
         let team_domain = self.cloudflare.access_team_domain().await.map_err(api)?;
@@ -325,7 +332,8 @@ impl Deploy {
         }
         let lines = runner.deploy(&mut |line| progress.output(line)).await?;
         state.worker_digest = Some(digest);
-        let detail = wrangler::deployed_url(&lines).map_or_else(|| "deployed".to_owned(), |url| format!("deployed to {url}"));
+        let detail =
+            wrangler::deployed_url(&lines).map_or_else(|| "deployed".to_owned(), |url| format!("deployed to {url}"));
         Ok((Outcome::Changed, detail))
     }
 
@@ -370,8 +378,11 @@ pub async fn push_secrets(
     force: bool,
 ) -> Result<usize, DeployError> {
     let api = |source| DeployError::Cloudflare { step: Step::Secrets, source };
-    let remote =
-        cloudflare.worker_secrets(worker).await.map_err(api)?.ok_or_else(|| DeployError::NoWorker(worker.to_owned()))?;
+    let remote = cloudflare
+        .worker_secrets(worker)
+        .await
+        .map_err(api)?
+        .ok_or_else(|| DeployError::NoWorker(worker.to_owned()))?;
     let mut pushed = 0;
     for (name, value) in store.load()? {
         if LOCAL_ONLY.contains(&name.as_str()) {

@@ -58,7 +58,8 @@ pub fn worker_vars(config: &FileConfig) -> Result<BTreeMap<String, String>, Temp
         set("CF_ACCESS_TEAM_DOMAIN", &access.team_domain);
     }
     let channels = &deploy.channels;
-    for (prefix, channel) in [("TELEGRAM", &channels.telegram), ("DISCORD", &channels.discord), ("SLACK", &channels.slack)]
+    for (prefix, channel) in
+        [("TELEGRAM", &channels.telegram), ("DISCORD", &channels.discord), ("SLACK", &channels.slack)]
     {
         if let Some(channel) = channel {
             set(&format!("{prefix}_DM_POLICY"), &channel.dm_policy);
@@ -100,7 +101,8 @@ pub fn render(config: &FileConfig) -> Result<Vec<RenderedFile>, TemplateError> {
 
 /// Writes the files into `dir` (created when missing).
 pub fn write(dir: &Path, files: &[RenderedFile]) -> Result<(), TemplateError> {
-    let failed = |path: &Path, error: std::io::Error| TemplateError::Write { path: path.to_owned(), reason: error.to_string() };
+    let failed =
+        |path: &Path, error: std::io::Error| TemplateError::Write { path: path.to_owned(), reason: error.to_string() };
     std::fs::create_dir_all(dir).map_err(|error| failed(dir, error))?;
     for file in files {
         let path = dir.join(file.name);

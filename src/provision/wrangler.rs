@@ -101,7 +101,12 @@ impl Wrangler {
         if mentions_docker_failure(&output) {
             return Err(WranglerError::DockerMissing { dir: self.dir.clone(), output: tail });
         }
-        Err(WranglerError::Failed { command: command_text, dir: self.dir.clone(), status: status.to_string(), output: tail })
+        Err(WranglerError::Failed {
+            command: command_text,
+            dir: self.dir.clone(),
+            status: status.to_string(),
+            output: tail,
+        })
     }
 }
 
@@ -119,7 +124,9 @@ fn mentions_docker_failure(lines: &[String]) -> bool {
 /// The `https://…workers.dev` address wrangler printed, if any.
 pub fn deployed_url(lines: &[String]) -> Option<String> {
     lines.iter().find_map(|line| {
-        line.split_whitespace().find(|word| word.starts_with("https://") && word.contains(".workers.dev")).map(str::to_owned)
+        line.split_whitespace()
+            .find(|word| word.starts_with("https://") && word.contains(".workers.dev"))
+            .map(str::to_owned)
     })
 }
 
@@ -140,7 +147,8 @@ mod tests {
 
     #[test]
     fn docker_failures_are_recognised() {
-        let lines = vec!["✘ [ERROR] The Docker CLI could not be launched. Is Docker installed? spawn docker ENOENT".to_owned()];
+        let lines =
+            vec!["✘ [ERROR] The Docker CLI could not be launched. Is Docker installed? spawn docker ENOENT".to_owned()];
         assert!(mentions_docker_failure(&lines));
         assert!(!mentions_docker_failure(&["Uploaded molt (3.1 sec)".to_owned()]));
     }
@@ -153,12 +161,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_program_is_explained() {
-        let wrangler = Wrangler {
-            dir: std::env::temp_dir(),
-            account_id: "a".into(),
-            token: Secret::new("t"),
-            api_base_url: None,
-        };
+        let wrangler =
+            Wrangler { dir: std::env::temp_dir(), account_id: "a".into(), token: Secret::new("t"), api_base_url: None };
         let error = wrangler.run("molt-no-such-program", &[], &mut |_| {}).await;
         assert!(matches!(error, Err(WranglerError::NodeMissing { .. }) | Err(WranglerError::Spawn { .. })));
     }

@@ -105,7 +105,8 @@ fn envelope(status: u16, result: Value) -> Response {
 }
 
 fn failure(status: u16, code: u64, message: &str) -> Response {
-    let body = json!({"success": false, "errors": [{"code": code, "message": message}], "messages": [], "result": null});
+    let body =
+        json!({"success": false, "errors": [{"code": code, "message": message}], "messages": [], "result": null});
     json_response(status, &body, &[])
 }
 
@@ -161,7 +162,8 @@ async fn handle(State(state): State<Arc<Mutex<FakeState>>>, request: Request) ->
 }
 
 fn account_call(state: &mut FakeState, method: &str, rest: &[&str], body: &Value) -> Response {
-    let bucket_json = |name: &str| json!({"name": name, "creation_date": now(), "location": "WEUR", "storage_class": "Standard"});
+    let bucket_json =
+        |name: &str| json!({"name": name, "creation_date": now(), "location": "WEUR", "storage_class": "Standard"});
     match (method, rest) {
         ("GET", ["r2", "buckets"]) => {
             let buckets: Vec<Value> = state.buckets.iter().map(|name| bucket_json(name)).collect();
@@ -221,7 +223,8 @@ fn account_call(state: &mut FakeState, method: &str, rest: &[&str], body: &Value
             failure(404, 10007, "This Worker does not exist on your account.")
         }
         ("GET", ["workers", "scripts", script, "secrets"]) => {
-            let names: Vec<Value> = state.scripts[*script].keys().map(|name| json!({"name": name, "type": "secret_text"})).collect();
+            let names: Vec<Value> =
+                state.scripts[*script].keys().map(|name| json!({"name": name, "type": "secret_text"})).collect();
             envelope(200, Value::Array(names))
         }
         ("PUT", ["workers", "scripts", script, "secrets"]) => {
@@ -236,7 +239,10 @@ fn account_call(state: &mut FakeState, method: &str, rest: &[&str], body: &Value
         ("POST", ["workers", "scripts", _, "tails"]) => {
             let id = random_id("", 32).to_ascii_lowercase();
             state.tails.insert(id.clone());
-            envelope(200, json!({"id": id, "url": format!("{}/tail/{id}", state.tail_base), "expires_at": "2026-11-29T18:00:00Z"}))
+            envelope(
+                200,
+                json!({"id": id, "url": format!("{}/tail/{id}", state.tail_base), "expires_at": "2026-11-29T18:00:00Z"}),
+            )
         }
         ("DELETE", ["workers", "scripts", _, "tails", id]) => {
             if state.tails.remove(*id) {
@@ -257,13 +263,21 @@ fn telegram(state: &mut FakeState, rest: &str, body: &Value) -> Response {
     match method {
         "getWebhookInfo" => {
             let url = state.telegram_webhook.as_ref().map(|(url, _)| url.clone()).unwrap_or_default();
-            json_response(200, &json!({"ok": true, "result": {"url": url, "has_custom_certificate": false, "pending_update_count": 0}}), &[])
+            json_response(
+                200,
+                &json!({"ok": true, "result": {"url": url, "has_custom_certificate": false, "pending_update_count": 0}}),
+                &[],
+            )
         }
         "setWebhook" => {
             let url = body["url"].as_str().unwrap_or_default().to_owned();
             let secret = body["secret_token"].as_str().unwrap_or_default().to_owned();
             if !url.starts_with("https://") {
-                return json_response(400, &json!({"ok": false, "error_code": 400, "description": "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"}), &[]);
+                return json_response(
+                    400,
+                    &json!({"ok": false, "error_code": 400, "description": "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"}),
+                    &[],
+                );
             }
             state.telegram_webhook = Some((url, secret));
             json_response(200, &json!({"ok": true, "result": true, "description": "Webhook was set"}), &[])

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-pub use file::{AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig, GatewaySection, ModelSection};
+pub use file::{
+    AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig, GatewaySection, ModelSection,
+};
 pub use layers::{Origin, Provenance};
 pub use model::{Api, ModelSettings, NO_PROVIDER_HINT, ProviderSettings};
 

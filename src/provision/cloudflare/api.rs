@@ -190,7 +190,8 @@ impl Cloudflare {
     /// Sets one secret; the value travels only in the request body.
     pub async fn put_worker_secret(&self, script: &str, name: &str, value: &Secret) -> Result<(), CloudflareError> {
         let body = json!({ "name": name, "text": value.expose(), "type": "secret_text" });
-        let _: Value = self.send(Method::PUT, &self.account_path(&format!("/workers/scripts/{script}/secrets")), &body).await?;
+        let _: Value =
+            self.send(Method::PUT, &self.account_path(&format!("/workers/scripts/{script}/secrets")), &body).await?;
         Ok(())
     }
 

@@ -46,7 +46,9 @@ impl CloudflareError {
     pub fn is_auth(&self) -> bool {
         match self {
             Self::Api { status, .. } => {
-                matches!(status, 401 | 403) || self.has_code(codes::INVALID_TOKEN) || self.has_code(codes::AUTHENTICATION)
+                matches!(status, 401 | 403)
+                    || self.has_code(codes::INVALID_TOKEN)
+                    || self.has_code(codes::AUTHENTICATION)
             }
             _ => false,
         }
@@ -139,7 +141,8 @@ impl Cloudflare {
         path: &str,
         body: Option<&Value>,
     ) -> Result<T, CloudflareError> {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(self.token.expose());
+        let mut request =
+            self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(self.token.expose());
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -157,7 +160,12 @@ impl Cloudflare {
             reason: format!("HTTP {status}, not the API's JSON envelope: {error}"),
         })?;
         if !envelope.success || status >= 400 {
-            return Err(CloudflareError::Api { method: method.to_string(), path: path.to_owned(), status, errors: envelope.errors });
+            return Err(CloudflareError::Api {
+                method: method.to_string(),
+                path: path.to_owned(),
+                status,
+                errors: envelope.errors,
+            });
         }
         serde_json::from_value(envelope.result)
             .map_err(|error| CloudflareError::Decode { path: path.to_owned(), reason: error.to_string() })
