@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod events;
 mod http;
+pub mod logs;
 pub mod providers;
 mod ratelimit;
 mod server;

@@ -22,6 +22,7 @@ pub const METHODS: &[(&str, Scope)] = &[
     ("sessions.reset", Scope::Write),
     ("sessions.delete", Scope::Write),
     ("models.list", Scope::Read),
+    ("logs.tail", Scope::Admin),
 ];
 
 pub const EVENTS: &[&str] = &["connect.challenge", "tick", "chat", "sessions.changed", "shutdown"];
@@ -40,6 +41,7 @@ pub async fn dispatch(gateway: &Gateway, client: &Authorized, request: Request) 
     match request.method.as_str() {
         "health" => Ok(health(gateway).await),
         "status" => Ok(status(gateway).await),
+        "logs.tail" => crate::daemon::logs::tail(params),
         method => {
             let core = gateway
                 .core()
