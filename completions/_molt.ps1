@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL')
             [CompletionResult]::new('secrets', 'secrets', [CompletionResultType]::ParameterValue, 'The deployment''s secrets: list, get, set, push')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'The gateway token: rotate')
+            [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -164,6 +165,19 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
         'molt;token;help;help' {
             break
         }
+        'molt;tail' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The deploy folder `molt init` wrote')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only requests with this outcome: `ok`, `error` or `canceled` (repeatable)')
+            [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Only requests with this HTTP method (repeatable)')
+            [CompletionResult]::new('--search', '--search', [CompletionResultType]::ParameterName, 'Only events whose logs, exceptions or URL contain this text')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The gateway''s WebSocket URL [default: the deployment''s, else ws://127.0.0.1:18789/ws]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per line instead of readable lines')
+            [CompletionResult]::new('--gateway', '--gateway', [CompletionResultType]::ParameterName, 'Follow the gateway daemon''s own logs (`logs.tail`) instead of the Worker''s')
+            [CompletionResult]::new('--no-follow', '--no-follow', [CompletionResultType]::ParameterName, 'With `--gateway`: print the recent lines and exit instead of following')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'molt;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -180,6 +194,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL')
             [CompletionResult]::new('secrets', 'secrets', [CompletionResultType]::ParameterValue, 'The deployment''s secrets: list, get, set, push')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'The gateway token: rotate')
+            [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -218,6 +233,9 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             break
         }
         'molt;help;token;rotate' {
+            break
+        }
+        'molt;help;tail' {
             break
         }
         'molt;help;completions' {

@@ -37,6 +37,9 @@ _molt() {
             molt,secrets)
                 cmd="molt__subcmd__secrets"
                 ;;
+            molt,tail)
+                cmd="molt__subcmd__tail"
+                ;;
             molt,token)
                 cmd="molt__subcmd__token"
                 ;;
@@ -60,6 +63,9 @@ _molt() {
                 ;;
             molt__subcmd__help,secrets)
                 cmd="molt__subcmd__help__subcmd__secrets"
+                ;;
+            molt__subcmd__help,tail)
+                cmd="molt__subcmd__help__subcmd__tail"
                 ;;
             molt__subcmd__help,token)
                 cmd="molt__subcmd__help__subcmd__token"
@@ -128,7 +134,7 @@ _molt() {
 
     case "${cmd}" in
         molt)
-            opts="-h -V --help --version gateway init deploy secrets token completions man help"
+            opts="-h -V --help --version gateway init deploy secrets token tail completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,7 +214,7 @@ _molt() {
             return 0
             ;;
         molt__subcmd__help)
-            opts="gateway init deploy secrets token completions man help"
+            opts="gateway init deploy secrets token tail completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -364,6 +370,20 @@ _molt() {
         molt__subcmd__help__subcmd__secrets__subcmd__set)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        molt__subcmd__help__subcmd__tail)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -671,6 +691,40 @@ _molt() {
             fi
             case "${prev}" in
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        molt__subcmd__tail)
+            opts="-h --dir --status --method --search --json --gateway --url --no-follow --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --status)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --method)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

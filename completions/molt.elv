@@ -27,6 +27,7 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand deploy 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL'
             cand secrets 'The deployment''s secrets: list, get, set, push'
             cand token 'The gateway token: rotate'
+            cand tail 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)'
             cand completions 'Print shell completions'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -141,6 +142,18 @@ set edit:completion:arg-completer[molt] = {|@words|
         }
         &'molt;token;help;help'= {
         }
+        &'molt;tail'= {
+            cand --dir 'The deploy folder `molt init` wrote'
+            cand --status 'Only requests with this outcome: `ok`, `error` or `canceled` (repeatable)'
+            cand --method 'Only requests with this HTTP method (repeatable)'
+            cand --search 'Only events whose logs, exceptions or URL contain this text'
+            cand --url 'The gateway''s WebSocket URL [default: the deployment''s, else ws://127.0.0.1:18789/ws]'
+            cand --json 'One JSON object per line instead of readable lines'
+            cand --gateway 'Follow the gateway daemon''s own logs (`logs.tail`) instead of the Worker''s'
+            cand --no-follow 'With `--gateway`: print the recent lines and exit instead of following'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'molt;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -155,6 +168,7 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand deploy 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL'
             cand secrets 'The deployment''s secrets: list, get, set, push'
             cand token 'The gateway token: rotate'
+            cand tail 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)'
             cand completions 'Print shell completions'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -183,6 +197,8 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand rotate 'Generate a new gateway token and push it to the Worker'
         }
         &'molt;help;token;rotate'= {
+        }
+        &'molt;help;tail'= {
         }
         &'molt;help;completions'= {
         }

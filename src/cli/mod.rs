@@ -7,6 +7,8 @@ mod init;
 mod logging;
 mod prompt;
 mod secrets;
+mod tail;
+mod tail_gateway;
 
 use std::process::ExitCode;
 
@@ -31,6 +33,8 @@ enum Command {
     Secrets(secrets::SecretsArgs),
     /// The gateway token: rotate
     Token(secrets::TokenArgs),
+    /// Follow the Worker's live logs (or the gateway's, with `--gateway`)
+    Tail(tail::TailArgs),
     /// Print shell completions
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff)
@@ -66,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(args),
         Command::Secrets(args) => secrets::run(args),
         Command::Token(args) => secrets::rotate(args),
+        Command::Tail(args) => tail::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
     };

@@ -94,13 +94,13 @@ pub fn global() -> &'static LogRing {
 pub fn tail(params: &Map<String, Value>) -> Result<Value, ErrorShape> {
     let number = |field: &str| match params.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => value
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| ErrorShape::invalid(format!("invalid logs.tail params: '{field}' must be a non-negative integer"))),
+        Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+            ErrorShape::invalid(format!("invalid logs.tail params: '{field}' must be a non-negative integer"))
+        }),
     };
     let cursor = number("cursor")?;
-    let limit = number("limit")?.map_or(DEFAULT_LIMIT, |limit| usize::try_from(limit).unwrap_or(MAX_LIMIT)).clamp(1, MAX_LIMIT);
+    let limit =
+        number("limit")?.map_or(DEFAULT_LIMIT, |limit| usize::try_from(limit).unwrap_or(MAX_LIMIT)).clamp(1, MAX_LIMIT);
     let slice = global().read(cursor, limit);
     Ok(json!({"cursor": slice.cursor, "lines": slice.lines, "truncated": slice.truncated, "reset": slice.reset}))
 }
@@ -220,7 +220,8 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!(address = "127.0.0.1:1", attempts = 3, "ring layer test line");
         });
-        let found = global().read(None, MAX_LIMIT).lines.into_iter().rev().find(|line| line.contains("ring layer test line"));
+        let found =
+            global().read(None, MAX_LIMIT).lines.into_iter().rev().find(|line| line.contains("ring layer test line"));
         let line: Value = serde_json::from_str(&found.expect("the line was recorded")).unwrap();
         assert_eq!(line["level"], "WARN");
         assert_eq!(line["fields"]["attempts"], 3);
