@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL')
             [CompletionResult]::new('secrets', 'secrets', [CompletionResultType]::ParameterValue, 'The deployment''s secrets: list, get, set, push')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'The gateway token: rotate')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the whole chain: token, account, bucket, Access, secrets, Worker, channels, model')
             [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
@@ -165,6 +166,14 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
         'molt;token;help;help' {
             break
         }
+        'molt;doctor' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The deploy folder `molt init` wrote')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The Worker''s URL [default: `https://WORKER.SUBDOMAIN.workers.dev`]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object with every check')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'molt;tail' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The deploy folder `molt init` wrote')
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only requests with this outcome: `ok`, `error` or `canceled` (repeatable)')
@@ -194,6 +203,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL')
             [CompletionResult]::new('secrets', 'secrets', [CompletionResultType]::ParameterValue, 'The deployment''s secrets: list, get, set, push')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'The gateway token: rotate')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the whole chain: token, account, bucket, Access, secrets, Worker, channels, model')
             [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
@@ -233,6 +243,9 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             break
         }
         'molt;help;token;rotate' {
+            break
+        }
+        'molt;help;doctor' {
             break
         }
         'molt;help;tail' {

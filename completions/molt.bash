@@ -22,6 +22,9 @@ _molt() {
             molt,deploy)
                 cmd="molt__subcmd__deploy"
                 ;;
+            molt,doctor)
+                cmd="molt__subcmd__doctor"
+                ;;
             molt,gateway)
                 cmd="molt__subcmd__gateway"
                 ;;
@@ -48,6 +51,9 @@ _molt() {
                 ;;
             molt__subcmd__help,deploy)
                 cmd="molt__subcmd__help__subcmd__deploy"
+                ;;
+            molt__subcmd__help,doctor)
+                cmd="molt__subcmd__help__subcmd__doctor"
                 ;;
             molt__subcmd__help,gateway)
                 cmd="molt__subcmd__help__subcmd__gateway"
@@ -134,7 +140,7 @@ _molt() {
 
     case "${cmd}" in
         molt)
-            opts="-h -V --help --version gateway init deploy secrets token tail completions man help"
+            opts="-h -V --help --version gateway init deploy secrets token doctor tail completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -169,6 +175,28 @@ _molt() {
             fi
             case "${prev}" in
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        molt__subcmd__doctor)
+            opts="-h --dir --url --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -214,7 +242,7 @@ _molt() {
             return 0
             ;;
         molt__subcmd__help)
-            opts="gateway init deploy secrets token tail completions man help"
+            opts="gateway init deploy secrets token doctor tail completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -242,6 +270,20 @@ _molt() {
             return 0
             ;;
         molt__subcmd__help__subcmd__deploy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        molt__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand deploy 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL'
             cand secrets 'The deployment''s secrets: list, get, set, push'
             cand token 'The gateway token: rotate'
+            cand doctor 'Check the whole chain: token, account, bucket, Access, secrets, Worker, channels, model'
             cand tail 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)'
             cand completions 'Print shell completions'
             cand man 'Print the man page (roff)'
@@ -142,6 +143,13 @@ set edit:completion:arg-completer[molt] = {|@words|
         }
         &'molt;token;help;help'= {
         }
+        &'molt;doctor'= {
+            cand --dir 'The deploy folder `molt init` wrote'
+            cand --url 'The Worker''s URL [default: `https://WORKER.SUBDOMAIN.workers.dev`]'
+            cand --json 'One JSON object with every check'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'molt;tail'= {
             cand --dir 'The deploy folder `molt init` wrote'
             cand --status 'Only requests with this outcome: `ok`, `error` or `canceled` (repeatable)'
@@ -168,6 +176,7 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand deploy 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL'
             cand secrets 'The deployment''s secrets: list, get, set, push'
             cand token 'The gateway token: rotate'
+            cand doctor 'Check the whole chain: token, account, bucket, Access, secrets, Worker, channels, model'
             cand tail 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)'
             cand completions 'Print shell completions'
             cand man 'Print the man page (roff)'
@@ -197,6 +206,8 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand rotate 'Generate a new gateway token and push it to the Worker'
         }
         &'molt;help;token;rotate'= {
+        }
+        &'molt;help;doctor'= {
         }
         &'molt;help;tail'= {
         }

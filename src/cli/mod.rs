@@ -2,6 +2,7 @@
 
 pub mod completions;
 mod deploy;
+mod doctor;
 mod gateway;
 mod init;
 mod logging;
@@ -33,6 +34,8 @@ enum Command {
     Secrets(secrets::SecretsArgs),
     /// The gateway token: rotate
     Token(secrets::TokenArgs),
+    /// Check the whole chain: token, account, bucket, Access, secrets, Worker, channels, model
+    Doctor(doctor::DoctorArgs),
     /// Follow the Worker's live logs (or the gateway's, with `--gateway`)
     Tail(tail::TailArgs),
     /// Print shell completions
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(args),
         Command::Secrets(args) => secrets::run(args),
         Command::Token(args) => secrets::rotate(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::Tail(args) => tail::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),

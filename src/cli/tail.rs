@@ -46,7 +46,7 @@ pub struct TailArgs {
 }
 
 /// Colours on a terminal, unless `NO_COLOR` is set.
-pub struct Paint(bool);
+pub struct Paint(pub bool);
 
 impl Paint {
     pub fn detect() -> Self {

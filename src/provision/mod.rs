@@ -5,6 +5,7 @@
 
 pub mod cloudflare;
 pub mod deploy;
+pub mod doctor;
 pub mod instances;
 pub mod secrets;
 pub mod state;

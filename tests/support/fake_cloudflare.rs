@@ -165,6 +165,9 @@ fn account_call(state: &mut FakeState, method: &str, rest: &[&str], body: &Value
     let bucket_json =
         |name: &str| json!({"name": name, "creation_date": now(), "location": "WEUR", "storage_class": "Standard"});
     match (method, rest) {
+        ("GET", []) => {
+            envelope(200, json!({"id": ACCOUNT, "name": "Ada's account", "type": "standard", "created_on": now()}))
+        }
         ("GET", ["r2", "buckets"]) => {
             let buckets: Vec<Value> = state.buckets.iter().map(|name| bucket_json(name)).collect();
             envelope(200, json!({"buckets": buckets}))

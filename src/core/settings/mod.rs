@@ -15,7 +15,7 @@ pub use file::{
     AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig, GatewaySection, ModelSection,
 };
 pub use layers::{Origin, Provenance};
-pub use model::{Api, ModelSettings, NO_PROVIDER_HINT, ProviderSettings};
+pub use model::{ANTHROPIC_BASE_URL, Api, ModelSettings, NO_PROVIDER_HINT, OPENAI_BASE_URL, ProviderSettings};
 
 use crate::core::secret::Secret;
 use layers::{Flag, Layers};

@@ -73,6 +73,11 @@ struct Subdomain {
 }
 
 #[derive(Deserialize)]
+struct Account {
+    name: String,
+}
+
+#[derive(Deserialize)]
 struct Organization {
     auth_domain: String,
 }
@@ -80,6 +85,12 @@ struct Organization {
 impl Cloudflare {
     pub async fn verify_token(&self) -> Result<TokenStatus, CloudflareError> {
         self.get("/user/tokens/verify").await
+    }
+
+    /// The account's name.
+    pub async fn account(&self) -> Result<String, CloudflareError> {
+        let account: Account = self.get(&self.account_path("")).await?;
+        Ok(account.name)
     }
 
     /// `None` when the bucket does not exist.
