@@ -143,3 +143,15 @@ async fn the_rendered_deploy_folder_passes_a_wrangler_dry_run_offline() {
     let bundle = std::fs::read_to_string(out.join("worker.js")).expect("the bundled Worker");
     assert!(bundle.contains("MoltContainer = class extends Container"), "the Worker defines the container class");
 }
+
+#[test]
+fn the_rendered_package_json_pins_the_wrangler_these_tests_run() {
+    let template = include_str!("../templates/package.json.tmpl").replace("{{package_name}}", "\"molt\"");
+    let pinned: serde_json::Value = serde_json::from_str(&template).unwrap();
+    let installed = |package: &str| -> serde_json::Value {
+        let path = wrangler_dir().join("node_modules").join(package).join("package.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    assert_eq!(pinned["devDependencies"]["wrangler"], installed("wrangler")["version"]);
+    assert_eq!(pinned["dependencies"]["@cloudflare/containers"], installed("@cloudflare/containers")["version"]);
+}
