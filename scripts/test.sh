@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, then every test in parallel. Installs what the
-# tests need (Chromium for the browser tests) when it is missing.
+# tests need (Chromium for the browser tests, wrangler for the deploy tests) when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/molt/target}"
@@ -22,6 +22,20 @@ apt_install() {
 if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM:-}" ]; then
   echo "test.sh: installing Chromium for the browser tests" >&2
   apt_install chromium
+fi
+
+# The wrangler the generated package.json pins, outside the clone; tests/wrangler.rs runs it.
+WRANGLER_VERSION=4.86.0
+export MOLT_WRANGLER_DIR="${MOLT_WRANGLER_DIR:-$HOME/.cache/molt/wrangler-$WRANGLER_VERSION}"
+if [ ! -x "$MOLT_WRANGLER_DIR/node_modules/.bin/wrangler" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "test.sh: installing Node.js for wrangler" >&2
+    apt_install nodejs npm
+  fi
+  echo "test.sh: installing wrangler $WRANGLER_VERSION into $MOLT_WRANGLER_DIR" >&2
+  mkdir -p "$MOLT_WRANGLER_DIR"
+  npm install --prefix "$MOLT_WRANGLER_DIR" --no-audit --no-fund --loglevel=error \
+    "wrangler@$WRANGLER_VERSION" "@cloudflare/containers@0.3.7" >&2
 fi
 
 cargo fmt --check

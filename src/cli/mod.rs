@@ -1,10 +1,18 @@
 //! The command line: one module per subcommand, each with its clap `Args` and `run`.
 
 mod admin_client;
+pub mod completions;
+mod deploy;
+mod doctor;
 mod gateway;
+mod init;
 mod logging;
 mod pair;
 mod pair_text;
+mod prompt;
+mod secrets;
+mod tail;
+mod tail_gateway;
 
 use std::process::ExitCode;
 
@@ -23,6 +31,22 @@ enum Command {
     Gateway(gateway::GatewayArgs),
     /// Approve or refuse devices and chat-platform users
     Pair(pair::PairArgs),
+    /// Set up a deployment: ask what it needs, keep its secrets, render the deploy folder
+    Init(Box<init::InitArgs>),
+    /// Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL
+    Deploy(deploy::DeployArgs),
+    /// The deployment's secrets: list, get, set, push
+    Secrets(secrets::SecretsArgs),
+    /// The gateway token: rotate
+    Token(secrets::TokenArgs),
+    /// Check the whole chain: token, account, bucket, Access, secrets, Worker, channels, model
+    Doctor(doctor::DoctorArgs),
+    /// Follow the Worker's live logs (or the gateway's, with `--gateway`)
+    Tail(tail::TailArgs),
+    /// Print shell completions
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
 }
 
 /// A failure the user can act on: exit code 1, the message, and the next command to try.
@@ -51,6 +75,14 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gateway(args) => gateway::run(args),
         Command::Pair(args) => pair::run(args),
+        Command::Init(args) => init::run(*args),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Secrets(args) => secrets::run(args),
+        Command::Token(args) => secrets::rotate(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Tail(args) => tail::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man => completions::man(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

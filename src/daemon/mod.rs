@@ -6,6 +6,7 @@ mod admin;
 pub mod agent;
 pub mod events;
 pub(crate) mod http;
+pub mod logs;
 pub mod pairing;
 pub mod providers;
 mod ratelimit;

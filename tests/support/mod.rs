@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod client;
 pub mod fake_anthropic;
+pub mod fake_cloudflare;
 pub mod fake_openai;
 pub mod gateway;
 pub mod jwks;

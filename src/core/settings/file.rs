@@ -2,20 +2,25 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+pub use super::deploy::{AccessSection, ChannelSection, DeployChannels, DeploySection};
 
 use super::SettingsError;
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     #[serde(default)]
     pub gateway: GatewaySection,
     #[serde(default)]
     pub model: ModelSection,
+    /// Written by `molt init` for `molt deploy`; the gateway ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<DeploySection>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewaySection {
     pub port: Option<u16>,
@@ -27,7 +32,7 @@ pub struct GatewaySection {
     pub shutdown_grace_secs: Option<u64>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
     pub provider: Option<String>,

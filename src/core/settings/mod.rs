@@ -1,6 +1,7 @@
 //! The gateway's settings, resolved once: flags over environment over `molt.toml` over defaults.
 
 mod access;
+mod deploy;
 mod file;
 mod layers;
 mod model;
@@ -12,9 +13,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use access::{AccessSettings, AuthSettings, ChannelSeed};
-pub use file::FileConfig;
+pub use file::{
+    AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig, GatewaySection, ModelSection,
+};
 pub use layers::{Origin, Provenance};
-pub use model::{Api, ModelSettings, NO_PROVIDER_HINT, ProviderSettings};
+pub use model::{ANTHROPIC_BASE_URL, Api, ModelSettings, NO_PROVIDER_HINT, OPENAI_BASE_URL, ProviderSettings};
 
 use crate::core::secret::Secret;
 use layers::{Flag, Layers};

@@ -32,6 +32,7 @@ pub const METHODS: &[(&str, Scope)] = &[
     ("pairing.code.list", Scope::Pairing),
     ("pairing.code.approve", Scope::Pairing),
     ("pairing.code.reject", Scope::Pairing),
+    ("logs.tail", Scope::Admin),
 ];
 
 pub const EVENTS: &[&str] = &[
@@ -69,6 +70,7 @@ pub async fn dispatch(
     match request.method.as_str() {
         "health" => Ok(health(gateway).await),
         "status" => Ok(status(gateway).await),
+        "logs.tail" => crate::daemon::logs::tail(params),
         method => {
             let core = gateway
                 .core()

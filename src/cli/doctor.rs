@@ -1,0 +1,71 @@
+//! `molt doctor`: runs every check of the deployment and prints one line each (or `--json`);
+//! each failure carries a `hint:` with the command that fixes it; exit 1 when any failed.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::UserError;
+use super::deploy::{cloudflare, load_config};
+use super::init::{load_secrets, open_store};
+use crate::core::settings::{ANTHROPIC_BASE_URL, OPENAI_BASE_URL};
+use crate::provision::doctor::{self, Inputs, Status};
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The deploy folder `molt init` wrote
+    #[arg(long, env = "MOLT_DEPLOY_DIR", default_value = "molt-deploy")]
+    pub dir: PathBuf,
+    /// The Worker's URL [default: `https://WORKER.SUBDOMAIN.workers.dev`]
+    #[arg(long, env = "MOLT_WORKER_URL")]
+    pub url: Option<String>,
+    /// One JSON object with every check
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let (config, deploy) = load_config(&args.dir)?;
+    let store = open_store(&deploy.worker_name, &env)?;
+    let inputs = Inputs {
+        cloudflare: cloudflare(&deploy, &env)?,
+        local: load_secrets(&store)?,
+        worker_url: args.url.clone(),
+        anthropic_base_url: env("ANTHROPIC_BASE_URL").unwrap_or_else(|| ANTHROPIC_BASE_URL.into()),
+        openai_base_url: env("OPENAI_BASE_URL").unwrap_or_else(|| OPENAI_BASE_URL.into()),
+        dir: args.dir.display().to_string(),
+        config,
+        deploy,
+    };
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
+    let checks = runtime.block_on(doctor::run(&inputs));
+    let failed = checks.iter().filter(|check| check.status == Status::Fail).count();
+    if args.json {
+        println!("{}", serde_json::json!({"ok": failed == 0, "checks": checks}));
+    } else {
+        let paint = super::tail::Paint(std::io::stdout().is_terminal() && env("NO_COLOR").is_none());
+        for check in &checks {
+            let mark = match check.status {
+                Status::Ok => paint.green("ok  "),
+                Status::Fail => paint.red("FAIL"),
+                Status::Skip => paint.dim("skip"),
+            };
+            println!("{mark} {:<17} {}", check.name, check.detail);
+            if let Some(hint) = &check.hint {
+                println!("     hint: {hint}");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(UserError::new(
+            format!("{failed} check(s) failed"),
+            "run the commands in the `hint:` lines above, then `molt doctor` again",
+        )
+        .into());
+    }
+    Ok(())
+}

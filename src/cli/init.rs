@@ -1,0 +1,432 @@
+//! `molt init`: asks (or takes from flags and the environment) what a deployment needs, keeps
+//! the secrets in the local store, writes `molt.toml` (no secrets) and renders the deploy folder.
+//! Secrets come only from the environment or a hidden prompt, never from flags.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use super::UserError;
+use super::prompt::Asker;
+use crate::core::secret::Secret;
+use crate::core::settings::{AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig};
+use crate::provision::cloudflare::Cloudflare;
+use crate::provision::instances::{INSTANCE_TYPES, InstanceType, RECOMMENDED};
+use crate::provision::secrets::{SecretStore, StoreChoice, config_dir};
+use crate::provision::templates;
+
+pub const CONFIG_FILE: &str = "molt.toml";
+const POLICIES: &[&str] = &["pairing", "allowlist", "open", "disabled"];
+const PROVIDERS: &[&str] = &["anthropic", "ai-gateway", "openai"];
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where the deploy folder goes (`molt.toml`, `wrangler.toml`, the Worker)
+    #[arg(long, env = "MOLT_DEPLOY_DIR", default_value = "molt-deploy")]
+    pub dir: PathBuf,
+    /// Cloudflare account id (the API token comes from `CLOUDFLARE_API_TOKEN` or a prompt)
+    #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID")]
+    account_id: Option<String>,
+    /// Worker name; the assistant lives at `https://NAME.<subdomain>.workers.dev` [default: molt]
+    #[arg(long, env = "MOLT_WORKER_NAME")]
+    worker_name: Option<String>,
+    /// Model provider: `anthropic`, `ai-gateway` or `openai` (its key from the environment)
+    #[arg(long, env = "MOLT_PROVIDER", value_parser = ["anthropic", "ai-gateway", "openai"])]
+    provider: Option<String>,
+    /// Model name [default: the provider's]
+    #[arg(long, env = "MOLT_MODEL")]
+    model: Option<String>,
+    /// OpenAI-compatible base URL (with `--provider openai`)
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    openai_base_url: Option<String>,
+    /// Cloudflare AI Gateway id (with `--provider ai-gateway`)
+    #[arg(long, env = "CF_AI_GATEWAY_GATEWAY_ID")]
+    ai_gateway_id: Option<String>,
+    /// Channels, comma-separated: `telegram`, `discord`, `slack`, or `none`
+    #[arg(long, env = "MOLT_CHANNELS", value_delimiter = ',')]
+    channels: Option<Vec<String>>,
+    /// `webhook` (recommended when the container sleeps) or `polling`
+    #[arg(long, env = "TELEGRAM_MODE", value_parser = ["webhook", "polling"])]
+    telegram_mode: Option<String>,
+    /// `events` (recommended when the container sleeps) or `socket`
+    #[arg(long, env = "SLACK_MODE", value_parser = ["events", "socket"])]
+    slack_mode: Option<String>,
+    /// Telegram DM policy: `pairing`, `allowlist`, `open` or `disabled` [default: pairing]
+    #[arg(long, env = "TELEGRAM_DM_POLICY", value_parser = POLICIES.to_vec())]
+    telegram_dm_policy: Option<String>,
+    /// Discord DM policy [default: pairing]
+    #[arg(long, env = "DISCORD_DM_POLICY", value_parser = POLICIES.to_vec())]
+    discord_dm_policy: Option<String>,
+    /// Slack DM policy [default: pairing]
+    #[arg(long, env = "SLACK_DM_POLICY", value_parser = POLICIES.to_vec())]
+    slack_dm_policy: Option<String>,
+    /// Idle time before the container sleeps (`10m`, `1h`) or `never` [default: 10m]
+    #[arg(long, env = "SANDBOX_SLEEP_AFTER")]
+    sleep_after: Option<String>,
+    /// Container instance type: `lite`, `basic`, `standard-1`… [default: lite]
+    #[arg(long, env = "MOLT_INSTANCE_TYPE")]
+    instance_type: Option<String>,
+    /// R2 bucket for the gateway's data [default: WORKER-data]
+    #[arg(long, env = "R2_BUCKET_NAME")]
+    bucket: Option<String>,
+    /// Cloudflare Access team domain (`<team>.cloudflareaccess.com`) guarding the admin paths
+    #[arg(long, env = "CF_ACCESS_TEAM_DOMAIN")]
+    access_team_domain: Option<String>,
+    /// Emails Access lets in, comma-separated
+    #[arg(long, env = "MOLT_ACCESS_EMAILS", value_delimiter = ',')]
+    access_emails: Option<Vec<String>>,
+    /// Put the whole host behind Access, not only the admin paths (channel webhooks stay open)
+    #[arg(long)]
+    access_whole_host: bool,
+    /// A registry image to run instead of building the deploy folder's `Dockerfile`
+    #[arg(long, env = "MOLT_IMAGE")]
+    image: Option<String>,
+    /// Never prompt: fail at once, naming every missing value
+    #[arg(long)]
+    non_interactive: bool,
+    /// Do not check the API token with Cloudflare (offline)
+    #[arg(long)]
+    no_verify: bool,
+}
+
+/// Everything init decided, before it is written.
+struct Answers {
+    account_id: String,
+    worker_name: String,
+    provider: String,
+    deploy: DeploySection,
+    model: Option<String>,
+    openai_base_url: Option<String>,
+    secrets: Vec<(&'static str, Secret)>,
+}
+
+pub fn run(args: InitArgs) -> anyhow::Result<()> {
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let interactive = !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let existing = load_existing(&args.dir)?;
+    let provisional = args
+        .worker_name
+        .clone()
+        .or_else(|| existing.as_ref().and_then(|config| config.deploy.as_ref()).map(|d| d.worker_name.clone()))
+        .unwrap_or_else(|| "molt".into());
+    let mut store = open_store(&provisional, &env)?;
+    let mut asker = Asker::new(interactive);
+    asker.stored = load_secrets(&store)?.into_keys().collect();
+    let answers = ask(&args, &mut asker, &env, existing.as_ref())?;
+    asker.finish()?;
+    if answers.worker_name != provisional {
+        store = open_store(&answers.worker_name, &env)?;
+    }
+    if let Some(note) = &store.announcement {
+        eprintln!("note: {note}");
+    }
+    let mut secrets = load_secrets(&store)?;
+    for (name, value) in answers.secrets.iter().cloned() {
+        secrets.insert(name.to_owned(), value);
+    }
+    if !args.no_verify
+        && let Some(token) = secrets.get("CLOUDFLARE_API_TOKEN")
+    {
+        verify_token(token, &answers.account_id, &env)?;
+    }
+    if !secrets.contains_key("MOLTBOT_GATEWAY_TOKEN") {
+        secrets.insert("MOLTBOT_GATEWAY_TOKEN".into(), gateway_token()?);
+    }
+    let telegram_webhook = answers.deploy.channels.telegram.as_ref().is_some_and(|t| t.mode == "webhook");
+    if telegram_webhook && !secrets.contains_key("TELEGRAM_WEBHOOK_SECRET") {
+        secrets.insert("TELEGRAM_WEBHOOK_SECRET".into(), gateway_token()?);
+    }
+    store.save(&secrets).map_err(|error| UserError::new(error.to_string(), STORE_HINT))?;
+
+    let mut config = existing.unwrap_or_default();
+    config.model.provider = Some(answers.provider.clone());
+    config.model.model = answers.model.clone();
+    config.model.openai_base_url = answers.openai_base_url.clone();
+    config.deploy = Some(answers.deploy.clone());
+    let written = write_folder(&args.dir, &config)?;
+    eprintln!("{} secrets kept in {}", secrets.len(), store.location());
+    for path in written {
+        println!("{}", path.display());
+    }
+    eprintln!("next: `molt deploy --dir {}`", args.dir.display());
+    Ok(())
+}
+
+const STORE_HINT: &str = "unlock the OS keyring, or keep secrets in a 0600 file with `MOLT_SECRET_STORE=file`";
+
+/// The local secret store for `worker`, as `MOLT_SECRET_STORE` and the config directory say.
+pub fn open_store(worker: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<SecretStore> {
+    let choice = StoreChoice::parse(env("MOLT_SECRET_STORE").as_deref())
+        .map_err(|error| UserError::new(error.to_string(), "unset it, or set `MOLT_SECRET_STORE=file`"))?;
+    SecretStore::open(worker, &config_dir(env), choice)
+        .map_err(|error| UserError::new(error.to_string(), STORE_HINT).into())
+}
+
+pub fn load_secrets(store: &SecretStore) -> anyhow::Result<std::collections::BTreeMap<String, Secret>> {
+    store.load().map_err(|error| UserError::new(error.to_string(), STORE_HINT).into())
+}
+
+fn ask(
+    args: &InitArgs,
+    asker: &mut Asker,
+    env: &dyn Fn(&str) -> Option<String>,
+    existing: Option<&FileConfig>,
+) -> anyhow::Result<Answers> {
+    let before = existing.and_then(|config| config.deploy.clone()).unwrap_or_default();
+    let known = |value: &String| (!value.is_empty()).then(|| value.clone());
+    let account_id = asker.text(
+        "Cloudflare account id",
+        "CLOUDFLARE_ACCOUNT_ID (or --account-id)",
+        args.account_id.clone().or_else(|| known(&before.account_id)),
+        None,
+    );
+    let mut secrets = Vec::new();
+    if let Some(token) = asker.secret("Cloudflare API token", "CLOUDFLARE_API_TOKEN", env("CLOUDFLARE_API_TOKEN")) {
+        secrets.push(("CLOUDFLARE_API_TOKEN", token));
+    }
+    let worker_name = asker.text(
+        "Worker name",
+        "--worker-name",
+        args.worker_name.clone().or_else(|| known(&before.worker_name)),
+        Some("molt"),
+    );
+    let provider = asker.choose(
+        "Model provider",
+        "MOLT_PROVIDER (or --provider)",
+        args.provider.clone().or_else(|| existing.and_then(|config| config.model.provider.clone())),
+        PROVIDERS,
+        0,
+    );
+    let (key_name, key_label) = match provider.as_str() {
+        "openai" => ("OPENAI_API_KEY", "OpenAI-compatible API key"),
+        "ai-gateway" => ("CLOUDFLARE_AI_GATEWAY_API_KEY", "the model provider's key for AI Gateway"),
+        _ => ("ANTHROPIC_API_KEY", "Anthropic API key"),
+    };
+    if let Some(key) = asker.secret(key_label, key_name, env(key_name)) {
+        secrets.push((key_name, key));
+    }
+    let ai_gateway_id = (provider == "ai-gateway").then(|| {
+        asker.text("AI Gateway id", "CF_AI_GATEWAY_GATEWAY_ID (or --ai-gateway-id)", args.ai_gateway_id.clone(), None)
+    });
+    let openai_base_url = (provider == "openai").then(|| {
+        asker.text(
+            "OpenAI-compatible base URL",
+            "OPENAI_BASE_URL",
+            args.openai_base_url.clone(),
+            Some("https://api.openai.com/v1"),
+        )
+    });
+
+    let sleep_after = asker.text(
+        "Sleep after idle (`10m`, `1h`, or `never`; a sleeping container is not billed)",
+        "SANDBOX_SLEEP_AFTER",
+        args.sleep_after.clone().or_else(|| known(&before.sleep_after)),
+        Some("10m"),
+    );
+    let sleeps = sleep_after != "never";
+    let channels = ask_channels(args, asker, env, sleeps, &before.channels, &mut secrets);
+    let instance_type = ask_instance(args, asker, &before)?;
+    let bucket = args.bucket.clone().or_else(|| known(&before.bucket)).unwrap_or_else(|| format!("{worker_name}-data"));
+    let access = ask_access(args, asker, before.access.as_ref());
+    let deploy = DeploySection {
+        worker_name: worker_name.clone(),
+        account_id: account_id.clone(),
+        bucket,
+        image: args.image.clone().or(before.image.clone()),
+        instance_type,
+        sleep_after,
+        ai_gateway_id,
+        access,
+        channels,
+    };
+    Ok(Answers { account_id, worker_name, provider, deploy, model: args.model.clone(), openai_base_url, secrets })
+}
+
+fn ask_channels(
+    args: &InitArgs,
+    asker: &mut Asker,
+    env: &dyn Fn(&str) -> Option<String>,
+    sleeps: bool,
+    before: &DeployChannels,
+    secrets: &mut Vec<(&'static str, Secret)>,
+) -> DeployChannels {
+    let previous: Vec<String> =
+        [("telegram", &before.telegram), ("discord", &before.discord), ("slack", &before.slack)]
+            .iter()
+            .filter(|(_, section)| section.is_some())
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
+    let given = args.channels.clone().or_else(|| (!previous.is_empty()).then_some(previous));
+    let chosen = asker.many(
+        "Channels",
+        "MOLT_CHANNELS (or --channels; `none` for none)",
+        given,
+        &["telegram", "discord", "slack"],
+    );
+    if sleeps && !chosen.is_empty() && asker.is_interactive() {
+        asker.note(
+            "the container sleeps when idle: a bot's own outbound connection does not wake it, so a polling \
+             Telegram bot or a Socket Mode Slack app goes deaf while it sleeps. Telegram webhooks and the \
+             Slack Events API wake it with each message: choose `webhook` and `events`",
+        );
+    }
+    let mut channels = DeployChannels::default();
+    let recommended = |sleeping_choice: usize| if sleeps { sleeping_choice } else { 1 - sleeping_choice };
+    for name in chosen {
+        match name.as_str() {
+            "telegram" => {
+                let mode = asker.choose(
+                    "Telegram mode",
+                    "TELEGRAM_MODE",
+                    args.telegram_mode.clone(),
+                    &["webhook", "polling"],
+                    recommended(0),
+                );
+                let dm_policy = asker.choose(
+                    "Telegram DM policy",
+                    "TELEGRAM_DM_POLICY",
+                    args.telegram_dm_policy.clone(),
+                    POLICIES,
+                    0,
+                );
+                if let Some(token) = asker.secret("Telegram bot token", "TELEGRAM_BOT_TOKEN", env("TELEGRAM_BOT_TOKEN"))
+                {
+                    secrets.push(("TELEGRAM_BOT_TOKEN", token));
+                }
+                channels.telegram = Some(ChannelSection { mode, dm_policy });
+            }
+            "discord" => {
+                let dm_policy =
+                    asker.choose("Discord DM policy", "DISCORD_DM_POLICY", args.discord_dm_policy.clone(), POLICIES, 0);
+                if let Some(token) = asker.secret("Discord bot token", "DISCORD_BOT_TOKEN", env("DISCORD_BOT_TOKEN")) {
+                    secrets.push(("DISCORD_BOT_TOKEN", token));
+                }
+                channels.discord = Some(ChannelSection { mode: "gateway".into(), dm_policy });
+            }
+            "slack" => {
+                let mode = asker.choose(
+                    "Slack mode",
+                    "SLACK_MODE",
+                    args.slack_mode.clone(),
+                    &["events", "socket"],
+                    recommended(0),
+                );
+                let dm_policy =
+                    asker.choose("Slack DM policy", "SLACK_DM_POLICY", args.slack_dm_policy.clone(), POLICIES, 0);
+                if let Some(token) = asker.secret("Slack bot token", "SLACK_BOT_TOKEN", env("SLACK_BOT_TOKEN")) {
+                    secrets.push(("SLACK_BOT_TOKEN", token));
+                }
+                let (name, label) = if mode == "events" {
+                    ("SLACK_SIGNING_SECRET", "Slack signing secret")
+                } else {
+                    ("SLACK_APP_TOKEN", "Slack app-level token")
+                };
+                if let Some(value) = asker.secret(label, name, env(name)) {
+                    secrets.push((name, value));
+                }
+                channels.slack = Some(ChannelSection { mode, dm_policy });
+            }
+            other => {
+                asker.invalid(format!("unknown channel `{other}`; expected `telegram`, `discord`, `slack` or `none`"))
+            }
+        }
+    }
+    let deaf = [(&channels.telegram, "polling", "Telegram"), (&channels.slack, "socket", "Slack")]
+        .into_iter()
+        .filter(|(section, mode, _)| section.as_ref().is_some_and(|s| s.mode == *mode))
+        .map(|(_, _, name)| name)
+        .collect::<Vec<_>>();
+    if sleeps && !deaf.is_empty() {
+        asker.note(&format!(
+            "{} will not hear messages while the container sleeps; use `--telegram-mode webhook` / \
+             `--slack-mode events`, or `--sleep-after never`",
+            deaf.join(" and ")
+        ));
+    }
+    channels
+}
+
+fn ask_instance(args: &InitArgs, asker: &mut Asker, before: &DeploySection) -> anyhow::Result<String> {
+    let names: Vec<&str> = INSTANCE_TYPES.iter().map(|instance| instance.name).collect();
+    let labels: Vec<String> = INSTANCE_TYPES.iter().map(InstanceType::describe).collect();
+    let given =
+        args.instance_type.clone().or_else(|| (!before.instance_type.is_empty()).then(|| before.instance_type.clone()));
+    if let Some(name) = &given
+        && InstanceType::find(name).is_none()
+    {
+        asker.invalid(format!("unknown instance type `{name}`; expected one of {}", names.join(", ")));
+        return Ok(RECOMMENDED.into());
+    }
+    let index =
+        asker.choose_labelled("Instance type (`lite` fits: the gateway idles at ~10 MB)", given, &names, &labels, 0);
+    Ok(index)
+}
+
+fn ask_access(args: &InitArgs, asker: &mut Asker, before: Option<&AccessSection>) -> Option<AccessSection> {
+    let team_domain = asker.optional(
+        "Cloudflare Access team domain (`<team>.cloudflareaccess.com`; empty to skip)",
+        args.access_team_domain.clone().or_else(|| before.map(|access| access.team_domain.clone())),
+    )?;
+    let emails = asker.list(
+        "Emails allowed through Access, comma-separated",
+        "MOLT_ACCESS_EMAILS (or --access-emails)",
+        args.access_emails.clone().or_else(|| before.map(|access| access.emails.clone())),
+    );
+    Some(AccessSection {
+        team_domain,
+        emails,
+        whole_host: args.access_whole_host || before.is_some_and(|a| a.whole_host),
+    })
+}
+
+/// 32 bytes from the OS RNG, hex.
+fn gateway_token() -> anyhow::Result<Secret> {
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes).context("the OS random number generator failed")?;
+    Ok(Secret::new(hex::encode(bytes)))
+}
+
+fn verify_token(token: &Secret, account_id: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+    let client = Cloudflare::new(&Cloudflare::base_url_from(env), token.clone(), account_id);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    match runtime.block_on(client.verify_token()) {
+        Ok(status) if status.status == "active" => Ok(()),
+        Ok(status) => Err(UserError::new(
+            format!("the Cloudflare API token is `{}`, not active", status.status),
+            "create a token at https://dash.cloudflare.com/profile/api-tokens, then run `molt init` again",
+        )
+        .into()),
+        Err(error) if error.is_auth() => Err(UserError::new(
+            error.to_string(),
+            "check `CLOUDFLARE_API_TOKEN` (create one at https://dash.cloudflare.com/profile/api-tokens), then run `molt init` again",
+        )
+        .into()),
+        Err(error) => Err(UserError::new(error.to_string(), "check the network, or run `molt init --no-verify`").into()),
+    }
+}
+
+fn load_existing(dir: &Path) -> anyhow::Result<Option<FileConfig>> {
+    FileConfig::load(&dir.join(CONFIG_FILE), false).map_err(|error| {
+        UserError::new(error.to_string(), format!("fix or remove `{}`", dir.join(CONFIG_FILE).display())).into()
+    })
+}
+
+fn write_folder(dir: &Path, config: &FileConfig) -> anyhow::Result<Vec<PathBuf>> {
+    let files =
+        templates::render(config).map_err(|error| UserError::new(error.to_string(), "run `molt init` again"))?;
+    let unwritable = |error: String| UserError::new(error, "choose a writable folder with `molt init --dir DIR`");
+    templates::write(dir, &files).map_err(|error| unwritable(error.to_string()))?;
+    let text = format!(
+        "# molt's settings: `molt gateway` reads [gateway] and [model], `molt deploy` reads [deploy].\n\
+         # No secrets here: they are in the OS keyring (or the file `molt init` named).\n{}",
+        toml::to_string(config).context("cannot write molt.toml")?
+    );
+    let path = dir.join(CONFIG_FILE);
+    std::fs::write(&path, text).map_err(|error| unwritable(format!("cannot write `{}`: {error}", path.display())))?;
+    let mut written = vec![path];
+    written.extend(files.iter().map(|file| dir.join(file.name)));
+    Ok(written)
+}

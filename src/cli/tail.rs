@@ -1,0 +1,292 @@
+//! `molt tail`: the Worker's live logs through the Workers tail API (a session created with
+//! filters, its `trace-v1` WebSocket, the session deleted on exit), printed as readable lines —
+//! coloured on a terminal unless `NO_COLOR` — or as JSON; `--gateway` follows the daemon's own
+//! log stream instead (`tail_gateway.rs`).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use super::UserError;
+use super::deploy::{cloudflare, load_config};
+use super::tail_gateway;
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// The deploy folder `molt init` wrote
+    #[arg(long, env = "MOLT_DEPLOY_DIR", default_value = "molt-deploy")]
+    pub dir: PathBuf,
+    /// Only requests with this outcome: `ok`, `error` or `canceled` (repeatable)
+    #[arg(long)]
+    pub status: Vec<String>,
+    /// Only requests with this HTTP method (repeatable)
+    #[arg(long)]
+    pub method: Vec<String>,
+    /// Only events whose logs, exceptions or URL contain this text
+    #[arg(long)]
+    pub search: Option<String>,
+    /// One JSON object per line instead of readable lines
+    #[arg(long)]
+    pub json: bool,
+    /// Follow the gateway daemon's own logs (`logs.tail`) instead of the Worker's
+    #[arg(long)]
+    pub gateway: bool,
+    /// The gateway's WebSocket URL [default: the deployment's, else ws://127.0.0.1:18789/ws]
+    #[arg(long, env = "MOLT_GATEWAY_URL")]
+    pub url: Option<String>,
+    /// With `--gateway`: print the recent lines and exit instead of following
+    #[arg(long)]
+    pub no_follow: bool,
+}
+
+/// Colours on a terminal, unless `NO_COLOR` is set.
+pub struct Paint(pub bool);
+
+impl Paint {
+    pub fn detect() -> Self {
+        Self(std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) && std::io::stdout().is_terminal())
+    }
+
+    pub fn red(&self, text: &str) -> String {
+        self.code("31", text)
+    }
+    pub fn yellow(&self, text: &str) -> String {
+        self.code("33", text)
+    }
+    pub fn green(&self, text: &str) -> String {
+        self.code("32", text)
+    }
+    pub fn dim(&self, text: &str) -> String {
+        self.code("2", text)
+    }
+
+    fn code(&self, code: &str, text: &str) -> String {
+        if self.0 { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+    }
+}
+
+pub fn run(args: TailArgs) -> anyhow::Result<()> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
+    if args.gateway {
+        return runtime.block_on(tail_gateway::run(&args));
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let (_, deploy) = load_config(&args.dir)?;
+    let client = cloudflare(&deploy, &env)?;
+    let filters = Filters::from_args(&args)?;
+    runtime.block_on(async {
+        let session = client.create_tail(&deploy.worker_name).await.map_err(|error| {
+            UserError::new(
+                error.to_string(),
+                format!("check that the Worker is deployed: `molt deploy --dir {}`", args.dir.display()),
+            )
+        })?;
+        eprintln!("following `{}` (Ctrl-C to stop)", deploy.worker_name);
+        let result = tokio::select! {
+            result = stream(&session.url, &filters, args.json) => result,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        };
+        // The session is deleted whatever happened, so it does not linger on the account.
+        if let Err(error) = client.delete_tail(&deploy.worker_name, &session.id).await {
+            eprintln!("warning: cannot delete the tail session: {error}");
+        }
+        result
+    })
+}
+
+async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<()> {
+    let mut request = url.into_client_request().context("the tail session's URL is not a WebSocket URL")?;
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "trace-v1".parse().context("header")?);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|error| UserError::new(format!("cannot open the tail WebSocket: {error}"), "run `molt tail` again"))?;
+    socket.send(Message::Text(filters.message().to_string().into())).await.context("cannot send the filters")?;
+    let paint = Paint::detect();
+    let mut stdout = std::io::stdout().lock();
+    while let Some(message) = socket.next().await {
+        let bytes = match message {
+            Ok(Message::Text(text)) => text.as_bytes().to_vec(),
+            Ok(Message::Binary(bytes)) => bytes.to_vec(),
+            Ok(Message::Close(_)) => break,
+            Ok(_) => continue,
+            Err(error) => {
+                return Err(
+                    UserError::new(format!("the tail WebSocket failed: {error}"), "run `molt tail` again").into()
+                );
+            }
+        };
+        let Ok(event) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        if !filters.keeps(&event) {
+            continue;
+        }
+        let text = if as_json { event.to_string() } else { render(&event, &paint) };
+        if writeln!(stdout, "{text}").is_err() {
+            return Ok(()); // broken pipe: the reader left
+        }
+        let _ = stdout.flush();
+    }
+    Ok(())
+}
+
+/// The outcome, method and text filters, sent to Cloudflare and applied again here.
+pub struct Filters {
+    outcomes: Vec<&'static str>,
+    methods: Vec<String>,
+    search: Option<String>,
+}
+
+const ERROR_OUTCOMES: &[&str] = &["exception", "exceededCpu", "exceededMemory", "scriptNotFound", "unknown"];
+
+impl Filters {
+    pub fn from_args(args: &TailArgs) -> anyhow::Result<Self> {
+        let mut outcomes = Vec::new();
+        for status in &args.status {
+            match status.as_str() {
+                "ok" => outcomes.push("ok"),
+                "error" => outcomes.extend_from_slice(ERROR_OUTCOMES),
+                "canceled" => outcomes.push("canceled"),
+                other => {
+                    return Err(UserError::new(
+                        format!("unknown status `{other}`"),
+                        "use `--status ok`, `error` or `canceled`",
+                    )
+                    .into());
+                }
+            }
+        }
+        let methods = args.method.iter().map(|method| method.to_ascii_uppercase()).collect();
+        Ok(Self { outcomes, methods, search: args.search.clone() })
+    }
+
+    /// The first message on the tail WebSocket.
+    pub fn message(&self) -> Value {
+        let mut filters = Vec::new();
+        if !self.outcomes.is_empty() {
+            filters.push(json!({"outcome": self.outcomes}));
+        }
+        if !self.methods.is_empty() {
+            filters.push(json!({"method": self.methods}));
+        }
+        if let Some(text) = &self.search {
+            filters.push(json!({"query": text}));
+        }
+        json!({"filters": filters, "debug": false})
+    }
+
+    pub fn keeps(&self, event: &Value) -> bool {
+        let outcome = event["outcome"].as_str().unwrap_or_default();
+        if !self.outcomes.is_empty() && !self.outcomes.contains(&outcome) {
+            return false;
+        }
+        let method = event["event"]["request"]["method"].as_str().unwrap_or_default();
+        if !self.methods.is_empty() && !self.methods.iter().any(|wanted| wanted == method) {
+            return false;
+        }
+        match &self.search {
+            Some(text) => event.to_string().contains(text.as_str()),
+            None => true,
+        }
+    }
+}
+
+/// One trace event as readable lines: the request, then its logs and exceptions.
+pub fn render(event: &Value, paint: &Paint) -> String {
+    let time = event["eventTimestamp"].as_i64().map(format_ms).unwrap_or_default();
+    let outcome = event["outcome"].as_str().unwrap_or("unknown");
+    let request = &event["event"]["request"];
+    let head = match request["method"].as_str() {
+        Some(method) => {
+            let status = event["event"]["response"]["status"].as_u64().map(|s| s.to_string()).unwrap_or_default();
+            format!("{method} {} {status}", request["url"].as_str().unwrap_or_default())
+        }
+        None if event["event"]["cron"].is_string() => {
+            format!("cron {}", event["event"]["cron"].as_str().unwrap_or_default())
+        }
+        None => event["scriptName"].as_str().unwrap_or("event").to_owned(),
+    };
+    let painted_outcome = if outcome == "ok" { paint.green(outcome) } else { paint.red(outcome) };
+    let mut out = format!("{} {head} {painted_outcome}", paint.dim(&time));
+    for log in event["logs"].as_array().into_iter().flatten() {
+        let level = log["level"].as_str().unwrap_or("log");
+        let parts: Vec<String> = log["message"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|part| part.as_str().map_or_else(|| part.to_string(), str::to_owned))
+            .collect();
+        let label = format!("({level})");
+        let label = match level {
+            "error" => paint.red(&label),
+            "warn" => paint.yellow(&label),
+            _ => paint.dim(&label),
+        };
+        out.push_str(&format!("\n  {label} {}", parts.join(" ")));
+    }
+    for exception in event["exceptions"].as_array().into_iter().flatten() {
+        let name = exception["name"].as_str().unwrap_or("Error");
+        let message = exception["message"].as_str().unwrap_or_default();
+        out.push_str(&format!("\n  {} {message}", paint.red(&format!("✘ {name}:"))));
+    }
+    out
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn format_ms(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000);
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_iso_8601() {
+        assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_ms(1_795_953_600_123), "2026-11-29T12:00:00.123Z");
+    }
+
+    #[test]
+    fn a_fetch_event_renders_its_request_logs_and_exceptions() {
+        let event = json!({
+            "outcome": "exception",
+            "scriptName": "molt",
+            "eventTimestamp": 1_795_953_600_000_i64,
+            "event": {"request": {"url": "https://molt.ada.workers.dev/api/admin", "method": "POST"}, "response": {"status": 500}},
+            "logs": [{"message": ["container starting", 3], "level": "warn", "timestamp": 1}],
+            "exceptions": [{"name": "Error", "message": "boom", "timestamp": 2}],
+        });
+        let text = render(&event, &Paint(false));
+        assert_eq!(
+            text,
+            "2026-11-29T12:00:00.000Z POST https://molt.ada.workers.dev/api/admin 500 exception\n  (warn) container starting 3\n  ✘ Error: boom"
+        );
+        assert!(render(&event, &Paint(true)).contains("\x1b[31m"));
+    }
+}

@@ -1,0 +1,237 @@
+//! `molt tail --gateway`: a small client of the gateway protocol that connects with the gateway
+//! token (scope `operator.admin`) and polls `logs.tail` with its cursor, printing each line.
+
+use std::io::Write;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signer, SigningKey};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::UserError;
+use super::init::open_store;
+use super::tail::{Paint, TailArgs, format_ms};
+use crate::core::secret::Secret;
+use crate::core::settings::default_data_dir;
+
+const DEFAULT_URL: &str = "ws://127.0.0.1:18789/ws";
+const WAIT: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_secs(1);
+const CLIENT_ID: &str = "molt-cli";
+const CLIENT_MODE: &str = "cli";
+const SCOPES: &[&str] = &["operator.admin"];
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
+    let url = args.url.clone().unwrap_or_else(|| DEFAULT_URL.to_owned());
+    let token = token(args)?;
+    let mut socket = connect(&url, &token).await?;
+    let paint = Paint::detect();
+    let mut cursor: Option<u64> = None;
+    let mut id = 0u64;
+    loop {
+        id += 1;
+        let mut params = json!({"limit": 500});
+        if let Some(cursor) = cursor {
+            params["cursor"] = json!(cursor);
+        }
+        let payload = request(&mut socket, &format!("t{id}"), "logs.tail", params).await?;
+        if payload["truncated"] == true {
+            eprintln!("note: some lines were dropped before they could be read");
+        }
+        let mut stdout = std::io::stdout().lock();
+        for line in payload["lines"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let text = if args.json { line.to_owned() } else { render(line, &paint) };
+            if writeln!(stdout, "{text}").is_err() {
+                return Ok(());
+            }
+        }
+        let _ = stdout.flush();
+        cursor = payload["cursor"].as_u64();
+        if args.no_follow {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+/// `MOLT_GATEWAY_TOKEN`, the deployment's stored token, or a local gateway's token file.
+fn token(args: &TailArgs) -> anyhow::Result<Secret> {
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    if let Some(token) = env("MOLT_GATEWAY_TOKEN").or_else(|| env("MOLTBOT_GATEWAY_TOKEN")) {
+        return Ok(Secret::new(token));
+    }
+    if let Ok((_, deploy)) = super::deploy::load_config(&args.dir)
+        && let Ok(store) = open_store(&deploy.worker_name, &env)
+        && let Ok(mut secrets) = store.load()
+        && let Some(token) = secrets.remove("MOLTBOT_GATEWAY_TOKEN")
+    {
+        return Ok(token);
+    }
+    let file = default_data_dir(&env).join(crate::daemon::token::TOKEN_FILE);
+    match std::fs::read_to_string(&file) {
+        Ok(text) if !text.trim().is_empty() => Ok(Secret::new(text.trim())),
+        _ => Err(UserError::new(
+            "no gateway token: `MOLT_GATEWAY_TOKEN` is unset, no deployment stores one, and no local gateway keeps one",
+            "set `MOLT_GATEWAY_TOKEN`, or run `molt init` for a deployment",
+        )
+        .into()),
+    }
+}
+
+async fn connect(url: &str, token: &Secret) -> anyhow::Result<Socket> {
+    let unreachable = |reason: String| {
+        UserError::new(
+            format!("cannot connect to the gateway at `{url}`: {reason}"),
+            "start it with `molt gateway`, or pass `--url`",
+        )
+    };
+    let (mut socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .map_err(|_| unreachable("no answer within 10 s".into()))?
+        .map_err(|error| unreachable(error.to_string()))?;
+    let challenge = next_json(&mut socket).await?;
+    let nonce = challenge["payload"]["nonce"].as_str().unwrap_or_default().to_owned();
+    let mut params = json!({
+        "minProtocol": 3,
+        "maxProtocol": 4,
+        "client": {"id": CLIENT_ID, "version": crate::VERSION, "platform": std::env::consts::OS, "mode": CLIENT_MODE, "deviceFamily": "desktop"},
+        "role": "operator",
+        "scopes": SCOPES,
+        "caps": [],
+        "auth": {"token": token.expose()},
+    });
+    if !is_loopback(url) {
+        params["device"] = device_proof(token, &nonce);
+    }
+    request(&mut socket, "connect", "connect", params).await?;
+    Ok(socket)
+}
+
+/// An Ed25519 identity for this run, signing the v3 connect payload.
+fn device_proof(token: &Secret, nonce: &str) -> Value {
+    let key = SigningKey::from_bytes(&rand::random());
+    let public = key.verifying_key().to_bytes();
+    let device_id = hex::encode(Sha256::digest(public));
+    let signed_at = crate::core::time::now_ms();
+    let platform = std::env::consts::OS.to_ascii_lowercase();
+    let payload = format!(
+        "v3|{device_id}|{CLIENT_ID}|{CLIENT_MODE}|operator|{}|{signed_at}|{}|{nonce}|{platform}|desktop",
+        SCOPES.join(","),
+        token.expose()
+    );
+    json!({
+        "id": device_id,
+        "publicKey": URL_SAFE_NO_PAD.encode(public),
+        "signature": URL_SAFE_NO_PAD.encode(key.sign(payload.as_bytes()).to_bytes()),
+        "signedAt": signed_at,
+        "nonce": nonce,
+    })
+}
+
+fn is_loopback(url: &str) -> bool {
+    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default();
+    matches!(host, "127.0.0.1" | "localhost" | "[") || host.starts_with("127.")
+}
+
+async fn request(socket: &mut Socket, id: &str, method: &str, params: Value) -> anyhow::Result<Value> {
+    let frame = json!({"type": "req", "id": id, "method": method, "params": params});
+    socket.send(Message::Text(frame.to_string().into())).await.map_err(|error| {
+        UserError::new(format!("the gateway connection failed: {error}"), "run `molt tail --gateway` again")
+    })?;
+    loop {
+        let frame = next_json(socket).await?;
+        if frame["type"] != "res" || frame["id"] != id {
+            continue;
+        }
+        if frame["ok"] == true {
+            return Ok(frame["payload"].clone());
+        }
+        let error = &frame["error"];
+        let code = error["details"]["code"].as_str().or(error["code"].as_str()).unwrap_or("UNKNOWN");
+        let hint = match code {
+            "AUTH_TOKEN_MISMATCH" => {
+                "use the deployment's token (`molt secrets get MOLTBOT_GATEWAY_TOKEN`) or set `MOLT_GATEWAY_TOKEN`"
+            }
+            "PAIRING_REQUIRED" | "NOT_PAIRED" => {
+                "this gateway needs an approved device; run `molt tail --gateway` on its own host"
+            }
+            _ => "check the gateway's version with `molt doctor`",
+        };
+        return Err(UserError::new(
+            format!("the gateway refused `{method}`: {} ({code})", error["message"].as_str().unwrap_or_default()),
+            hint,
+        )
+        .into());
+    }
+}
+
+async fn next_json(socket: &mut Socket) -> anyhow::Result<Value> {
+    loop {
+        let message = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .map_err(|_| UserError::new("the gateway did not answer within 10 s", "check it with `molt doctor`"))?;
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                if let Ok(value) = serde_json::from_str(&text) {
+                    return Ok(value);
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                let reason = frame.map(|frame| frame.reason.to_string()).filter(|reason| !reason.is_empty());
+                let reason = reason.map(|reason| format!(": {reason}")).unwrap_or_default();
+                return Err(closed(&reason));
+            }
+            None => return Err(closed("")),
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => {
+                return Err(UserError::new(
+                    format!("the gateway connection failed: {error}"),
+                    "run `molt tail --gateway` again",
+                )
+                .into());
+            }
+        }
+    }
+}
+
+fn closed(reason: &str) -> anyhow::Error {
+    UserError::new(format!("the gateway closed the connection{reason}"), "run `molt tail --gateway` again").into()
+}
+
+/// A ring line (`{ts, level, target, message, fields}`) as one readable line.
+pub fn render(line: &str, paint: &Paint) -> String {
+    let Ok(value) = serde_json::from_str::<Value>(line) else {
+        return line.to_owned();
+    };
+    let time = value["ts"].as_i64().map(format_ms).unwrap_or_default();
+    let level = value["level"].as_str().unwrap_or("INFO");
+    let painted = match level {
+        "ERROR" => paint.red(level),
+        "WARN" => paint.yellow(level),
+        _ => paint.dim(level),
+    };
+    let mut out = format!(
+        "{} {painted:>5} {}: {}",
+        paint.dim(&time),
+        value["target"].as_str().unwrap_or_default(),
+        value["message"].as_str().unwrap_or_default()
+    );
+    if let Some(fields) = value["fields"].as_object() {
+        for (name, field) in fields {
+            let shown = field.as_str().map_or_else(|| field.to_string(), str::to_owned);
+            out.push_str(&format!(" {name}={shown}"));
+        }
+    }
+    out
+}
