@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand, each with its clap `Args` and `run`.
 
 mod admin_client;
+mod chat;
 mod gateway;
 mod logging;
 mod pair;
@@ -23,6 +24,8 @@ enum Command {
     Gateway(gateway::GatewayArgs),
     /// Approve or refuse devices and chat-platform users
     Pair(pair::PairArgs),
+    /// Talk to the assistant and answer pairing requests in a terminal UI
+    Chat(chat::ChatArgs),
 }
 
 /// A failure the user can act on: exit code 1, the message, and the next command to try.
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gateway(args) => gateway::run(args),
         Command::Pair(args) => pair::run(args),
+        Command::Chat(args) => chat::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

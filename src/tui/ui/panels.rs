@@ -1,0 +1,119 @@
+//! The left column (sessions, then approvals waiting for an answer) and the status bar.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::Theme;
+use crate::tui::app::{App, Focus, Link, Reason};
+use crate::tui::price::format_usd;
+
+pub fn sessions(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
+    let focused = app.focus == Focus::Sessions;
+    let mut block = Block::bordered().title(" Sessions ");
+    if focused {
+        block = block.border_style(theme.focused_border()).title_bottom(" ↵ open · n new · r reset ");
+    }
+    let lines: Vec<Line<'_>> = app
+        .visible_sessions()
+        .into_iter()
+        .enumerate()
+        .map(|(index, session)| {
+            let marker = if session.key == app.current { "› " } else { "  " };
+            let style = if focused && index == app.session_selected { theme.selected() } else { Default::default() };
+            Line::styled(format!("{marker}{}", session.display_name), style)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// Two lines per request, a border, and a hint line when focused; three lines when empty.
+pub fn approvals_height(app: &App) -> u16 {
+    let count = u16::try_from(app.pending_count()).unwrap_or(u16::MAX);
+    if count == 0 { 3 } else { count.saturating_mul(2).saturating_add(2).min(14) }
+}
+
+pub fn approvals(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
+    let count = app.pending_count();
+    let focused = app.focus == Focus::Approvals;
+    let title = if count == 0 { " Approvals ".to_owned() } else { format!(" Approvals ({count}) ") };
+    let mut block = Block::bordered().title(title);
+    if count > 0 {
+        block = block.border_style(theme.attention()).title_style(theme.attention());
+        block = block.title_bottom(if focused { " a approve · r reject " } else { " Tab here, then a / r " });
+    } else if focused {
+        block = block.border_style(theme.focused_border());
+    }
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    if count == 0 {
+        let text = if app.is_connected() && !app.can_pair { "no pairing scope" } else { "none waiting" };
+        lines.push(Line::styled(text, theme.dim()));
+    }
+    let selected =
+        |index: usize| if focused && index == app.approval_selected { theme.selected() } else { Default::default() };
+    for (index, device) in app.devices.iter().enumerate() {
+        lines.push(Line::styled(format!("device {}", device.name), selected(index).patch(theme.attention())));
+        let platform = if device.platform.is_empty() { "unknown platform" } else { device.platform.as_str() };
+        lines.push(Line::styled(format!("  {platform} · {}", device.address), theme.dim()));
+    }
+    for (offset, code) in app.codes.iter().enumerate() {
+        let who = code.sender_name.as_deref().unwrap_or(&code.sender_id);
+        let style = selected(app.devices.len() + offset).patch(theme.attention());
+        lines.push(Line::styled(format!("{} user {who}", code.channel), style));
+        lines.push(Line::styled(format!("  id {} · code {}", code.sender_id, code.code), theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn seconds(milliseconds: u64) -> u64 {
+    milliseconds.div_ceil(1000)
+}
+
+/// `● connected · molt 0.1.0` and the like.
+fn link_label(app: &App) -> String {
+    match &app.link {
+        Link::Connecting { attempt: 1 } => "○ connecting".to_owned(),
+        Link::Connecting { attempt } => format!("○ reconnecting (attempt {attempt})"),
+        Link::Waiting { .. } => "○ waiting for approval".to_owned(),
+        Link::Connected => "● connected".to_owned(),
+        Link::Down(down) => {
+            let what = match down.reason {
+                Reason::PairingRejected => "✕ rejected",
+                Reason::TokenRefused(_) | Reason::AccessDenied(_) => "✕ refused",
+                _ => "✕ disconnected",
+            };
+            match down.retry_in_ms {
+                Some(retry) => format!("{what} · retry in {} s", seconds(retry)),
+                None => what.to_owned(),
+            }
+        }
+    }
+}
+
+pub fn status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
+    let link_style = match app.link {
+        Link::Connected => theme.assistant(),
+        Link::Down(_) => theme.error(),
+        _ => theme.attention(),
+    };
+    let separator = || Span::styled(" │ ", theme.dim());
+    let mut spans = vec![Span::styled(link_label(app), link_style)];
+    if let Some(model) = &app.model {
+        spans.extend([separator(), Span::raw(model.clone())]);
+    }
+    let tokens = app.usage.total();
+    let cost = if app.cost_usd > 0.0 || (tokens > 0 && !app.unpriced) {
+        format!(" · ~{}", format_usd(app.cost_usd))
+    } else if tokens > 0 {
+        " · cost n/a".to_owned()
+    } else {
+        String::new()
+    };
+    spans.extend([separator(), Span::raw(format!("{tokens} tokens{cost}"))]);
+    if let Some(flash) = &app.flash {
+        spans.extend([separator(), Span::styled(flash.clone(), theme.attention())]);
+    }
+    spans.extend([separator(), Span::styled("? help", theme.dim())]);
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
