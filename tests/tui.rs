@@ -139,3 +139,22 @@ async fn an_unreachable_gateway_and_a_wrong_token_get_a_screen_with_a_hint() {
     drop(tmux);
     gateway.stop().await.unwrap();
 }
+
+#[test]
+fn without_a_terminal_or_with_a_bad_url_it_exits_1_with_a_hint() {
+    let config = tempfile::tempdir().unwrap();
+    let run = |url: &str| {
+        let mut command = support::process::molt();
+        command.args(["chat", "--url", url]).env("XDG_CONFIG_HOME", config.path());
+        command.stdin(std::process::Stdio::null()).output().unwrap()
+    };
+    let piped = run("http://127.0.0.1:9");
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert_eq!(piped.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: `molt chat` needs a terminal"), "{stderr}");
+    assert!(stderr.contains("hint: run `molt chat` in a terminal"), "{stderr}");
+    let bad = run("ftp://example.com");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is not an http, https, ws or wss URL"), "{stderr}");
+}

@@ -224,7 +224,8 @@ async fn relay(text: &str, events: &mpsc::Sender<Event>) {
     let _ = events.send(event).await;
 }
 
-async fn open(settings: &ClientSettings) -> Result<Socket, Failure> {
+/// The upgrade request: the URL, and Access's service-token headers when configured.
+fn upgrade_request(settings: &ClientSettings) -> Result<tungstenite::handshake::client::Request, Failure> {
     let mut request = settings
         .url
         .as_str()
@@ -238,6 +239,11 @@ async fn open(settings: &ClientSettings) -> Result<Socket, Failure> {
         headers.insert("CF-Access-Client-Id", header(id)?);
         headers.insert("CF-Access-Client-Secret", header(secret.expose())?);
     }
+    Ok(request)
+}
+
+async fn open(settings: &ClientSettings) -> Result<Socket, Failure> {
+    let request = upgrade_request(settings)?;
     match tokio::time::timeout(OPEN_TIMEOUT, tokio_tungstenite::connect_async(request)).await {
         Err(_) => Err(Failure::Unreachable("no answer within 10 s".to_owned())),
         Ok(Ok((socket, _))) => Ok(socket),
@@ -309,6 +315,25 @@ async fn handshake(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_service_token_headers_go_on_the_upgrade() {
+        let settings = ClientSettings {
+            url: "wss://molt.example.workers.dev/ws".to_owned(),
+            gateway_token: None,
+            access: Some(("client-id.access".to_owned(), Secret::new("access-secret"))),
+            identity: Identity::from_seed([1; 32]),
+            config_dir: PathBuf::from("/nonexistent"),
+            display_name: "molt chat".to_owned(),
+        };
+        let Ok(request) = upgrade_request(&settings) else { panic!("request") };
+        assert_eq!(request.uri().to_string(), "wss://molt.example.workers.dev/ws");
+        assert_eq!(request.headers()["CF-Access-Client-Id"], "client-id.access");
+        assert_eq!(request.headers()["CF-Access-Client-Secret"], "access-secret");
+        let plain = ClientSettings { access: None, ..settings };
+        let Ok(request) = upgrade_request(&plain) else { panic!("request") };
+        assert!(request.headers().get("CF-Access-Client-Id").is_none());
+    }
 
     #[test]
     fn backoff_doubles_to_a_cap_with_jitter() {

@@ -101,8 +101,14 @@ pub enum Effect {
 /// The state of the link to the gateway, as the status bar and screen messages show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
-    Connecting { attempt: u32 },
-    Waiting { request_id: String },
+    /// `previous`: why the last connection failed, still shown while trying again.
+    Connecting {
+        attempt: u32,
+        previous: Option<Disconnect>,
+    },
+    Waiting {
+        request_id: String,
+    },
     Connected,
     Down(Disconnect),
 }
@@ -210,7 +216,7 @@ impl App {
     pub fn new(config: AppConfig) -> Self {
         Self {
             config,
-            link: Link::Connecting { attempt: 1 },
+            link: Link::Connecting { attempt: 1, previous: None },
             server_version: None,
             can_pair: false,
             sessions: Vec::new(),
@@ -255,13 +261,22 @@ impl App {
                 Vec::new()
             }
             Event::Measured { height, lines } => {
+                // Scrolled back, the view stays on the same text while new lines arrive below.
+                if self.scroll > 0 && height == self.transcript_height {
+                    self.scroll += lines.saturating_sub(self.transcript_lines);
+                }
                 self.transcript_height = height;
                 self.transcript_lines = lines;
                 self.scroll = self.scroll.min(self.max_scroll());
                 Vec::new()
             }
             Event::Connecting { attempt } => {
-                self.link = Link::Connecting { attempt };
+                let previous = match &self.link {
+                    Link::Down(down) => Some(down.clone()),
+                    Link::Connecting { previous, .. } => previous.clone(),
+                    Link::Waiting { .. } | Link::Connected => None,
+                };
+                self.link = Link::Connecting { attempt, previous };
                 Vec::new()
             }
             Event::WaitingApproval { request_id } => {

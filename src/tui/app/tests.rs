@@ -341,3 +341,30 @@ fn waiting_and_refusals_are_link_states() {
     app.update(key(KeyCode::Char('a')));
     assert_eq!(app.confirm, None, "no pairing scope before a hello");
 }
+
+#[test]
+fn reconnecting_keeps_the_last_failure_on_screen() {
+    let mut app = App::new(config());
+    let down = Disconnect { reason: Reason::Unreachable("connection refused".into()), retry_in_ms: Some(500) };
+    app.update(Event::Disconnected(down.clone()));
+    app.update(Event::Connecting { attempt: 2 });
+    app.update(Event::Connecting { attempt: 3 });
+    assert_eq!(app.link, Link::Connecting { attempt: 3, previous: Some(down) });
+    app.update(hello(SCOPES));
+    app.update(Event::Disconnected(Disconnect { reason: Reason::Closed("bye".into()), retry_in_ms: Some(1) }));
+    app.update(Event::Connecting { attempt: 1 });
+    assert!(matches!(&app.link, Link::Connecting { previous: Some(Disconnect { reason: Reason::Closed(_), .. }), .. }));
+}
+
+#[test]
+fn scrolled_back_the_view_stays_put_as_the_reply_grows() {
+    let mut app = connected();
+    app.update(Event::Measured { height: 10, lines: 25 });
+    app.update(key(KeyCode::PageUp));
+    app.update(Event::Measured { height: 10, lines: 28 });
+    assert_eq!(app.scroll, 12);
+    app.update(key(KeyCode::PageDown));
+    app.update(key(KeyCode::PageDown));
+    app.update(Event::Measured { height: 10, lines: 30 });
+    assert_eq!(app.scroll, 0, "at the bottom it follows the reply");
+}

@@ -73,8 +73,8 @@ fn seconds(milliseconds: u64) -> u64 {
 /// `● connected · molt 0.1.0` and the like.
 fn link_label(app: &App) -> String {
     match &app.link {
-        Link::Connecting { attempt: 1 } => "○ connecting".to_owned(),
-        Link::Connecting { attempt } => format!("○ reconnecting (attempt {attempt})"),
+        Link::Connecting { attempt: 1, .. } => "○ connecting".to_owned(),
+        Link::Connecting { attempt, .. } => format!("○ reconnecting (attempt {attempt})"),
         Link::Waiting { .. } => "○ waiting for approval".to_owned(),
         Link::Connected => "● connected".to_owned(),
         Link::Down(down) => {

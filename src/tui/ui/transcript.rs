@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Paragraph};
 use unicode_width::UnicodeWidthChar;
 
 use super::{Measure, Theme, centered};
-use crate::tui::app::{App, Focus, Link, Reason, Role};
+use crate::tui::app::{App, Disconnect, Focus, Link, Reason, Role};
 use crate::tui::wire::short_session_name;
 
 /// The most lines the editor grows to before it scrolls.
@@ -111,63 +111,68 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 /// Title, explanation and `hint:` for each state of the link that is not `Connected`.
 fn screen_text(app: &App) -> (String, String, Option<String>) {
     let url = &app.config.url;
-    let retry = |retry: Option<u64>| match retry {
-        Some(milliseconds) => format!(" Retrying in {} s.", milliseconds.div_ceil(1000)),
-        None => String::new(),
-    };
+    let device = app.config.device_id.get(..12).unwrap_or_default();
     match &app.link {
         Link::Connected => (String::new(), String::new(), None),
-        Link::Connecting { .. } => (format!("Connecting to {url}…"), String::new(), None),
+        Link::Connecting { previous: None, .. } => (format!("Connecting to {url}…"), String::new(), None),
+        // Keep the last failure on screen while trying again, so it does not flicker.
+        Link::Connecting { previous: Some(down), .. } => {
+            let (title, body, hint) = down_text(app, &Disconnect { retry_in_ms: None, ..down.clone() });
+            (title, format!("{body} Reconnecting…"), hint)
+        }
         Link::Waiting { request_id } => (
             "Waiting for approval".to_owned(),
             format!(
-                "This terminal (device {}…) asked to pair with {url}. It connects the moment an operator approves it.",
-                app.config.device_id.get(..12).unwrap_or_default()
+                "This terminal (device {device}…) asked to pair with {url}. It connects the moment an operator approves it."
             ),
             Some(format!(
                 "on the gateway's machine run `molt pair approve {}`, or approve it on the admin page",
                 request_id.split('-').next().unwrap_or_default()
             )),
         ),
-        Link::Down(down) => match &down.reason {
-            Reason::Unreachable(why) => (
-                "Cannot reach the gateway".to_owned(),
-                format!("{url}: {why}.{}", retry(down.retry_in_ms)),
-                Some("start it with `molt gateway`, or pass `--url https://<worker>.workers.dev`".to_owned()),
+        Link::Down(down) => down_text(app, down),
+    }
+}
+
+fn down_text(app: &App, down: &Disconnect) -> (String, String, Option<String>) {
+    let url = &app.config.url;
+    let retry = match down.retry_in_ms {
+        Some(milliseconds) => format!(" Retrying in {} s.", milliseconds.div_ceil(1000)),
+        None => String::new(),
+    };
+    match &down.reason {
+        Reason::Unreachable(why) => (
+            "Cannot reach the gateway".to_owned(),
+            format!("{url}: {why}.{retry}"),
+            Some("start it with `molt gateway`, or pass `--url https://<worker>.workers.dev`".to_owned()),
+        ),
+        Reason::AccessDenied(status) => (
+            "Cloudflare Access refused the connection".to_owned(),
+            format!("{url} answered HTTP {status}.{retry}"),
+            Some("set `MOLT_ACCESS_CLIENT_ID` and `MOLT_ACCESS_CLIENT_SECRET` to an Access service token".to_owned()),
+        ),
+        Reason::TokenRefused(why) => (
+            "The gateway refused the token".to_owned(),
+            format!("{why}.{retry}"),
+            Some(
+                "set `MOLT_GATEWAY_TOKEN` to the token in the gateway's data directory (`gateway-token`), then run `molt chat` again"
+                    .to_owned(),
             ),
-            Reason::AccessDenied(status) => (
-                "Cloudflare Access refused the connection".to_owned(),
-                format!("{url} answered HTTP {status}.{}", retry(down.retry_in_ms)),
-                Some("set `MOLT_ACCESS_CLIENT_ID` and `MOLT_ACCESS_CLIENT_SECRET` to an Access service token".to_owned()),
-            ),
-            Reason::TokenRefused(why) => (
-                "The gateway refused the token".to_owned(),
-                format!("{why}.{}", retry(down.retry_in_ms)),
-                Some("set `MOLT_GATEWAY_TOKEN` to the token in the gateway's data directory (`gateway-token`), then run `molt chat` again".to_owned()),
-            ),
-            Reason::PairingRejected => (
-                "An operator rejected this terminal".to_owned(),
-                format!("The gateway at {url} turned down device {}….", app.config.device_id.get(..12).unwrap_or_default()),
-                Some("ask the operator to approve it, then run `molt chat` again".to_owned()),
-            ),
-            Reason::Refused(error) => (
-                "The gateway refused the connection".to_owned(),
-                format!("{}.{}", error.message, retry(down.retry_in_ms)),
-                None,
-            ),
-            Reason::Closed(why) => (
-                "Disconnected".to_owned(),
-                format!("{why}.{}", retry(down.retry_in_ms)),
-                None,
-            ),
-        },
+        ),
+        Reason::PairingRejected => (
+            "An operator rejected this terminal".to_owned(),
+            format!("The gateway at {url} turned down device {}….", app.config.device_id.get(..12).unwrap_or_default()),
+            Some("ask the operator to approve it, then run `molt chat` again".to_owned()),
+        ),
+        Reason::Refused(error) => ("The gateway refused the connection".to_owned(), format!("{}.{retry}", error.message), None),
+        Reason::Closed(why) => ("Disconnected".to_owned(), format!("{why}.{retry}"), None),
     }
 }
 
 fn screen_message(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let (title, body, hint) = screen_text(app);
     let style = match app.link {
-        Link::Down(_) => theme.error(),
+        Link::Down(_) | Link::Connecting { previous: Some(_), .. } => theme.error(),
         _ => theme.attention(),
     };
     let width = area.width.saturating_sub(4).min(72);
