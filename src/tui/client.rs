@@ -83,10 +83,11 @@ pub async fn run(
         let (reason, retry_in_ms) = match failure {
             Failure::Stopped => return,
             Failure::Refused(error)
-                if error.detail == "AUTH_DEVICE_TOKEN_MISMATCH" && matches!(credential, Credential::Device(_)) =>
+                if error.detail == "AUTH_DEVICE_TOKEN_MISMATCH"
+                    && matches!(credential, Credential::Device(_))
+                    && tokens.remove(&settings.url).is_ok() =>
             {
-                // The stored token expired or was revoked: forget it and try without it at once.
-                let _ = tokens.remove(&settings.url);
+                // The stored token expired or was revoked: it is forgotten; try without it at once.
                 continue;
             }
             Failure::Refused(error) => classify(error, attempt),

@@ -2,8 +2,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
 
 use super::Theme;
 use crate::tui::app::{App, Focus, Link, Reason};
@@ -15,17 +16,20 @@ pub fn sessions(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     if focused {
         block = block.border_style(theme.focused_border()).title_bottom(" ↵ open · n new · r reset ");
     }
-    let lines: Vec<Line<'_>> = app
-        .visible_sessions()
+    let sessions = app.visible_sessions();
+    let current = sessions.iter().position(|session| session.key == app.current);
+    let items: Vec<ListItem<'_>> = sessions
         .into_iter()
-        .enumerate()
-        .map(|(index, session)| {
+        .map(|session| {
             let marker = if session.key == app.current { "› " } else { "  " };
-            let style = if focused && index == app.session_selected { theme.selected() } else { Default::default() };
-            Line::styled(format!("{marker}{}", session.display_name), style)
+            ListItem::new(format!("{marker}{}", session.display_name))
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    // The list scrolls to keep the selected (or, unfocused, the current) session in view.
+    let selected = if focused { Some(app.session_selected) } else { current };
+    let highlight = if focused { theme.selected() } else { Style::new() };
+    let list = List::new(items).block(block).highlight_style(highlight);
+    frame.render_stateful_widget(list, area, &mut ListState::default().with_selected(selected));
 }
 
 /// Two lines per request, a border, and a hint line when focused; three lines when empty.
@@ -45,25 +49,29 @@ pub fn approvals(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     } else if focused {
         block = block.border_style(theme.focused_border());
     }
-    let mut lines: Vec<Line<'_>> = Vec::new();
     if count == 0 {
         let text = if app.is_connected() && !app.can_pair { "no pairing scope" } else { "none waiting" };
-        lines.push(Line::styled(text, theme.dim()));
+        frame.render_widget(Paragraph::new(Line::styled(text, theme.dim())).block(block), area);
+        return;
     }
-    let selected =
-        |index: usize| if focused && index == app.approval_selected { theme.selected() } else { Default::default() };
-    for (index, device) in app.devices.iter().enumerate() {
-        lines.push(Line::styled(format!("device {}", device.name), selected(index).patch(theme.attention())));
+    let mut items: Vec<ListItem<'_>> = Vec::new();
+    for device in &app.devices {
         let platform = if device.platform.is_empty() { "unknown platform" } else { device.platform.as_str() };
-        lines.push(Line::styled(format!("  {platform} · {}", device.address), theme.dim()));
+        items.push(ListItem::new(vec![
+            Line::styled(format!("device {}", device.name), theme.attention()),
+            Line::styled(format!("  {platform} · {}", device.address), theme.dim()),
+        ]));
     }
-    for (offset, code) in app.codes.iter().enumerate() {
+    for code in &app.codes {
         let who = code.sender_name.as_deref().unwrap_or(&code.sender_id);
-        let style = selected(app.devices.len() + offset).patch(theme.attention());
-        lines.push(Line::styled(format!("{} user {who}", code.channel), style));
-        lines.push(Line::styled(format!("  id {} · code {}", code.sender_id, code.code), theme.dim()));
+        items.push(ListItem::new(vec![
+            Line::styled(format!("{} user {who}", code.channel), theme.attention()),
+            Line::styled(format!("  id {} · code {}", code.sender_id, code.code), theme.dim()),
+        ]));
     }
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    let highlight = if focused { theme.selected() } else { Style::new() };
+    let list = List::new(items).block(block).highlight_style(highlight);
+    frame.render_stateful_widget(list, area, &mut ListState::default().with_selected(Some(app.approval_selected)));
 }
 
 fn seconds(milliseconds: u64) -> u64 {

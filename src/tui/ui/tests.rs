@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{Theme, render};
 use crate::tui::app::{App, AppConfig, Disconnect, Event, Hello, Reason, SCOPES};
-use crate::tui::wire::MAIN_SESSION;
+use crate::tui::wire::{MAIN_SESSION, SessionSummary};
 
 fn config() -> AppConfig {
     AppConfig { url: "http://127.0.0.1:18789".into(), device_id: "ab".repeat(32), id_prefix: "t".into() }
@@ -198,4 +198,19 @@ fn no_color_draws_without_colours() {
     assert!(coloured(true));
     assert!(!coloured(false), "NO_COLOR: no foreground or background colour anywhere");
     app.update(Event::Resized);
+}
+
+#[test]
+fn a_long_session_list_scrolls_to_the_current_one() {
+    let mut app = connected();
+    app.sessions = (0..40)
+        .map(|n| SessionSummary { key: format!("agent:main:s{n}"), display_name: format!("s{n}"), total_tokens: 0 })
+        .collect();
+    for _ in 0..40 {
+        app.update(Event::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)));
+    }
+    assert_eq!(app.current, "agent:main:s39");
+    let screen = draw(&mut app, 80, 24).backend().to_string();
+    assert!(screen.contains("› s39"), "{screen}");
+    assert!(!screen.contains(" s0 "), "{screen}");
 }
