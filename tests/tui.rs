@@ -102,6 +102,39 @@ async fn chat_streams_a_reply_approves_a_device_and_restores_the_terminal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esc_aborts_a_reply_new_sessions_and_resizes() {
+    let fake = FakeAnthropic::start().await;
+    let chunks = (0..60).map(|n| format!("word{n} ")).collect();
+    fake.push(Reply::Slow { chunks, delay_ms: 200 });
+    let url = fake.base_url();
+    let gateway = TestGateway::start(&[("ANTHROPIC_API_KEY", "sk-ant-test"), ("ANTHROPIC_BASE_URL", &url)]).await;
+    let config = tempfile::tempdir().unwrap();
+    let tmux = start_chat(&gateway.http_url(""), config.path(), Some(TOKEN));
+    tmux.wait_for("● connected", WAIT).await;
+    tmux.type_text("Count slowly");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("word1 ", WAIT).await;
+    tmux.keys(&["Escape"]);
+    let aborted = tmux.wait_for("assistant · aborted", WAIT).await;
+    assert!(!aborted.contains("word59"), "the reply stopped early: {aborted}");
+
+    tmux.resize(60, 16);
+    let narrow = tmux.wait_until("the narrow layout", WAIT, |screen| !screen.contains("Sessions")).await;
+    assert!(narrow.contains("Message"), "{narrow}");
+    tmux.resize(110, 32);
+    tmux.wait_for("Sessions", WAIT).await;
+
+    tmux.keys(&["C-n"]);
+    let fresh = tmux.wait_for("› tui-", WAIT).await;
+    assert!(fresh.contains("  Main"), "the old session stays listed: {fresh}");
+    assert!(!fresh.contains("Count slowly"), "a new session starts empty: {fresh}");
+    tmux.keys(&["M-Down"]);
+    tmux.wait_for("Count slowly", WAIT).await;
+    drop(tmux);
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_waits_for_its_own_approval_and_connects_the_moment_it_is_given() {
     let gateway = TestGateway::start(&[("MOLT_LOOPBACK_AUTO_APPROVE", "false")]).await;
     let config = tempfile::tempdir().unwrap();

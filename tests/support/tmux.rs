@@ -50,6 +50,12 @@ impl Tmux {
         assert!(self.run(&["send-keys", "-t", &self.session, "-l", text]).status.success());
     }
 
+    /// Resizes the window, as a user dragging the terminal's corner would.
+    pub fn resize(&self, width: u16, height: u16) {
+        let (width, height) = (width.to_string(), height.to_string());
+        assert!(self.run(&["resize-window", "-t", &self.session, "-x", &width, "-y", &height]).status.success());
+    }
+
     /// Polls the screen until `done` holds, at most `bound`; panics with the last screen.
     pub async fn wait_until(&self, what: &str, bound: Duration, done: impl Fn(&str) -> bool) -> String {
         let started = Instant::now();

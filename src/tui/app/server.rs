@@ -14,6 +14,7 @@ const HISTORY_LIMIT: u64 = 200;
 impl App {
     pub(super) fn on_connected(&mut self, hello: Hello) -> Vec<Effect> {
         self.link = Link::Connected;
+        self.flash = None;
         self.server_version = Some(hello.server_version).filter(|version| !version.is_empty());
         self.can_pair = hello.scopes.iter().any(|scope| scope == "operator.pairing" || scope == "operator.admin");
         // What was streaming on the old connection is lost; the history has what was stored.
