@@ -102,7 +102,7 @@ async fn chat_streams_a_reply_approves_a_device_and_restores_the_terminal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn esc_aborts_a_reply_new_sessions_and_resizes() {
+async fn esc_aborts_a_reply_new_sessions_resizes_and_sigterm_restores_the_terminal() {
     let fake = FakeAnthropic::start().await;
     let chunks = (0..60).map(|n| format!("word{n} ")).collect();
     fake.push(Reply::Slow { chunks, delay_ms: 200 });
@@ -130,6 +130,16 @@ async fn esc_aborts_a_reply_new_sessions_and_resizes() {
     assert!(!fresh.contains("Count slowly"), "a new session starts empty: {fresh}");
     tmux.keys(&["M-Down"]);
     tmux.wait_for("Count slowly", WAIT).await;
+
+    // SIGTERM (as from `kill`) leaves like Ctrl+C: the terminal is restored.
+    let shell = tmux.pane_pid();
+    let children = std::process::Command::new("pgrep").args(["-P", &shell.to_string()]).output().unwrap();
+    let chat = String::from_utf8_lossy(&children.stdout).trim().to_owned();
+    assert!(!chat.is_empty(), "molt chat runs under the pane's shell");
+    assert!(std::process::Command::new("kill").args(["-TERM", &chat]).status().unwrap().success());
+    let after = tmux.wait_for("end of modes", WAIT).await;
+    assert!(after.contains("molt chat exited 0") && after.contains("icanon"), "{after}");
+    assert!(!after.contains("-icanon"), "{after}");
     drop(tmux);
     gateway.stop().await.unwrap();
 }

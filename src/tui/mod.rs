@@ -77,7 +77,8 @@ pub async fn run(options: Options) -> Result<(), TuiError> {
     let (event_sender, mut events) = mpsc::channel::<Event>(256);
     let (call_sender, calls) = mpsc::channel::<Call>(64);
     tracker.spawn(client::run(settings, calls, event_sender.clone(), shutdown.clone()));
-    tracker.spawn(terminal_events(event_sender, shutdown.clone()));
+    tracker.spawn(terminal_events(event_sender.clone(), shutdown.clone()));
+    tracker.spawn(signals(event_sender, shutdown.clone()));
     tracker.close();
 
     let mut app = App::new(config);
@@ -150,6 +151,29 @@ async fn terminal_events(events: mpsc::Sender<Event>, shutdown: CancellationToke
         if events.send(event).await.is_err() {
             return;
         }
+    }
+}
+
+/// SIGTERM and SIGHUP (the terminal window closed) end the loop like `Ctrl+C`: a signal's
+/// default action would kill the process with the terminal still in raw mode.
+async fn signals(events: mpsc::Sender<Event>, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut terminate), Ok(mut hangup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+        else {
+            return;
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = terminate.recv() => {}
+            _ = hangup.recv() => {}
+        }
+        let _ = events.send(Event::Terminate).await;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (events, shutdown.cancelled().await);
     }
 }
 

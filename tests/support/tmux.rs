@@ -50,6 +50,12 @@ impl Tmux {
         assert!(self.run(&["send-keys", "-t", &self.session, "-l", text]).status.success());
     }
 
+    /// The pid of the pane's first process (the shell running the command).
+    pub fn pane_pid(&self) -> u32 {
+        let output = self.run(&["list-panes", "-t", &self.session, "-F", "#{pane_pid}"]);
+        String::from_utf8_lossy(&output.stdout).trim().parse().expect("pane pid")
+    }
+
     /// Resizes the window, as a user dragging the terminal's corner would.
     pub fn resize(&self, width: u16, height: u16) {
         let (width, height) = (width.to_string(), height.to_string());

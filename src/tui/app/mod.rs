@@ -48,6 +48,8 @@ pub enum Event {
     },
     /// The window changed size: nothing to decide, the next draw lays it out again.
     Resized,
+    /// SIGTERM or SIGHUP: leave as if the user quit, so the terminal is restored.
+    Terminate,
     /// What the last draw measured: the transcript's height and its number of wrapped lines.
     Measured {
         height: u16,
@@ -256,6 +258,7 @@ impl App {
                 Vec::new()
             }
             Event::Resized => Vec::new(),
+            Event::Terminate => vec![Effect::Quit],
             Event::Wheel { up } => {
                 self.scroll_by(if up { 3 } else { -3 });
                 Vec::new()

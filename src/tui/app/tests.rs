@@ -173,6 +173,7 @@ fn question_mark_opens_help_only_when_it_is_not_text() {
     type_text(&mut app, "why?");
     assert_eq!(app.input.text(), "why?");
     assert_eq!(app.update(with(KeyCode::Char('c'), KeyModifiers::CONTROL)), vec![Effect::Quit]);
+    assert_eq!(app.update(Event::Terminate), vec![Effect::Quit], "SIGTERM and SIGHUP leave the same way");
 }
 
 fn device_requested(app: &mut App) {
