@@ -21,11 +21,18 @@ const fn price(input: f64, output: f64, cache_read: f64, cache_write: f64) -> Pr
     Price { input, output, cache_read, cache_write }
 }
 
-/// Longest prefixes first, so `gpt-4o-mini` is not priced as `gpt-4o`.
+/// Model names as the providers spell them; a name matches itself and its dated or suffixed
+/// forms (`claude-sonnet-4-5-20250929`, `gpt-4o-mini-2024-07-18`). Longer names first, so
+/// `gpt-4o-mini` is not priced as `gpt-4o`. A later version (`claude-sonnet-4-6`) does not
+/// match an earlier one: it shows no cost rather than a wrong one.
 const TABLE: &[(&str, Price)] = &[
     ("claude-opus-4-5", price(5.0, 25.0, 0.50, 6.25)),
-    ("claude-opus-4", price(15.0, 75.0, 1.50, 18.75)),
-    ("claude-sonnet-4", price(3.0, 15.0, 0.30, 3.75)),
+    ("claude-opus-4-1", price(15.0, 75.0, 1.50, 18.75)),
+    ("claude-opus-4-0", price(15.0, 75.0, 1.50, 18.75)),
+    ("claude-opus-4-20250514", price(15.0, 75.0, 1.50, 18.75)),
+    ("claude-sonnet-4-5", price(3.0, 15.0, 0.30, 3.75)),
+    ("claude-sonnet-4-0", price(3.0, 15.0, 0.30, 3.75)),
+    ("claude-sonnet-4-20250514", price(3.0, 15.0, 0.30, 3.75)),
     ("claude-3-7-sonnet", price(3.0, 15.0, 0.30, 3.75)),
     ("claude-haiku-4-5", price(1.0, 5.0, 0.10, 1.25)),
     ("claude-3-5-haiku", price(0.80, 4.0, 0.08, 1.0)),
@@ -39,11 +46,13 @@ const TABLE: &[(&str, Price)] = &[
     ("gpt-5", price(1.25, 10.0, 0.125, 0.0)),
 ];
 
-/// The price of a model, ignoring a provider prefix (`anthropic/claude-…` through AI Gateway)
-/// and a dated suffix (`claude-sonnet-4-5-20250929`).
+/// The price of a model, ignoring a provider prefix (`anthropic/claude-…` through AI Gateway).
 pub fn lookup(model: &str) -> Option<Price> {
     let name = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
-    TABLE.iter().find(|(prefix, _)| name.starts_with(prefix)).map(|(_, price)| *price)
+    TABLE
+        .iter()
+        .find(|(known, _)| name.strip_prefix(known).is_some_and(|rest| rest.is_empty() || rest.starts_with('-')))
+        .map(|(_, price)| *price)
 }
 
 /// The cost of one reply in US dollars, when the model is priced.
@@ -75,6 +84,9 @@ mod tests {
         assert_eq!(lookup("gpt-4o-mini").map(|price| price.input), Some(0.15));
         assert_eq!(lookup("gpt-4o").map(|price| price.input), Some(2.50));
         assert_eq!(cost("llama3.2", &usage), None);
+        assert_eq!(lookup("claude-sonnet-4-6"), None, "a newer version is not priced as an older one");
+        assert_eq!(lookup("gpt-5.1"), None);
+        assert_eq!(lookup("claude-opus-4-1-20250805").map(|price| price.output), Some(75.0));
     }
 
     #[test]
