@@ -78,7 +78,8 @@ pub async fn run(options: Options) -> Result<(), TuiError> {
     let (call_sender, calls) = mpsc::channel::<Call>(64);
     tracker.spawn(client::run(settings, calls, event_sender.clone(), shutdown.clone()));
     tracker.spawn(terminal_events(event_sender.clone(), shutdown.clone()));
-    tracker.spawn(signals(event_sender, shutdown.clone()));
+    tracker.spawn(signals(event_sender.clone(), shutdown.clone()));
+    tracker.spawn(clock(event_sender, shutdown.clone()));
     tracker.close();
 
     let mut app = App::new(config);
@@ -149,6 +150,21 @@ async fn terminal_events(events: mpsc::Sender<Event>, shutdown: CancellationToke
             Some(Ok(_)) => continue,
         };
         if events.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A tick a second: pending requests expire on screen and the retry countdown moves.
+async fn clock(events: mpsc::Sender<Event>, shutdown: CancellationToken) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        if events.send(Event::Tick { now_ms: crate::core::time::now_ms() }).await.is_err() {
             return;
         }
     }

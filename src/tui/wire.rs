@@ -95,6 +95,8 @@ pub struct PendingDevice {
     pub name: String,
     pub platform: String,
     pub address: String,
+    /// 0 when the gateway did not say.
+    pub expires_at_ms: i64,
 }
 
 impl PendingDevice {
@@ -109,6 +111,7 @@ impl PendingDevice {
             name,
             platform: text(value, "platform"),
             address: text(value, "address"),
+            expires_at_ms: value["expiresAtMs"].as_i64().unwrap_or(0),
         })
     }
 }
@@ -120,6 +123,8 @@ pub struct PendingCode {
     pub code: String,
     pub sender_id: String,
     pub sender_name: Option<String>,
+    /// 0 when the gateway did not say.
+    pub expires_at_ms: i64,
 }
 
 impl PendingCode {
@@ -129,6 +134,7 @@ impl PendingCode {
             code: optional_text(value, "code")?,
             sender_id: text(value, "senderId"),
             sender_name: optional_text(value, "senderName"),
+            expires_at_ms: value["expiresAtMs"].as_i64().unwrap_or(0),
         })
     }
 }

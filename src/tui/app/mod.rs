@@ -48,6 +48,10 @@ pub enum Event {
     },
     /// The window changed size: nothing to decide, the next draw lays it out again.
     Resized,
+    /// The clock, once a second: expires requests and counts down to the next retry.
+    Tick {
+        now_ms: i64,
+    },
     /// SIGTERM or SIGHUP: leave as if the user quit, so the terminal is restored.
     Terminate,
     /// What the last draw measured: the transcript's height and its number of wrapped lines.
@@ -209,6 +213,10 @@ pub struct App {
     pub scroll: usize,
     pub transcript_height: u16,
     pub transcript_lines: usize,
+    /// The last [`Event::Tick`]'s clock (0 before the first).
+    pub now_ms: i64,
+    /// When the link went down, by that clock (set by the next tick when there was none yet).
+    pub down_since_ms: Option<i64>,
     calls: HashMap<u64, Purpose>,
     next_call: u64,
     next_local_id: u64,
@@ -241,6 +249,8 @@ impl App {
             scroll: 0,
             transcript_height: 0,
             transcript_lines: 0,
+            now_ms: 0,
+            down_since_ms: None,
             calls: HashMap::new(),
             next_call: 0,
             next_local_id: 0,
@@ -259,6 +269,17 @@ impl App {
             }
             Event::Resized => Vec::new(),
             Event::Terminate => vec![Effect::Quit],
+            Event::Tick { now_ms } => {
+                self.now_ms = now_ms;
+                if matches!(self.link, Link::Down(_)) && self.down_since_ms.is_none() {
+                    self.down_since_ms = Some(now_ms);
+                }
+                let live = |expires: i64| expires == 0 || expires > now_ms;
+                self.devices.retain(|device| live(device.expires_at_ms));
+                self.codes.retain(|code| live(code.expires_at_ms));
+                self.approval_selected = self.approval_selected.min(self.pending_count().saturating_sub(1));
+                Vec::new()
+            }
             Event::Wheel { up } => {
                 self.scroll_by(if up { 3 } else { -3 });
                 Vec::new()
@@ -294,6 +315,13 @@ impl App {
             Event::Response { call, result } => self.on_response(call, result),
             Event::Server { name, payload } => self.on_server_event(&name, &payload),
         }
+    }
+
+    /// Milliseconds until the connection task tries again, counted down by the clock.
+    pub fn retry_left_ms(&self, down: &Disconnect) -> Option<u64> {
+        let since = self.down_since_ms.unwrap_or(self.now_ms);
+        let waited = u64::try_from(self.now_ms.saturating_sub(since)).unwrap_or(0);
+        down.retry_in_ms.map(|retry| retry.saturating_sub(waited))
     }
 
     pub fn is_connected(&self) -> bool {

@@ -29,6 +29,7 @@ impl App {
 
     pub(super) fn on_disconnected(&mut self, disconnect: Disconnect) {
         self.link = Link::Down(disconnect);
+        self.down_since_ms = (self.now_ms > 0).then_some(self.now_ms);
         self.calls.clear();
         if let Some(streaming) = self.streaming.take()
             && !streaming.text.is_empty()
@@ -114,8 +115,21 @@ impl App {
                 self.streaming = None;
                 self.transcript.push(Entry { role: Role::Error, text: message, note: None });
             }
-            Purpose::Device { name, .. } => self.flash = Some(format!("{name}: {message}")),
-            Purpose::Code { label, .. } => self.flash = Some(format!("{label}: {message}")),
+            Purpose::Device { name, request_id, .. } => {
+                // Expired, superseded or answered elsewhere: it no longer waits.
+                if error.detail == "NOT_FOUND" {
+                    self.devices.retain(|known| known.request_id != request_id);
+                    self.clamp_approval();
+                }
+                self.flash = Some(format!("{name}: {message}"));
+            }
+            Purpose::Code { label, channel, code, .. } => {
+                if error.detail == "NOT_FOUND" {
+                    self.codes.retain(|known| !(known.channel == channel && known.code == code));
+                    self.clamp_approval();
+                }
+                self.flash = Some(format!("{label}: {message}"));
+            }
             _ => self.flash = Some(message),
         }
     }

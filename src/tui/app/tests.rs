@@ -369,3 +369,40 @@ fn scrolled_back_the_view_stays_put_as_the_reply_grows() {
     app.update(Event::Measured { height: 10, lines: 30 });
     assert_eq!(app.scroll, 0, "at the bottom it follows the reply");
 }
+
+#[test]
+fn the_clock_expires_requests_and_counts_down_to_the_retry() {
+    let mut app = connected();
+    app.update(Event::Server {
+        name: "device.pair.requested".into(),
+        payload: json!({"requestId": "q1", "clientId": "phone", "expiresAtMs": 5_000}),
+    });
+    app.update(Event::Server {
+        name: "pairing.code.requested".into(),
+        payload: json!({"channel": "slack", "code": "AB12CD34", "senderId": "U1", "expiresAtMs": 9_000}),
+    });
+    app.update(Event::Tick { now_ms: 4_999 });
+    assert_eq!(app.pending_count(), 2);
+    app.update(Event::Tick { now_ms: 5_000 });
+    assert_eq!((app.devices.len(), app.codes.len()), (0, 1));
+
+    let down = Disconnect { reason: Reason::Unreachable("refused".into()), retry_in_ms: Some(4_000) };
+    app.update(Event::Disconnected(down.clone()));
+    app.update(Event::Tick { now_ms: 6_500 });
+    assert_eq!(app.retry_left_ms(&down), Some(2_500));
+    app.update(Event::Tick { now_ms: 60_000 });
+    assert_eq!(app.retry_left_ms(&down), Some(0));
+}
+
+#[test]
+fn a_request_that_is_gone_leaves_the_list_when_answered() {
+    let mut app = connected();
+    device_requested(&mut app);
+    app.update(with(KeyCode::BackTab, KeyModifiers::SHIFT));
+    app.update(key(KeyCode::Char('a')));
+    let effects = app.update(key(KeyCode::Char('y')));
+    let gone = ServerError { detail: "NOT_FOUND".into(), ..ServerError::local("no pending request `req-1`") };
+    app.update(Event::Response { call: call_id(&effects, "device.pair.approve"), result: Err(gone) });
+    assert_eq!(app.pending_count(), 0);
+    assert_eq!(app.flash.as_deref(), Some("molt-test: no pending request `req-1`"));
+}

@@ -91,7 +91,7 @@ fn link_label(app: &App) -> String {
                 Reason::TokenRefused(_) | Reason::AccessDenied(_) => "✕ refused",
                 _ => "✕ disconnected",
             };
-            match down.retry_in_ms {
+            match app.retry_left_ms(down) {
                 Some(retry) => format!("{what} · retry in {} s", seconds(retry)),
                 None => what.to_owned(),
             }

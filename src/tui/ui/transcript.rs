@@ -136,7 +136,7 @@ fn screen_text(app: &App) -> (String, String, Option<String>) {
 
 fn down_text(app: &App, down: &Disconnect) -> (String, String, Option<String>) {
     let url = &app.config.url;
-    let retry = match down.retry_in_ms {
+    let retry = match app.retry_left_ms(down) {
         Some(milliseconds) => format!(" Retrying in {} s.", milliseconds.div_ceil(1000)),
         None => String::new(),
     };
