@@ -1,4 +1,7 @@
-//! The state machine driven by events alone: no terminal, no socket.
+//! The state machine driven by events alone: no terminal, no socket. This file holds the
+//! helpers and the conversation; `approvals.rs` the pairing requests and the link.
+
+mod approvals;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::{Value, json};
@@ -9,11 +12,11 @@ pub fn config() -> AppConfig {
     AppConfig { url: "http://127.0.0.1:18789".into(), device_id: "ab".repeat(32), id_prefix: "t".into() }
 }
 
-fn key(code: KeyCode) -> Event {
+pub fn key(code: KeyCode) -> Event {
     Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
-fn with(code: KeyCode, modifiers: KeyModifiers) -> Event {
+pub fn with(code: KeyCode, modifiers: KeyModifiers) -> Event {
     Event::Key(KeyEvent::new(code, modifiers))
 }
 
@@ -23,7 +26,7 @@ fn type_text(app: &mut App, text: &str) {
     }
 }
 
-fn calls(effects: &[Effect]) -> Vec<(&'static str, Value)> {
+pub fn calls(effects: &[Effect]) -> Vec<(&'static str, Value)> {
     effects
         .iter()
         .filter_map(|effect| match effect {
@@ -33,7 +36,7 @@ fn calls(effects: &[Effect]) -> Vec<(&'static str, Value)> {
         .collect()
 }
 
-fn call_id(effects: &[Effect], wanted: &str) -> u64 {
+pub fn call_id(effects: &[Effect], wanted: &str) -> u64 {
     effects
         .iter()
         .find_map(|effect| match effect {
@@ -176,65 +179,6 @@ fn question_mark_opens_help_only_when_it_is_not_text() {
     assert_eq!(app.update(Event::Terminate), vec![Effect::Quit], "SIGTERM and SIGHUP leave the same way");
 }
 
-fn device_requested(app: &mut App) {
-    app.update(Event::Server {
-        name: "device.pair.requested".into(),
-        payload: json!({"requestId": "req-1", "deviceId": "cd".repeat(32), "clientId": "molt-test",
-                        "platform": "linux", "address": "198.51.100.7"}),
-    });
-}
-
-#[test]
-fn a_pairing_request_is_approved_after_confirmation() {
-    let mut app = connected();
-    device_requested(&mut app);
-    assert_eq!(app.pending_count(), 1);
-    app.update(key(KeyCode::Tab));
-    app.update(key(KeyCode::Tab));
-    assert_eq!(app.focus, Focus::Approvals);
-    assert_eq!(app.update(key(KeyCode::Char('a'))), vec![]);
-    assert!(matches!(&app.confirm, Some(Confirm::Device { approve: true, .. })));
-    let effects = app.update(key(KeyCode::Char('y')));
-    assert_eq!(calls(&effects), [("device.pair.approve", json!({"requestId": "req-1"}))]);
-    app.update(Event::Response { call: call_id(&effects, "device.pair.approve"), result: Ok(json!({"ok": true})) });
-    assert_eq!(app.flash.as_deref(), Some("approved molt-test"));
-    app.update(Event::Server {
-        name: "device.pair.resolved".into(),
-        payload: json!({"requestId": "req-1", "decision": "approved"}),
-    });
-    assert_eq!(app.pending_count(), 0);
-}
-
-#[test]
-fn no_at_the_confirmation_sends_nothing() {
-    let mut app = connected();
-    device_requested(&mut app);
-    app.update(with(KeyCode::BackTab, KeyModifiers::SHIFT));
-    app.update(key(KeyCode::Char('r')));
-    assert!(matches!(&app.confirm, Some(Confirm::Device { approve: false, .. })));
-    assert_eq!(app.update(key(KeyCode::Char('n'))), vec![]);
-    assert_eq!(app.confirm, None);
-    assert_eq!(app.pending_count(), 1);
-}
-
-#[test]
-fn a_pairing_code_is_rejected_with_its_channel() {
-    let mut app = connected();
-    app.update(Event::Server {
-        name: "pairing.code.requested".into(),
-        payload: json!({"channel": "telegram", "code": "K7PQ2M", "senderId": "42", "senderName": "Ada"}),
-    });
-    app.update(with(KeyCode::BackTab, KeyModifiers::SHIFT));
-    app.update(key(KeyCode::Char('r')));
-    let effects = app.update(key(KeyCode::Enter));
-    assert_eq!(calls(&effects), [("pairing.code.reject", json!({"channel": "telegram", "code": "K7PQ2M"}))]);
-    app.update(Event::Server {
-        name: "pairing.code.resolved".into(),
-        payload: json!({"channel": "telegram", "code": "k7pq2m", "decision": "rejected"}),
-    });
-    assert_eq!(app.pending_count(), 0);
-}
-
 #[test]
 fn new_switch_and_reset_sessions() {
     let mut app = connected();
@@ -331,19 +275,6 @@ fn nonsense_from_the_server_changes_nothing() {
 }
 
 #[test]
-fn waiting_and_refusals_are_link_states() {
-    let mut app = App::new(config());
-    app.update(Event::WaitingApproval { request_id: "8c1f2d3e-0000".into() });
-    assert_eq!(app.link, Link::Waiting { request_id: "8c1f2d3e-0000".into() });
-    app.update(Event::Disconnected(Disconnect { reason: Reason::PairingRejected, retry_in_ms: None }));
-    assert!(!app.is_connected());
-    device_requested(&mut app);
-    app.update(with(KeyCode::BackTab, KeyModifiers::SHIFT));
-    app.update(key(KeyCode::Char('a')));
-    assert_eq!(app.confirm, None, "no pairing scope before a hello");
-}
-
-#[test]
 fn reconnecting_keeps_the_last_failure_on_screen() {
     let mut app = App::new(config());
     let down = Disconnect { reason: Reason::Unreachable("connection refused".into()), retry_in_ms: Some(500) };
@@ -368,41 +299,4 @@ fn scrolled_back_the_view_stays_put_as_the_reply_grows() {
     app.update(key(KeyCode::PageDown));
     app.update(Event::Measured { height: 10, lines: 30 });
     assert_eq!(app.scroll, 0, "at the bottom it follows the reply");
-}
-
-#[test]
-fn the_clock_expires_requests_and_counts_down_to_the_retry() {
-    let mut app = connected();
-    app.update(Event::Server {
-        name: "device.pair.requested".into(),
-        payload: json!({"requestId": "q1", "clientId": "phone", "expiresAtMs": 5_000}),
-    });
-    app.update(Event::Server {
-        name: "pairing.code.requested".into(),
-        payload: json!({"channel": "slack", "code": "AB12CD34", "senderId": "U1", "expiresAtMs": 9_000}),
-    });
-    app.update(Event::Tick { now_ms: 4_999 });
-    assert_eq!(app.pending_count(), 2);
-    app.update(Event::Tick { now_ms: 5_000 });
-    assert_eq!((app.devices.len(), app.codes.len()), (0, 1));
-
-    let down = Disconnect { reason: Reason::Unreachable("refused".into()), retry_in_ms: Some(4_000) };
-    app.update(Event::Disconnected(down.clone()));
-    app.update(Event::Tick { now_ms: 6_500 });
-    assert_eq!(app.retry_left_ms(&down), Some(2_500));
-    app.update(Event::Tick { now_ms: 60_000 });
-    assert_eq!(app.retry_left_ms(&down), Some(0));
-}
-
-#[test]
-fn a_request_that_is_gone_leaves_the_list_when_answered() {
-    let mut app = connected();
-    device_requested(&mut app);
-    app.update(with(KeyCode::BackTab, KeyModifiers::SHIFT));
-    app.update(key(KeyCode::Char('a')));
-    let effects = app.update(key(KeyCode::Char('y')));
-    let gone = ServerError { detail: "NOT_FOUND".into(), ..ServerError::local("no pending request `req-1`") };
-    app.update(Event::Response { call: call_id(&effects, "device.pair.approve"), result: Err(gone) });
-    assert_eq!(app.pending_count(), 0);
-    assert_eq!(app.flash.as_deref(), Some("molt-test: no pending request `req-1`"));
 }
