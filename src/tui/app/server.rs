@@ -179,7 +179,6 @@ impl App {
             "device.pair.requested" => {
                 if let Some(device) = PendingDevice::from_json(payload) {
                     self.devices.retain(|known| known.request_id != device.request_id);
-                    self.flash = Some(format!("{} asks to pair", device.name));
                     self.devices.push(device);
                 }
             }
@@ -195,7 +194,6 @@ impl App {
             "pairing.code.requested" => {
                 if let Some(code) = PendingCode::from_json(payload) {
                     self.codes.retain(|known| (&known.channel, &known.code) != (&code.channel, &code.code));
-                    self.flash = Some(format!("a {} user asks to pair", code.channel));
                     self.codes.push(code);
                 }
             }

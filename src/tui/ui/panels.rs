@@ -1,7 +1,7 @@
 //! The left column (sessions, then approvals waiting for an answer) and the status bar.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
@@ -119,9 +119,17 @@ pub fn status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
         String::new()
     };
     spans.extend([separator(), Span::raw(format!("{tokens} tokens{cost}"))]);
+    let pending = app.pending_count();
+    if pending > 0 {
+        let noun = if pending == 1 { "approval" } else { "approvals" };
+        spans.extend([separator(), Span::styled(format!("{pending} {noun} waiting"), theme.attention())]);
+    }
     if let Some(flash) = &app.flash {
         spans.extend([separator(), Span::styled(flash.clone(), theme.attention())]);
     }
-    spans.extend([separator(), Span::styled("? help", theme.dim())]);
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    // `? help` keeps its place at the right edge however long the rest is.
+    let help = " ? help";
+    let [left, right] = Layout::horizontal([Constraint::Min(0), Constraint::Length(7)]).areas(area);
+    frame.render_widget(Paragraph::new(Line::from(spans)), left);
+    frame.render_widget(Paragraph::new(Line::styled(help, theme.dim()).right_aligned()), right);
 }
