@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use self::app::{App, AppConfig, Effect, Event};
 use self::client::{Call, ClientSettings};
 use self::identity::{Identity, IdentityError};
+use self::wire::ServerError;
 use crate::core::secret::Secret;
 
 /// What `molt chat` was asked to do, settled by the command line.
@@ -114,15 +115,20 @@ async fn event_loop(
                 break;
             }
         }
-        for event in batch {
+        let mut queue = std::collections::VecDeque::from(batch);
+        while let Some(event) = queue.pop_front() {
             for effect in app.update(event) {
                 match effect {
                     Effect::Quit => return Ok(()),
-                    Effect::Call { id, method, params } => {
-                        if calls.send(Call { id, method, params }).await.is_err() {
-                            return Ok(());
+                    // Never wait on the connection task here: it may be waiting on this loop.
+                    Effect::Call { id, method, params } => match calls.try_send(Call { id, method, params }) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            let result = Err(ServerError::local("too many requests in flight; try again"));
+                            queue.push_back(Event::Response { call: id, result });
                         }
-                    }
+                        Err(mpsc::error::TrySendError::Closed(_)) => return Ok(()),
+                    },
                 }
             }
         }
