@@ -6,12 +6,15 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 pub struct Tmux {
-    socket: String,
+    /// The server's socket, in a directory removed with it.
+    socket: std::path::PathBuf,
     session: String,
+    _dir: tempfile::TempDir,
 }
 
-fn tmux(socket: &str, args: &[&str]) -> Output {
-    Command::new("tmux").args(["-L", socket, "-f", "/dev/null"]).args(args).output().expect("run tmux")
+fn tmux(socket: &std::path::Path, args: &[&str]) -> Output {
+    let mut command = Command::new("tmux");
+    command.arg("-S").arg(socket).args(["-f", "/dev/null"]).args(args).output().expect("run tmux")
 }
 
 /// Quotes a value for `sh`.
@@ -22,8 +25,8 @@ pub fn quote(value: &str) -> String {
 impl Tmux {
     /// Starts `command` (a shell command line) in a detached `width`×`height` window.
     pub fn start(width: u16, height: u16, command: &str) -> Self {
-        let socket = format!("molt-test-{}-{}", std::process::id(), rand::random::<u32>());
-        let tmux = Self { socket, session: "chat".to_owned() };
+        let dir = tempfile::Builder::new().prefix("molt-tmux").tempdir_in("/tmp").expect("socket directory");
+        let tmux = Self { socket: dir.path().join("socket"), session: "chat".to_owned(), _dir: dir };
         let (width, height) = (width.to_string(), height.to_string());
         let output = tmux.run(&["new-session", "-d", "-s", &tmux.session, "-x", &width, "-y", &height, command]);
         assert!(output.status.success(), "tmux new-session: {}", String::from_utf8_lossy(&output.stderr));
