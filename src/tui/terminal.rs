@@ -49,7 +49,8 @@ pub fn restore() {
     let _ = stdout.flush();
 }
 
-/// Restores the terminal before the default hook prints the panic, so the message is readable.
+/// Restores the terminal before the default hook prints the panic, so the message is readable,
+/// then exits: a panic in any task leaves no half-alive screen behind (release builds abort).
 fn install_panic_hook() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
@@ -57,6 +58,7 @@ fn install_panic_hook() {
         std::panic::set_hook(Box::new(move |info| {
             restore();
             previous(info);
+            std::process::exit(101);
         }));
     });
 }
