@@ -81,7 +81,13 @@ impl Tmux {
     }
 
     pub async fn wait_for(&self, needle: &str, bound: Duration) -> String {
-        self.wait_until(&format!("`{needle}`"), bound, |screen| screen.contains(needle)).await
+        self.wait_for_all(&[needle], bound).await
+    }
+
+    /// Waits until every needle is on screen at once: a frame may be captured half drawn.
+    pub async fn wait_for_all(&self, needles: &[&str], bound: Duration) -> String {
+        self.wait_until(&format!("{needles:?}"), bound, |screen| needles.iter().all(|needle| screen.contains(needle)))
+            .await
     }
 }
 
