@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
+            [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Talk to the assistant and answer pairing requests in a terminal UI')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -352,6 +353,13 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'molt;chat' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'molt;help' {
             [CompletionResult]::new('gateway', 'gateway', [CompletionResultType]::ParameterValue, 'Run the gateway daemon: web chat, model providers, the embedded store')
             [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Approve or refuse devices and chat-platform users')
@@ -363,6 +371,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
+            [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Talk to the assistant and answer pairing requests in a terminal UI')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -450,6 +459,9 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             break
         }
         'molt;help;man' {
+            break
+        }
+        'molt;help;chat' {
             break
         }
         'molt;help;help' {

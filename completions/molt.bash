@@ -16,6 +16,9 @@ _molt() {
             ",$1")
                 cmd="molt"
                 ;;
+            molt,chat)
+                cmd="molt__subcmd__chat"
+                ;;
             molt,completions)
                 cmd="molt__subcmd__completions"
                 ;;
@@ -48,6 +51,9 @@ _molt() {
                 ;;
             molt,token)
                 cmd="molt__subcmd__token"
+                ;;
+            molt__subcmd__help,chat)
+                cmd="molt__subcmd__help__subcmd__chat"
                 ;;
             molt__subcmd__help,completions)
                 cmd="molt__subcmd__help__subcmd__completions"
@@ -248,12 +254,34 @@ _molt() {
 
     case "${cmd}" in
         molt)
-            opts="-h -V --help --version gateway pair init deploy secrets token doctor tail completions man help"
+            opts="-h -V --help --version gateway pair init deploy secrets token doctor tail completions man chat help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        molt__subcmd__chat)
+            opts="-h --url --data-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -350,8 +378,22 @@ _molt() {
             return 0
             ;;
         molt__subcmd__help)
-            opts="gateway pair init deploy secrets token doctor tail completions man help"
+            opts="gateway pair init deploy secrets token doctor tail completions man chat help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        molt__subcmd__help__subcmd__chat)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

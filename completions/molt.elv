@@ -32,6 +32,7 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand tail 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)'
             cand completions 'Print shell completions'
             cand man 'Print the man page (roff)'
+            cand chat 'Talk to the assistant and answer pairing requests in a terminal UI'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'molt;gateway'= {
@@ -299,6 +300,12 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'molt;chat'= {
+            cand --url 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]'
+            cand --data-dir 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'molt;help'= {
             cand gateway 'Run the gateway daemon: web chat, model providers, the embedded store'
             cand pair 'Approve or refuse devices and chat-platform users'
@@ -310,6 +317,7 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand tail 'Follow the Worker''s live logs (or the gateway''s, with `--gateway`)'
             cand completions 'Print shell completions'
             cand man 'Print the man page (roff)'
+            cand chat 'Talk to the assistant and answer pairing requests in a terminal UI'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'molt;help;gateway'= {
@@ -373,6 +381,8 @@ set edit:completion:arg-completer[molt] = {|@words|
         &'molt;help;completions'= {
         }
         &'molt;help;man'= {
+        }
+        &'molt;help;chat'= {
         }
         &'molt;help;help'= {
         }

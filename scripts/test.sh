@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, then every test in parallel. Installs what the
-# tests need (Chromium for the browser tests, wrangler for the deploy tests) when it is missing.
+# tests need (Chromium for the browser tests, tmux for the terminal UI tests, wrangler for the
+# deploy tests) when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/molt/target}"
@@ -22,6 +23,11 @@ apt_install() {
 if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM:-}" ]; then
   echo "test.sh: installing Chromium for the browser tests" >&2
   apt_install chromium
+fi
+
+if ! command -v tmux >/dev/null 2>&1; then
+  echo "test.sh: installing tmux for the terminal UI tests" >&2
+  apt_install tmux
 fi
 
 # The wrangler the generated package.json pins, outside the clone; tests/wrangler.rs runs it.

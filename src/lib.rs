@@ -5,6 +5,7 @@ pub mod cli;
 pub mod core;
 pub mod daemon;
 pub mod provision;
+pub mod tui;
 
 /// The version reported to clients and in `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand, each with its clap `Args` and `run`.
 
 mod admin_client;
+mod chat;
 pub mod completions;
 mod deploy;
 mod doctor;
@@ -47,6 +48,8 @@ enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff)
     Man,
+    /// Talk to the assistant and answer pairing requests in a terminal UI
+    Chat(chat::ChatArgs),
 }
 
 /// A failure the user can act on: exit code 1, the message, and the next command to try.
@@ -83,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Tail(args) => tail::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
+        Command::Chat(args) => chat::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,3 +10,4 @@ pub mod gateway;
 pub mod jwks;
 pub mod process;
 pub mod recorder;
+pub mod tmux;

@@ -1,0 +1,147 @@
+//! `molt chat`: settles where the gateway is and which credentials to send, then hands over to
+//! the terminal client in `crate::tui`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use super::UserError;
+use crate::core::secret::Secret;
+use crate::core::settings::{GatewayFlags, Settings};
+use crate::daemon::token::TOKEN_FILE;
+use crate::tui::{Options, TuiError};
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The gateway's URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]
+    #[arg(long)]
+    url: Option<String>,
+    /// The local gateway's data directory, where its token is kept [env: MOLT_DATA_DIR]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+pub fn run(args: ChatArgs) -> anyhow::Result<()> {
+    let options = options(&args)?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(crate::tui::run(options)).map_err(|error| match error {
+        TuiError::NotATerminal => {
+            UserError::new(error.to_string(), "run `molt chat` in a terminal; for scripts use `molt pair`").into()
+        }
+        TuiError::Identity(_) => {
+            UserError::new(error.to_string(), "check the permissions of the config directory").into()
+        }
+        TuiError::Terminal(_) => anyhow::Error::new(error),
+    })
+}
+
+fn options(args: &ChatArgs) -> anyhow::Result<Options> {
+    let flags = GatewayFlags { data_dir: args.data_dir.clone(), ..GatewayFlags::default() };
+    let settings = Settings::from_process(&flags)
+        .map_err(|error| UserError::new(error.to_string(), "fix the setting, or pass `--url`"))?;
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let given = args.url.clone().or_else(|| env("MOLT_URL"));
+    let display_url = match &given {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = if settings.bind.is_unspecified() { "127.0.0.1".to_owned() } else { settings.bind.to_string() };
+            format!("http://{host}:{}", settings.port)
+        }
+    };
+    let url = websocket_url(&display_url).ok_or_else(|| {
+        UserError::new(
+            format!("`{display_url}` is not an http, https, ws or wss URL"),
+            "pass `--url https://<worker>.workers.dev` or `--url http://127.0.0.1:18789`",
+        )
+    })?;
+    // The token kept in the data directory belongs to the local gateway: never send it elsewhere.
+    let gateway_token = settings
+        .gateway_token
+        .clone()
+        .or_else(|| is_loopback(&display_url).then(|| read_token(&settings.data_dir.join(TOKEN_FILE))).flatten());
+    let access = match (env("MOLT_ACCESS_CLIENT_ID"), env("MOLT_ACCESS_CLIENT_SECRET")) {
+        (Some(id), Some(secret)) => Some((id, Secret::new(secret))),
+        _ => None,
+    };
+    Ok(Options {
+        url,
+        display_url,
+        gateway_token,
+        access,
+        config_dir: config_dir(&env)?,
+        color: env("NO_COLOR").is_none(),
+    })
+}
+
+fn read_token(path: &Path) -> Option<Secret> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(Secret::new(text.trim())).filter(|token| !token.expose().is_empty())
+}
+
+/// `$XDG_CONFIG_HOME/molt`, else `~/.config/molt`.
+fn config_dir(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<PathBuf> {
+    if let Some(base) = env("XDG_CONFIG_HOME") {
+        return Ok(PathBuf::from(base).join("molt"));
+    }
+    match env("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".config").join("molt")),
+        None => Err(UserError::new(
+            "cannot find a config directory for this terminal's identity",
+            "set `XDG_CONFIG_HOME` or `HOME`",
+        )
+        .into()),
+    }
+}
+
+/// `http://h:p` → `ws://h:p/ws`, `https://h` → `wss://h/ws`; a URL with a path keeps it.
+fn websocket_url(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        _ => return None,
+    };
+    if rest.is_empty() {
+        return None;
+    }
+    let has_path = rest.split_once('/').is_some_and(|(_, path)| !path.is_empty());
+    Some(if has_path { format!("{scheme}://{rest}") } else { format!("{scheme}://{}/ws", rest.trim_end_matches('/')) })
+}
+
+fn is_loopback(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else { return false };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turns_page_urls_into_websocket_urls() {
+        assert_eq!(websocket_url("http://127.0.0.1:18789").as_deref(), Some("ws://127.0.0.1:18789/ws"));
+        assert_eq!(
+            websocket_url("https://molt.example.workers.dev").as_deref(),
+            Some("wss://molt.example.workers.dev/ws")
+        );
+        assert_eq!(websocket_url("wss://h/custom").as_deref(), Some("wss://h/custom"));
+        assert_eq!(websocket_url("ftp://h"), None);
+        assert_eq!(websocket_url("127.0.0.1:18789"), None);
+    }
+
+    #[test]
+    fn only_loopback_hosts_get_the_local_token() {
+        assert!(is_loopback("http://127.0.0.1:18789"));
+        assert!(is_loopback("http://localhost:1"));
+        assert!(is_loopback("http://[::1]:18789"));
+        assert!(!is_loopback("https://molt.example.workers.dev"));
+        assert!(!is_loopback("http://127.0.0.1.example.com"));
+    }
+}
