@@ -301,3 +301,24 @@ fn deploy_without_init_names_the_command_to_run() {
     let stderr = text(&output.stderr);
     assert!(stderr.contains("hint: run `molt init --dir nowhere` first"), "{stderr}");
 }
+
+#[tokio::test]
+async fn access_on_the_whole_host_leaves_the_channel_webhooks_outside() {
+    let operator = Operator::new().await;
+    operator.fake.add_script("molt");
+    let mut args = FULL_INIT.to_vec();
+    args.push("--access-whole-host");
+    assert_success(&operator.init(&args).await);
+    assert_success(&operator.deploy().await);
+    let state = operator.fake.state();
+    let host = "molt.molt-01234567.workers.dev";
+    let admin = state.apps.iter().find(|app| app["name"] == "molt molt admin").unwrap();
+    assert_eq!(admin["destinations"], serde_json::json!([{"type": "public", "uri": host}]));
+    let channels = state.apps.iter().find(|app| app["name"] == "molt molt channel webhooks").unwrap();
+    assert_eq!(channels["destinations"], serde_json::json!([{"type": "public", "uri": format!("{host}/channels")}]));
+    let bypass = &state.policies[channels["id"].as_str().unwrap()][0];
+    assert_eq!(bypass["decision"], "bypass");
+    assert_eq!(bypass["include"], serde_json::json!([{"everyone": {}}]));
+    let allow = &state.policies[admin["id"].as_str().unwrap()][0];
+    assert_eq!(allow["decision"], "allow");
+}
