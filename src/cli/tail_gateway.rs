@@ -149,27 +149,6 @@ fn is_loopback(url: &str) -> bool {
     host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_urls_are_recognised() {
-        assert!(is_loopback("ws://127.0.0.1:18789/ws"));
-        assert!(is_loopback("ws://[::1]:18789/ws"));
-        assert!(is_loopback("ws://localhost/ws"));
-        assert!(!is_loopback("wss://molt.ada.workers.dev/ws"));
-        assert!(!is_loopback("ws://127.example.com/ws"));
-    }
-
-    #[test]
-    fn ring_lines_render_as_one_readable_line() {
-        let line = r#"{"ts":1795953600000,"level":"WARN","target":"molt::daemon","message":"slow","fields":{"ms":12}}"#;
-        assert_eq!(render(line, &Paint(false)), "2026-11-29T12:00:00.000Z  WARN molt::daemon: slow ms=12");
-        assert_eq!(render("not json", &Paint(false)), "not json");
-    }
-}
-
 async fn request(socket: &mut Socket, id: &str, method: &str, params: Value) -> anyhow::Result<Value> {
     let frame = json!({"type": "req", "id": id, "method": method, "params": params});
     socket.send(Message::Text(frame.to_string().into())).await.map_err(|error| {
@@ -260,4 +239,25 @@ pub fn render(line: &str, paint: &Paint) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_urls_are_recognised() {
+        assert!(is_loopback("ws://127.0.0.1:18789/ws"));
+        assert!(is_loopback("ws://[::1]:18789/ws"));
+        assert!(is_loopback("ws://localhost/ws"));
+        assert!(!is_loopback("wss://molt.ada.workers.dev/ws"));
+        assert!(!is_loopback("ws://127.example.com/ws"));
+    }
+
+    #[test]
+    fn ring_lines_render_as_one_readable_line() {
+        let line = r#"{"ts":1795953600000,"level":"WARN","target":"molt::daemon","message":"slow","fields":{"ms":12}}"#;
+        assert_eq!(render(line, &Paint(false)), "2026-11-29T12:00:00.000Z  WARN molt::daemon: slow ms=12");
+        assert_eq!(render("not json", &Paint(false)), "not json");
+    }
 }
