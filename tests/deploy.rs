@@ -301,3 +301,48 @@ fn deploy_without_init_names_the_command_to_run() {
     let stderr = text(&output.stderr);
     assert!(stderr.contains("hint: run `molt init --dir nowhere` first"), "{stderr}");
 }
+
+#[tokio::test]
+async fn access_on_the_whole_host_leaves_the_channel_webhooks_outside() {
+    let operator = Operator::new().await;
+    operator.fake.add_script("molt");
+    let mut args = FULL_INIT.to_vec();
+    args.push("--access-whole-host");
+    assert_success(&operator.init(&args).await);
+    assert_success(&operator.deploy().await);
+    let state = operator.fake.state();
+    let host = "molt.molt-01234567.workers.dev";
+    let admin = state.apps.iter().find(|app| app["name"] == "molt molt admin").unwrap();
+    assert_eq!(admin["destinations"], serde_json::json!([{"type": "public", "uri": host}]));
+    let channels = state.apps.iter().find(|app| app["name"] == "molt molt channel webhooks").unwrap();
+    assert_eq!(channels["destinations"], serde_json::json!([{"type": "public", "uri": format!("{host}/channels")}]));
+    let bypass = &state.policies[channels["id"].as_str().unwrap()][0];
+    assert_eq!(bypass["decision"], "bypass");
+    assert_eq!(bypass["include"], serde_json::json!([{"everyone": {}}]));
+    let allow = &state.policies[admin["id"].as_str().unwrap()][0];
+    assert_eq!(allow["decision"], "allow");
+}
+
+#[tokio::test]
+async fn a_missing_node_or_docker_is_explained_with_a_hint() {
+    let operator = Operator::new().await;
+    operator.fake.add_script("molt");
+    assert_success(&operator.init(&[]).await);
+    let dir = operator.dir();
+    let dir = dir.to_str().unwrap();
+    let no_node = operator.run(&["deploy", "--dir", dir], &[("PATH", "")], None).await;
+    assert_eq!(no_node.status.code(), Some(1));
+    let stderr = text(&no_node.stderr);
+    assert!(stderr.contains("error: `npx` was not found: Node.js is needed to run wrangler"), "{stderr}");
+    assert!(stderr.contains("hint: install Node.js 20 or newer"), "{stderr}");
+
+    // Node.js but no Docker, and no registry image: the Dockerfile cannot be built.
+    let bin = operator.home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("npx"), "#!/bin/sh\nexit 0\n").unwrap();
+    let no_docker = operator.run(&["deploy", "--dir", dir], &[("PATH", bin.to_str().unwrap())], None).await;
+    assert_eq!(no_docker.status.code(), Some(1));
+    let stderr = text(&no_docker.stderr);
+    assert!(stderr.contains("wrangler needs a running Docker engine"), "{stderr}");
+    assert!(stderr.contains("--image REF"), "{stderr}");
+}

@@ -179,6 +179,8 @@ fn interactive_init_through_a_pseudo_terminal() {
     type_keys(&mut session, &format!("ada.cloudflareaccess.com{enter}"));
     session.exp_string("Emails allowed").unwrap();
     type_keys(&mut session, &format!("ada@example.com{enter}"));
+    session.exp_string("behind Access too").unwrap();
+    type_keys(&mut session, "y");
     session.exp_string("next: `molt deploy --dir deploy`").unwrap();
     session.exp_eof().unwrap();
 
@@ -189,6 +191,7 @@ fn interactive_init_through_a_pseudo_terminal() {
     assert_eq!(config["deploy"]["instance_type"].as_str(), Some("lite"));
     assert_eq!(config["deploy"]["channels"]["telegram"]["mode"].as_str(), Some("webhook"));
     assert_eq!(config["deploy"]["access"]["emails"][0].as_str(), Some("ada@example.com"));
+    assert_eq!(config["deploy"]["access"]["whole_host"].as_bool(), Some(true));
     assert_eq!(config["model"]["provider"].as_str(), Some("anthropic"));
     let stored = std::fs::read_to_string(home.path().join("config/secrets/molt.json")).unwrap();
     assert!(stored.contains("sk-ant-typed") && stored.contains("123:tg") && stored.contains("cf-token"));

@@ -124,10 +124,11 @@ async fn tail_streams_trace_events_as_json_and_deletes_its_session() {
     let deleted = calls.iter().filter(|call| call.starts_with(&format!("DELETE {script}/"))).count();
     assert_eq!(deleted, 1, "the session is deleted on exit: {calls:?}");
     assert!(fake.state().tails.is_empty());
-    let (protocol, filters) = fake.state().tail_filters[0].clone();
+    let (protocol, first_message) = fake.state().tail_filters[0].clone();
     assert_eq!(protocol.as_deref(), Some("trace-v1"));
-    let filters: Value = serde_json::from_str(&filters).unwrap();
-    assert_eq!(filters, json!({"filters": [], "debug": false}));
+    assert_eq!(serde_json::from_str::<Value>(&first_message).unwrap(), json!({"debug": false}));
+    let create = fake.requests().into_iter().find(|r| r.method == "POST").unwrap();
+    assert_eq!(create.body, json!({"filters": []}));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -149,10 +150,9 @@ async fn tail_filters_by_status_and_prints_readable_lines_without_colour_when_pi
             "  ✘ Error: container did not start",
         ]
     );
-    let (_, filters) = fake.state().tail_filters[0].clone();
-    let filters: Value = serde_json::from_str(&filters).unwrap();
-    assert_eq!(filters["filters"][0]["outcome"][0], "exception");
-    assert_eq!(filters["filters"][1], json!({"method": ["POST"]}));
+    let create = fake.requests().into_iter().find(|r| r.method == "POST" && r.path.ends_with("/tails")).unwrap();
+    let outcomes = json!({"outcome": ["exception", "exceededCpu", "exceededMemory", "unknown"]});
+    assert_eq!(create.body, json!({"filters": [outcomes, {"method": ["POST"]}]}));
 }
 
 #[test]

@@ -91,8 +91,9 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
     eprintln!("{summary}");
     println!("{}", deployed.url);
     eprintln!(
-        "open it with the gateway token: `molt secrets get MOLTBOT_GATEWAY_TOKEN --dir {}` shows it; \
-         the page asks once and keeps it in a cookie",
+        "open `{}?token=TOKEN` once (the token becomes a cookie and leaves the address bar); \
+         `molt secrets get MOLTBOT_GATEWAY_TOKEN --dir {}` prints TOKEN",
+        deployed.url,
         args.dir.display()
     );
     Ok(())

@@ -78,7 +78,7 @@ pub struct InitArgs {
     #[arg(long, env = "MOLT_ACCESS_EMAILS", value_delimiter = ',')]
     access_emails: Option<Vec<String>>,
     /// Put the whole host behind Access, not only the admin paths (channel webhooks stay open)
-    #[arg(long)]
+    #[arg(long, env = "MOLT_ACCESS_WHOLE_HOST")]
     access_whole_host: bool,
     /// A registry image to run instead of building the deploy folder's `Dockerfile`
     #[arg(long, env = "MOLT_IMAGE")]
@@ -374,11 +374,9 @@ fn ask_access(args: &InitArgs, asker: &mut Asker, before: Option<&AccessSection>
         "MOLT_ACCESS_EMAILS (or --access-emails)",
         args.access_emails.clone().or_else(|| before.map(|access| access.emails.clone())),
     );
-    Some(AccessSection {
-        team_domain,
-        emails,
-        whole_host: args.access_whole_host || before.is_some_and(|a| a.whole_host),
-    })
+    let given = (args.access_whole_host || before.is_some_and(|access| access.whole_host)).then_some(true);
+    let whole_host = asker.confirm("Put the chat page behind Access too, not only the admin pages?", given, false);
+    Some(AccessSection { team_domain, emails, whole_host })
 }
 
 /// 32 bytes from the OS RNG, hex.

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use dialoguer::theme::SimpleTheme;
-use dialoguer::{Input, MultiSelect, Password, Select};
+use dialoguer::{Confirm, Input, MultiSelect, Password, Select};
 
 use super::UserError;
 use crate::core::secret::Secret;
@@ -185,6 +185,20 @@ impl Asker {
             self.missing.push(format!("`{source}`"));
         }
         values
+    }
+
+    /// Yes or no; `default` without a terminal.
+    pub fn confirm(&mut self, label: &str, given: Option<bool>, default: bool) -> bool {
+        if let Some(value) = given {
+            return value;
+        }
+        if self.live() {
+            match Confirm::with_theme(&SimpleTheme).with_prompt(label).default(default).interact() {
+                Ok(value) => return value,
+                Err(error) => self.failed(error),
+            }
+        }
+        default
     }
 
     pub fn note(&mut self, text: &str) {

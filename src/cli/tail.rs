@@ -1,5 +1,6 @@
 //! `molt tail`: the Worker's live logs through the Workers tail API (a session created with
-//! filters, its `trace-v1` WebSocket, the session deleted on exit), printed as readable lines —
+//! filters, its `trace-v1` WebSocket opened with `{"debug": false}`, the session deleted on
+//! exit), printed as readable lines —
 //! coloured on a terminal unless `NO_COLOR` — or as JSON; `--gateway` follows the daemon's own
 //! log stream instead (`tail_gateway.rs`).
 
@@ -82,7 +83,7 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
     let client = cloudflare(&deploy, &env)?;
     let filters = Filters::from_args(&args)?;
     runtime.block_on(async {
-        let session = client.create_tail(&deploy.worker_name).await.map_err(|error| {
+        let session = client.create_tail(&deploy.worker_name, &filters.message()).await.map_err(|error| {
             UserError::new(
                 error.to_string(),
                 format!("check that the Worker is deployed: `molt deploy --dir {}`", args.dir.display()),
@@ -107,7 +108,7 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .map_err(|error| UserError::new(format!("cannot open the tail WebSocket: {error}"), "run `molt tail` again"))?;
-    socket.send(Message::Text(filters.message().to_string().into())).await.context("cannot send the filters")?;
+    socket.send(Message::Text(json!({"debug": false}).to_string().into())).await.context("cannot start the stream")?;
     let paint = Paint::detect();
     let mut stdout = std::io::stdout().lock();
     while let Some(message) = socket.next().await {
@@ -137,14 +138,14 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
     Ok(())
 }
 
-/// The outcome, method and text filters, sent to Cloudflare and applied again here.
+/// The outcome, method and text filters: Cloudflare applies them, and so does this side.
 pub struct Filters {
     outcomes: Vec<&'static str>,
     methods: Vec<String>,
     search: Option<String>,
 }
 
-const ERROR_OUTCOMES: &[&str] = &["exception", "exceededCpu", "exceededMemory", "scriptNotFound", "unknown"];
+const ERROR_OUTCOMES: &[&str] = &["exception", "exceededCpu", "exceededMemory", "unknown"];
 
 impl Filters {
     pub fn from_args(args: &TailArgs) -> anyhow::Result<Self> {
@@ -167,7 +168,7 @@ impl Filters {
         Ok(Self { outcomes, methods, search: args.search.clone() })
     }
 
-    /// The first message on the tail WebSocket.
+    /// The body of the request that creates the tail session.
     pub fn message(&self) -> Value {
         let mut filters = Vec::new();
         if !self.outcomes.is_empty() {
@@ -179,7 +180,7 @@ impl Filters {
         if let Some(text) = &self.search {
             filters.push(json!({"query": text}));
         }
-        json!({"filters": filters, "debug": false})
+        json!({"filters": filters})
     }
 
     pub fn keeps(&self, event: &Value) -> bool {

@@ -139,9 +139,14 @@ fn device_proof(token: &Secret, nonce: &str) -> Value {
     })
 }
 
+/// A loopback gateway takes the token alone, as OpenClaw's CLI connects; others want a device.
 fn is_loopback(url: &str) -> bool {
-    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default();
-    matches!(host, "127.0.0.1" | "localhost" | "[") || host.starts_with("127.")
+    let authority = url.split("://").nth(1).unwrap_or(url);
+    if authority.starts_with("[::1]") {
+        return true;
+    }
+    let host = authority.split(['/', ':']).next().unwrap_or_default();
+    host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn request(socket: &mut Socket, id: &str, method: &str, params: Value) -> anyhow::Result<Value> {
@@ -234,4 +239,25 @@ pub fn render(line: &str, paint: &Paint) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_urls_are_recognised() {
+        assert!(is_loopback("ws://127.0.0.1:18789/ws"));
+        assert!(is_loopback("ws://[::1]:18789/ws"));
+        assert!(is_loopback("ws://localhost/ws"));
+        assert!(!is_loopback("wss://molt.ada.workers.dev/ws"));
+        assert!(!is_loopback("ws://127.example.com/ws"));
+    }
+
+    #[test]
+    fn ring_lines_render_as_one_readable_line() {
+        let line = r#"{"ts":1795953600000,"level":"WARN","target":"molt::daemon","message":"slow","fields":{"ms":12}}"#;
+        assert_eq!(render(line, &Paint(false)), "2026-11-29T12:00:00.000Z  WARN molt::daemon: slow ms=12");
+        assert_eq!(render("not json", &Paint(false)), "not json");
+    }
 }

@@ -214,8 +214,8 @@ impl Deploy {
         if let Some(existing) = self.cloudflare.workers_subdomain().await? {
             return Ok((existing, Outcome::AlreadyDone));
         }
-        let account = &self.cloudflare.account_id;
-        let wanted = format!("molt-{}", &account[..account.len().min(8)]).to_ascii_lowercase();
+        let prefix: String = self.cloudflare.account_id.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
+        let wanted = format!("molt-{prefix}").to_ascii_lowercase();
         Ok((self.cloudflare.create_workers_subdomain(&wanted).await?, Outcome::Changed))
     }
 

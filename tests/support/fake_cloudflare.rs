@@ -39,7 +39,7 @@ pub struct FakeState {
     pub telegram_webhook: Option<(String, String)>,
     /// Trace events (JSON) every tail WebSocket sends after the client's filter message.
     pub tail_events: Vec<Value>,
-    /// The first message each tail WebSocket received, and its sub-protocol.
+    /// The sub-protocol each tail WebSocket asked for, and the first message it sent.
     pub tail_filters: Vec<(Option<String>, String)>,
     /// `ws://127.0.0.1:PORT`, for the tail sessions' URLs.
     pub tail_base: String,
@@ -240,6 +240,9 @@ fn account_call(state: &mut FakeState, method: &str, rest: &[&str], body: &Value
             envelope(200, json!({"name": name, "type": "secret_text"}))
         }
         ("POST", ["workers", "scripts", _, "tails"]) => {
+            if !body["filters"].is_array() {
+                return failure(400, 10021, "tail filters must be an array");
+            }
             let id = random_id("", 32).to_ascii_lowercase();
             state.tails.insert(id.clone());
             envelope(
@@ -305,13 +308,13 @@ async fn tail_socket(
 
 async fn tail_session(state: Arc<Mutex<FakeState>>, mut socket: WebSocket, protocol: Option<String>) {
     let first = tokio::time::timeout(std::time::Duration::from_secs(10), socket.recv()).await;
-    let filters = match first {
+    let first_message = match first {
         Ok(Some(Ok(Message::Text(text)))) => text.to_string(),
         _ => String::new(),
     };
     let events = {
         let mut guard = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard.tail_filters.push((protocol, filters));
+        guard.tail_filters.push((protocol, first_message));
         guard.tail_events.clone()
     };
     for event in events {

@@ -206,8 +206,9 @@ impl Cloudflare {
         Ok(())
     }
 
-    pub async fn create_tail(&self, script: &str) -> Result<TailSession, CloudflareError> {
-        self.send(Method::POST, &self.account_path(&format!("/workers/scripts/{script}/tails")), &json!({})).await
+    /// A tail session; `filters` is `{"filters": [...]}` as the API takes it.
+    pub async fn create_tail(&self, script: &str, filters: &Value) -> Result<TailSession, CloudflareError> {
+        self.send(Method::POST, &self.account_path(&format!("/workers/scripts/{script}/tails")), filters).await
     }
 
     pub async fn delete_tail(&self, script: &str, id: &str) -> Result<(), CloudflareError> {
