@@ -6,6 +6,7 @@ pub mod events;
 mod http;
 pub mod providers;
 mod ratelimit;
+pub mod replication;
 mod server;
 mod state;
 pub mod store;

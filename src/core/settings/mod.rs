@@ -3,6 +3,7 @@
 mod file;
 mod layers;
 mod model;
+mod replication;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -13,6 +14,7 @@ use std::time::Duration;
 pub use file::FileConfig;
 pub use layers::{Origin, Provenance};
 pub use model::{Api, ModelSettings, NO_PROVIDER_HINT, ProviderSettings};
+pub use replication::ReplicationSettings;
 
 use crate::core::secret::Secret;
 use layers::{Flag, Layers};
@@ -71,6 +73,8 @@ pub struct Settings {
     /// How long a stop waits for in-flight turns before aborting them.
     pub shutdown_grace: Duration,
     pub model: ModelSettings,
+    /// Continuous replication to R2 / S3; `None` when no bucket is configured.
+    pub replication: Option<ReplicationSettings>,
     /// Where each value came from, for `--print-config`.
     pub provenance: Vec<Provenance>,
 }
@@ -161,6 +165,7 @@ impl Settings {
             10,
         )?;
         let model = model::resolve(&mut layers, &file.model)?;
+        let replication = replication::resolve(&mut layers)?;
         Ok(Self {
             port,
             bind,
@@ -171,6 +176,7 @@ impl Settings {
             tick_interval: Duration::from_millis(tick_ms.max(100)),
             shutdown_grace: Duration::from_secs(grace_secs),
             model,
+            replication,
             provenance: layers.provenance,
         })
     }
