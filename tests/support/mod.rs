@@ -8,3 +8,4 @@ pub mod fake_openai;
 pub mod gateway;
 pub mod process;
 pub mod recorder;
+pub mod seaweed;

@@ -1,0 +1,259 @@
+//! Durable state against a real S3-compatible server (SeaweedFS on 127.0.0.1): restore after a
+//! graceful stop, corrupt and truncated objects, two gateways on one bucket, and a bucket that
+//! goes away for a while. The kill -9 loop is in `replication_kill.rs`.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::client::{Client, ConnectOptions};
+use support::fake_anthropic::FakeAnthropic;
+use support::gateway::{TOKEN, TestGateway};
+use support::seaweed::Seaweed;
+
+struct Env(Vec<(String, String)>);
+
+impl Env {
+    fn new(seaweed: &Seaweed, fake: &FakeAnthropic, extra: &[(&str, &str)]) -> Self {
+        let mut vars = seaweed.env();
+        vars.push(("ANTHROPIC_API_KEY".into(), "k".into()));
+        vars.push(("ANTHROPIC_BASE_URL".into(), fake.base_url()));
+        vars.push(("MOLT_REPLICATION_INTERVAL_MS".into(), "200".into()));
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Self(vars)
+    }
+
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+}
+
+async fn client(gateway: &TestGateway) -> Client {
+    Client::connect(&gateway.ws_url(), &ConnectOptions::new(TOKEN)).await.expect("connect").0
+}
+
+/// Sends `count` messages to `session` and waits for each reply.
+async fn chat(gateway: &TestGateway, session: &str, prefix: &str, count: usize) {
+    let mut client = client(gateway).await;
+    for index in 0..count {
+        let text = format!("{prefix}-{index}");
+        let ack =
+            client.call("chat.send", json!({"sessionKey": session, "message": text, "idempotencyKey": text})).await;
+        client.chat_run(ack["runId"].as_str().unwrap()).await;
+    }
+}
+
+async fn history(gateway: &TestGateway, session: &str) -> Vec<Value> {
+    let mut client = client(gateway).await;
+    let payload = client.call("chat.history", json!({"sessionKey": session, "limit": 1000})).await;
+    payload["messages"].as_array().cloned().unwrap_or_default()
+}
+
+fn contents(messages: &[Value]) -> Vec<String> {
+    messages.iter().map(|m| format!("{}:{}", m["role"].as_str().unwrap_or(""), m["content"])).collect()
+}
+
+/// Waits (20 s at most) until every committed change is in the bucket.
+async fn wait_shipped(gateway: &TestGateway) -> Value {
+    let started = Instant::now();
+    loop {
+        let (_, body) = gateway.readyz().await;
+        let replication = &body["replication"];
+        if replication["lastShippedSeq"].as_u64() >= replication["lastCommittedSeq"].as_u64()
+            && replication["lastCommittedSeq"].as_u64() > Some(0)
+        {
+            return body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "changes were not shipped within 20 s: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits (20 s at most) until `/readyz` shows `state`.
+async fn wait_state(gateway: &TestGateway, state: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let (_, body) = gateway.readyz().await;
+        if body["state"] == state {
+            return body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never reached `{state}`: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn write(root: &Path, name: &str, text: &[u8]) {
+    let path = root.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_graceful_stop_then_a_fresh_data_dir_restores_everything() {
+    let seaweed = Seaweed::start().await;
+    let fake = FakeAnthropic::start().await;
+    let env = Env::new(&seaweed, &fake, &[]);
+    let first = TestGateway::start(&env.pairs()).await;
+    let workspace = first.data_dir.join("workspace");
+    write(&workspace, "SOUL.md", b"You are calm.\n");
+    write(&workspace, "USER.md", "Ada, likes \u{e9}t\u{e9}\n".as_bytes());
+    write(&workspace, "MEMORY.md", b"- tea, no sugar\n");
+    write(&workspace, "skills/cooking/SKILL.md", &[0, 159, 146, 150, 255]);
+    write(&workspace, "skills/old/SKILL.md", b"obsolete");
+    chat(&first, "main", "hello", 12).await;
+    chat(&first, "agent:main:telegram:direct:42", "tg", 5).await;
+    wait_shipped(&first).await;
+    std::fs::remove_dir_all(workspace.join("skills/old")).unwrap();
+    // The last messages are committed right before the stop: the stop must flush them.
+    chat(&first, "main", "last", 3).await;
+    let expected_main = contents(&history(&first, "main").await);
+    let expected_tg = contents(&history(&first, "agent:main:telegram:direct:42").await);
+    let expected_tree = tree(&workspace);
+    first.stop().await.expect("clean stop");
+
+    let second = TestGateway::start(&env.pairs()).await;
+    assert_eq!(contents(&history(&second, "main").await), expected_main);
+    assert_eq!(contents(&history(&second, "agent:main:telegram:direct:42").await), expected_tg);
+    assert_eq!(expected_main.len(), 30, "15 messages and 15 replies");
+    assert_eq!(tree(&second.data_dir.join("workspace")), expected_tree, "byte-identical, deletion included");
+    let (status, body) = second.readyz().await;
+    assert_eq!(status, 200);
+    assert_eq!(body["replication"]["restored"]["source"], "bucket", "{body}");
+    assert_eq!(body["replication"]["phase"], "active");
+    assert!(body["replication"]["operations"]["classBLastHour"].as_u64() > Some(0));
+    second.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn corrupt_or_truncated_objects_are_refused_and_nothing_is_deleted() {
+    let seaweed = Seaweed::start().await;
+    let fake = FakeAnthropic::start().await;
+    let env = Env::new(&seaweed, &fake, &[]);
+    let first = TestGateway::start(&env.pairs()).await;
+    chat(&first, "main", "keep", 4).await;
+    first.stop().await.unwrap();
+    let listing = seaweed.listing().await;
+    let manifest: Value = serde_json::from_slice(&seaweed.get("manifest.json").await).unwrap();
+    let segment = manifest["segments"].as_array().unwrap().last().unwrap()["key"].as_str().unwrap().to_owned();
+    let snapshot = manifest["snapshots"].as_array().unwrap().last().unwrap()["key"].as_str().unwrap().to_owned();
+
+    for (key, damage) in [(&segment, "truncated"), (&snapshot, "corrupt")] {
+        let original = seaweed.get(key).await;
+        let mut damaged = original.clone();
+        if damage == "truncated" {
+            damaged.truncate(damaged.len() / 2);
+        } else {
+            let middle = damaged.len() / 2;
+            damaged[middle] ^= 0x5a;
+        }
+        seaweed.put(key, damaged).await;
+        let before = seaweed.listing().await;
+
+        let fresh = tempfile::tempdir().unwrap();
+        let gateway = TestGateway::spawn_in(fresh.path(), &env.pairs()).await;
+        let body = wait_state(&gateway, "failed").await;
+        let reason = body["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("restore refused") && reason.contains(damage) && reason.contains(key.as_str()),
+            "{body}"
+        );
+        let (status, _) = gateway.readyz().await;
+        assert_eq!(status, 503);
+        assert!(gateway.stop().await.is_err(), "serve reports the refused restore");
+        assert_eq!(seaweed.listing().await, before, "a refused restore writes and deletes nothing");
+        seaweed.put(key, original).await;
+    }
+    assert_eq!(seaweed.listing().await.len(), listing.len());
+
+    let repaired = TestGateway::start(&env.pairs()).await;
+    assert_eq!(history(&repaired, "main").await.len(), 8, "with the objects repaired, the restore goes through");
+    repaired.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_gateway_on_the_same_bucket_fences_the_first() {
+    let seaweed = Seaweed::start().await;
+    let fake = FakeAnthropic::start().await;
+    let env = Env::new(&seaweed, &fake, &[]);
+    let first = TestGateway::start(&env.pairs()).await;
+    chat(&first, "main", "before", 2).await;
+    wait_shipped(&first).await;
+
+    let second = TestGateway::start(&env.pairs()).await;
+    assert_eq!(history(&second, "main").await.len(), 4, "the second one restored the first one's state");
+    // The first one writes again: its manifest update fails `If-Match` and it stops.
+    chat(&first, "main", "lost-after-fence", 1).await;
+    let body = wait_state(&first, "failed").await;
+    assert!(body["reason"].as_str().unwrap_or_default().contains("fenced"), "{body}");
+    assert_eq!(body["replication"]["phase"], "fenced", "{body}");
+    let manifest: Value = serde_json::from_slice(&seaweed.get("manifest.json").await).unwrap();
+    let second_generation = second.readyz().await.1["replication"]["generation"].as_u64().unwrap();
+    assert_eq!(manifest["generation"].as_u64(), Some(second_generation));
+
+    chat(&second, "main", "after", 2).await;
+    first.stop().await.unwrap();
+    second.stop().await.unwrap();
+    let third = TestGateway::start(&env.pairs()).await;
+    let restored = contents(&history(&third, "main").await);
+    assert!(restored.iter().any(|m| m.contains("after-1")), "{restored:?}");
+    assert!(
+        !restored.iter().any(|m| m.contains("lost-after-fence")),
+        "the fenced instance wrote nothing: {restored:?}"
+    );
+    third.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_bucket_buffers_changes_then_catches_up() {
+    let mut seaweed = Seaweed::start().await;
+    let fake = FakeAnthropic::start().await;
+    let env = Env::new(&seaweed, &fake, &[]);
+    let gateway = TestGateway::start(&env.pairs()).await;
+    chat(&gateway, "main", "online", 2).await;
+    wait_shipped(&gateway).await;
+
+    seaweed.kill();
+    chat(&gateway, "main", "offline", 10).await;
+    let started = Instant::now();
+    loop {
+        let (status, body) = gateway.readyz().await;
+        assert_eq!(status, 200, "an unreachable bucket does not stop the chat: {body}");
+        if body["replication"]["lastError"].is_string() {
+            assert!(body["replication"]["lagMs"].as_u64() > Some(0), "{body}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(40), "the outage was never reported: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seaweed.restart().await;
+    chat(&gateway, "main", "back", 1).await;
+    wait_shipped(&gateway).await;
+    let expected = contents(&history(&gateway, "main").await);
+    // Stop without the final flush mattering: everything is already shipped.
+    gateway.stop().await.unwrap();
+
+    let restored = TestGateway::start(&env.pairs()).await;
+    assert_eq!(contents(&history(&restored, "main").await), expected);
+    assert_eq!(expected.len(), 26);
+    restored.stop().await.unwrap();
+}
