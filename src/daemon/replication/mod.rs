@@ -198,7 +198,13 @@ impl Replication {
         };
         let (sender, receiver) = mpsc::channel(4);
         *self.inner.commands.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sender);
-        self.set(|status| status.phase = Phase::Active);
+        let (snapshots, snapshot_seq) =
+            (claimed.manifest.snapshots.len(), claimed.manifest.snapshots.last().map(|s| s.last));
+        self.set(|status| {
+            status.phase = Phase::Active;
+            status.snapshots = snapshots;
+            status.last_snapshot_seq = snapshot_seq;
+        });
         let shipper = shipper::Shipper {
             bucket,
             store: store.clone(),
