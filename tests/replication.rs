@@ -257,3 +257,75 @@ async fn an_unreachable_bucket_buffers_changes_then_catches_up() {
     assert_eq!(expected.len(), 26);
     restored.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn molt_gateway_backup_snapshots_now_through_the_running_gateway_or_offline() {
+    let seaweed = Seaweed::start().await;
+    let fake = FakeAnthropic::start().await;
+    let env = Env::new(&seaweed, &fake, &[("MOLT_GATEWAY_TOKEN", TOKEN)]);
+    let gateway = TestGateway::start(&env.pairs()).await;
+    chat(&gateway, "main", "backed", 3).await;
+
+    let vars = env.0.clone();
+    let run = move |args: Vec<String>| {
+        let mut command = support::process::molt();
+        command.args(&args).envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        command.output().expect("run molt")
+    };
+    let denied = reqwest::Client::new().post(gateway.http_url("/api/admin/replication/backup")).send().await.unwrap();
+    assert_eq!(denied.status(), 401, "the admin API needs the gateway token");
+    let url = gateway.http_url("");
+    let data_dir = gateway.data_dir.display().to_string();
+    let args = vec!["gateway".into(), "backup".into(), "--url".into(), url, "--data-dir".into(), data_dir.clone()];
+    let output = tokio::task::block_in_place(|| run(args));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout} {}", String::from_utf8_lossy(&output.stderr));
+    let key = stdout.split('`').nth(1).unwrap_or_default().to_owned();
+    assert!(key.starts_with("snapshots/"), "{stdout}");
+    let manifest: Value = serde_json::from_slice(&seaweed.get("manifest.json").await).unwrap();
+    assert_eq!(manifest["snapshots"].as_array().unwrap().last().unwrap()["key"], key.as_str());
+    let newest = manifest["snapshots"].as_array().unwrap().last().unwrap()["last"].as_u64();
+    assert!(
+        manifest["segments"].as_array().unwrap().iter().all(|segment| segment["last"].as_u64() <= newest),
+        "nothing after the snapshot is left to replay: {manifest}"
+    );
+    gateway.stop().await.unwrap();
+
+    let args = vec!["gateway".into(), "backup".into(), "--offline".into(), "--data-dir".into(), data_dir];
+    let output = tokio::task::block_in_place(|| run(args));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let manifest: Value = serde_json::from_slice(&seaweed.get("manifest.json").await).unwrap();
+    assert!(manifest["generation"].as_u64() > Some(1), "the offline backup claimed the bucket: {manifest}");
+}
+
+#[tokio::test]
+async fn snapshots_keep_the_last_n_and_an_idle_gateway_sends_no_requests() {
+    let seaweed = Seaweed::start().await;
+    let fake = FakeAnthropic::start().await;
+    let env = Env::new(&seaweed, &fake, &[("MOLT_SNAPSHOT_EVERY", "10"), ("MOLT_SNAPSHOT_KEEP", "2")]);
+    let gateway = TestGateway::start(&env.pairs()).await;
+    chat(&gateway, "main", "compact", 12).await;
+    let shipped = wait_shipped(&gateway).await;
+    let snapshots: Vec<String> = seaweed
+        .listing()
+        .await
+        .into_iter()
+        .map(|(key, _, _)| key)
+        .filter(|key| key.starts_with("snapshots/"))
+        .collect();
+    assert_eq!(snapshots.len(), 2, "older snapshots are deleted: {snapshots:?}");
+    assert!(shipped["replication"]["snapshots"].as_u64() == Some(2), "{shipped}");
+
+    // Idle: not one request in three shipping windows and more.
+    let before = gateway.readyz().await.1["replication"]["operations"].clone();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = gateway.readyz().await.1["replication"]["operations"].clone();
+    assert_eq!(before, after, "an idle gateway costs no bucket operations");
+    assert!(after["classALastHour"].as_u64() > Some(10), "{after}");
+
+    let expected = contents(&history(&gateway, "main").await);
+    gateway.stop().await.unwrap();
+    let restored = TestGateway::start(&env.pairs()).await;
+    assert_eq!(contents(&history(&restored, "main").await), expected);
+    restored.stop().await.unwrap();
+}

@@ -1,5 +1,6 @@
 //! The command line: one module per subcommand, each with its clap `Args` and `run`.
 
+mod backup;
 mod gateway;
 mod logging;
 
