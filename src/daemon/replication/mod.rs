@@ -198,6 +198,9 @@ impl Replication {
         };
         let (sender, receiver) = mpsc::channel(4);
         *self.inner.commands.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sender);
+        // Changes a restore would replay count towards the next snapshot.
+        let since_snapshot =
+            claimed.manifest.last_seq.saturating_sub(claimed.manifest.snapshots.last().map_or(0, |s| s.last));
         let (snapshots, snapshot_seq) =
             (claimed.manifest.snapshots.len(), claimed.manifest.snapshots.last().map(|s| s.last));
         self.set(|status| {
@@ -216,7 +219,7 @@ impl Replication {
             data_dir: data_dir.to_owned(),
             scanner: workspace::Scanner::default(),
             on_fenced: Box::new(on_fenced),
-            since_snapshot: 0,
+            since_snapshot,
         };
         self.inner.tasks.spawn(shipper.run(receiver, self.inner.stop.clone()));
         self.inner.tasks.spawn(shipper::watch_lag(store, Arc::clone(&self.inner.status), self.inner.stop.clone()));
