@@ -141,6 +141,10 @@ async fn a_graceful_stop_then_a_fresh_data_dir_restores_everything() {
     assert_eq!(body["replication"]["restored"]["source"], "bucket", "{body}");
     assert_eq!(body["replication"]["phase"], "active");
     assert!(body["replication"]["operations"]["classBLastHour"].as_u64() > Some(0));
+    let status = client(&second).await.call("status", json!({})).await;
+    assert_eq!(status["replication"]["phase"], "active", "{status}");
+    assert_eq!(status["replication"]["location"], format!("{}/molt-state", seaweed.endpoint()));
+    assert!(!status.to_string().contains(support::seaweed::SECRET_KEY), "no secret in the status");
     second.stop().await.unwrap();
 }
 
@@ -306,14 +310,22 @@ async fn snapshots_keep_the_last_n_and_an_idle_gateway_sends_no_requests() {
     let gateway = TestGateway::start(&env.pairs()).await;
     chat(&gateway, "main", "compact", 12).await;
     let shipped = wait_shipped(&gateway).await;
-    let snapshots: Vec<String> = seaweed
-        .listing()
-        .await
-        .into_iter()
-        .map(|(key, _, _)| key)
-        .filter(|key| key.starts_with("snapshots/"))
-        .collect();
-    assert_eq!(snapshots.len(), 2, "older snapshots are deleted: {snapshots:?}");
+    // Deletion follows the manifest update that stopped naming the objects.
+    let started = Instant::now();
+    loop {
+        let snapshots: Vec<String> = seaweed
+            .listing()
+            .await
+            .into_iter()
+            .map(|(key, _, _)| key)
+            .filter(|key| key.starts_with("snapshots/"))
+            .collect();
+        if snapshots.len() == 2 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "older snapshots are deleted: {snapshots:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(shipped["replication"]["snapshots"].as_u64() == Some(2), "{shipped}");
 
     // Idle: not one request in three shipping windows and more.
@@ -328,4 +340,38 @@ async fn snapshots_keep_the_last_n_and_an_idle_gateway_sends_no_requests() {
     let restored = TestGateway::start(&env.pairs()).await;
     assert_eq!(contents(&history(&restored, "main").await), expected);
     restored.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_boot_with_the_bucket_down_says_restoring_until_the_bucket_is_back() {
+    let mut seaweed = Seaweed::start().await;
+    let fake = FakeAnthropic::start().await;
+    let env = Env::new(&seaweed, &fake, &[]);
+    let first = TestGateway::start(&env.pairs()).await;
+    chat(&first, "main", "kept", 2).await;
+    first.stop().await.unwrap();
+
+    seaweed.kill();
+    let fresh = tempfile::tempdir().unwrap();
+    let gateway = TestGateway::spawn_in(fresh.path(), &env.pairs()).await;
+    let body = wait_state(&gateway, "restoring").await;
+    let started = Instant::now();
+    loop {
+        let (status, body) = gateway.readyz().await;
+        assert_eq!(status, 503, "{body}");
+        if body["reason"].as_str().unwrap_or_default().contains("retrying") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no retry reported: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(body["ready"], false);
+    seaweed.restart().await;
+    let started = Instant::now();
+    while gateway.readyz().await.0 != 200 {
+        assert!(started.elapsed() < Duration::from_secs(45), "never became ready once the bucket was back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(history(&gateway, "main").await.len(), 4);
+    gateway.stop().await.unwrap();
 }
