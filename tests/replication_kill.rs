@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -16,7 +17,7 @@ use support::seaweed::Seaweed;
 const KILLS: usize = 20;
 const DEADLINE: Duration = Duration::from_secs(300);
 /// The margin for one upload round on a busy 2-core machine.
-const UPLOAD_MARGIN: Duration = Duration::from_millis(1500);
+const UPLOAD_MARGIN: Duration = Duration::from_millis(2000);
 
 struct Round {
     session: String,
@@ -86,7 +87,7 @@ async fn kill_9_during_chat_loses_at_most_the_shipping_window() {
         previous = Some(Round { session, acked, killed_at });
     }
     let oldest = missing_ages.iter().max().copied().unwrap_or_default();
-    println!(
+    let report = format!(
         "kill loop: {kills} kills in {:.1} s, {acked_total} messages acknowledged, {} missing after restore, \
          oldest missing acknowledged {} ms before its kill (window {} ms)",
         started.elapsed().as_secs_f64(),
@@ -94,6 +95,9 @@ async fn kill_9_during_chat_loses_at_most_the_shipping_window() {
         oldest.as_millis(),
         window.as_millis()
     );
+    println!("{report}");
+    // Kept where every run can read it, as nextest shows the output of failing tests only.
+    let _ = std::fs::write(Path::new(env!("CARGO_TARGET_TMPDIR")).join("replication-kill-loop.txt"), &report);
     assert_eq!(kills, KILLS);
     assert!(acked_total > KILLS * 5, "the loop sent real traffic: {acked_total}");
     assert!(
