@@ -234,9 +234,10 @@ impl Shipper {
         .await
         .map_err(|_| ReplicationError::Store("the workspace scan stopped".into()))?;
         self.scanner = scanner;
-        if !scan.problems.is_empty() {
+        if scan.problems != self.scanner.reported && !scan.problems.is_empty() {
             tracing::warn!(problems = ?scan.problems, "replication: workspace scan was not clean; no file is dropped from the bucket");
         }
+        self.scanner.reported = scan.problems.clone();
         let merged = merge(&next.workspace, &scan);
         if merged == next.workspace {
             return Ok(false);

@@ -36,6 +36,8 @@ pub struct Scan {
 #[derive(Debug, Default)]
 pub struct Scanner {
     seen: BTreeMap<String, Seen>,
+    /// The problems last logged, so a lasting one is logged once, not every second.
+    pub reported: Vec<String>,
 }
 
 impl Scanner {
