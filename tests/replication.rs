@@ -375,3 +375,29 @@ async fn a_boot_with_the_bucket_down_says_restoring_until_the_bucket_is_back() {
     assert_eq!(history(&gateway, "main").await.len(), 4);
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn sigterm_ships_every_acknowledged_message_before_the_binary_exits() {
+    let seaweed = Seaweed::start().await;
+    let fake = FakeAnthropic::start().await;
+    // A long window: without the flush on stop, the last messages could not be in the bucket.
+    let env = Env::new(&seaweed, &fake, &[("MOLT_REPLICATION_INTERVAL_MS", "30000"), ("MOLT_GATEWAY_TOKEN", TOKEN)]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut process = support::process::GatewayProcess::start(&dir.path().join("data"), &env.pairs(), &[]);
+    let (mut client, _) = Client::connect(&process.ws_url(), &ConnectOptions::new(TOKEN)).await.unwrap();
+    for index in 0..5 {
+        let text = format!("term-{index}");
+        let ack =
+            client.call("chat.send", json!({"sessionKey": "main", "message": text, "idempotencyKey": text})).await;
+        client.chat_run(ack["runId"].as_str().unwrap()).await;
+    }
+    process.signal("TERM");
+    let (status, _) = process.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "{}", process.stderr());
+    assert!(process.stderr().contains("every change is in the bucket"), "{}", process.stderr());
+
+    let restored = TestGateway::start(&env.pairs()).await;
+    let messages = contents(&history(&restored, "main").await);
+    assert_eq!(messages.len(), 10, "{messages:?}");
+    restored.stop().await.unwrap();
+}
