@@ -111,8 +111,14 @@ async fn sigterm_during_a_streamed_reply_exits_in_bound_and_keeps_what_was_ackno
             "acknowledged message in {key}"
         );
     }
-    let main = store.history(&molt::core::ids::SessionKey::parse("agent:main:s0").unwrap(), 10).await.unwrap();
-    assert_eq!(main.get(1).and_then(|m| m.stop_reason.as_deref()), Some("aborted"), "the partial reply is kept");
+    // The three runs race to the provider: whichever took the slow reply was aborted.
+    let mut stop_reasons = Vec::new();
+    for index in 0..3 {
+        let key = molt::core::ids::SessionKey::parse(&format!("agent:main:s{index}")).unwrap();
+        let history = store.history(&key, 10).await.unwrap();
+        stop_reasons.push(history.get(1).and_then(|m| m.stop_reason.clone()));
+    }
+    assert!(stop_reasons.contains(&Some("aborted".to_owned())), "the partial reply is kept: {stop_reasons:?}");
 }
 
 #[test]
