@@ -166,7 +166,14 @@ impl Seaweed {
                 .with_region("auto")
                 .with_access_key_id(ACCESS_KEY)
                 .with_secret_access_key(SECRET_KEY)
-                .with_client_options(ClientOptions::new().with_allow_http(true).with_timeout(Duration::from_secs(10)))
+                .with_client_options(ClientOptions::new().with_allow_http(true))
+                .with_http_connector(
+                    molt::daemon::replication::transport::Transport::new(
+                        Duration::from_secs(10),
+                        Duration::from_secs(5),
+                    )
+                    .expect("transport"),
+                )
                 .build()
                 .expect("s3 client"),
         )

@@ -14,6 +14,7 @@ use object_store::{
 };
 
 use super::status::Operations;
+use super::transport::Transport;
 use crate::core::settings::ReplicationSettings;
 
 /// What a caller must tell apart; everything else is `Other` with a message free of secrets.
@@ -47,10 +48,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Bucket {
     pub fn connect(settings: &ReplicationSettings) -> Result<Self, BucketError> {
-        let client = ClientOptions::new()
-            .with_timeout(REQUEST_TIMEOUT)
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_allow_http(settings.endpoint.starts_with("http://"));
+        let client = ClientOptions::new().with_allow_http(settings.endpoint.starts_with("http://"));
+        let transport = Transport::new(REQUEST_TIMEOUT, Duration::from_secs(5))
+            .map_err(|error| BucketError::Other { key: String::new(), message: error.to_string() })?;
         let retry = RetryConfig {
             backoff: BackoffConfig {
                 init_backoff: Duration::from_millis(100),
@@ -73,6 +73,7 @@ impl Bucket {
             // R2 does not implement object tagging.
             .with_disable_tagging(true)
             .with_client_options(client)
+            .with_http_connector(transport)
             .with_retry(retry)
             .build()
             .map_err(|error| BucketError::Other { key: String::new(), message: scrub(&error.to_string()) })?;

@@ -10,6 +10,7 @@ mod restore;
 mod rows;
 mod shipper;
 mod status;
+pub mod transport;
 mod workspace;
 
 use std::path::{Path, PathBuf};
