@@ -49,6 +49,29 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Allow `DEV_MODE` on an address other machines can reach (device approval and admin sign-in are then off for everyone who has the gateway token)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Ship every change and store a snapshot in the bucket now')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'molt;gateway;backup' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The running gateway [default: http://127.0.0.1:<port>]')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port of the running gateway [env: MOLT_PORT] [default: 18789]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the store and token live [env: MOLT_DATA_DIR]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file [env: MOLT_CONFIG]')
+            [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'No gateway is running: open the store here, snapshot it into the bucket, and stop')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'molt;gateway;help' {
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Ship every change and store a snapshot in the bucket now')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'molt;gateway;help;backup' {
+            break
+        }
+        'molt;gateway;help;help' {
             break
         }
         'molt;pair' {
@@ -376,6 +399,10 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             break
         }
         'molt;help;gateway' {
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Ship every change and store a snapshot in the bucket now')
+            break
+        }
+        'molt;help;gateway;backup' {
             break
         }
         'molt;help;pair' {

@@ -52,6 +52,18 @@ _molt() {
             molt,token)
                 cmd="molt__subcmd__token"
                 ;;
+            molt__subcmd__gateway,backup)
+                cmd="molt__subcmd__gateway__subcmd__backup"
+                ;;
+            molt__subcmd__gateway,help)
+                cmd="molt__subcmd__gateway__subcmd__help"
+                ;;
+            molt__subcmd__gateway__subcmd__help,backup)
+                cmd="molt__subcmd__gateway__subcmd__help__subcmd__backup"
+                ;;
+            molt__subcmd__gateway__subcmd__help,help)
+                cmd="molt__subcmd__gateway__subcmd__help__subcmd__help"
+                ;;
             molt__subcmd__help,chat)
                 cmd="molt__subcmd__help__subcmd__chat"
                 ;;
@@ -87,6 +99,9 @@ _molt() {
                 ;;
             molt__subcmd__help,token)
                 cmd="molt__subcmd__help__subcmd__token"
+                ;;
+            molt__subcmd__help__subcmd__gateway,backup)
+                cmd="molt__subcmd__help__subcmd__gateway__subcmd__backup"
                 ;;
             molt__subcmd__help__subcmd__pair,approve)
                 cmd="molt__subcmd__help__subcmd__pair__subcmd__approve"
@@ -344,7 +359,7 @@ _molt() {
             return 0
             ;;
         molt__subcmd__gateway)
-            opts="-h --port --bind --data-dir --log-format --config --print-config --insecure --help"
+            opts="-h --port --bind --data-dir --log-format --config --print-config --insecure --help backup help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,6 +385,78 @@ _molt() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        molt__subcmd__gateway__subcmd__backup)
+            opts="-h --url --port --data-dir --config --offline --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        molt__subcmd__gateway__subcmd__help)
+            opts="backup help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        molt__subcmd__gateway__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        molt__subcmd__gateway__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -448,8 +535,22 @@ _molt() {
             return 0
             ;;
         molt__subcmd__help__subcmd__gateway)
-            opts=""
+            opts="backup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        molt__subcmd__help__subcmd__gateway__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -45,6 +45,25 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand --insecure 'Allow `DEV_MODE` on an address other machines can reach (device approval and admin sign-in are then off for everyone who has the gateway token)'
             cand -h 'Print help'
             cand --help 'Print help'
+            cand backup 'Ship every change and store a snapshot in the bucket now'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'molt;gateway;backup'= {
+            cand --url 'The running gateway [default: http://127.0.0.1:<port>]'
+            cand --port 'Port of the running gateway [env: MOLT_PORT] [default: 18789]'
+            cand --data-dir 'Where the store and token live [env: MOLT_DATA_DIR]'
+            cand --config 'Settings file [env: MOLT_CONFIG]'
+            cand --offline 'No gateway is running: open the store here, snapshot it into the bucket, and stop'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'molt;gateway;help'= {
+            cand backup 'Ship every change and store a snapshot in the bucket now'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'molt;gateway;help;backup'= {
+        }
+        &'molt;gateway;help;help'= {
         }
         &'molt;pair'= {
             cand --url 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]'
@@ -321,6 +340,9 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'molt;help;gateway'= {
+            cand backup 'Ship every change and store a snapshot in the bucket now'
+        }
+        &'molt;help;gateway;backup'= {
         }
         &'molt;help;pair'= {
             cand list 'Devices waiting for approval and devices already paired'

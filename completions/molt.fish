@@ -38,15 +38,25 @@ complete -c molt -n "__fish_molt_needs_command" -f -a "completions" -d 'Print sh
 complete -c molt -n "__fish_molt_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c molt -n "__fish_molt_needs_command" -f -a "chat" -d 'Talk to the assistant and answer pairing requests in a terminal UI'
 complete -c molt -n "__fish_molt_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c molt -n "__fish_molt_using_subcommand gateway" -l port -d 'Port to listen on [env: MOLT_PORT] [default: 18789]' -r
-complete -c molt -n "__fish_molt_using_subcommand gateway" -l bind -d 'Address to bind [env: MOLT_BIND] [default: 127.0.0.1]' -r
-complete -c molt -n "__fish_molt_using_subcommand gateway" -l data-dir -d 'Where the store, token and workspace live [env: MOLT_DATA_DIR]' -r -F
-complete -c molt -n "__fish_molt_using_subcommand gateway" -l log-format -d '`text` or `json` [env: MOLT_LOG_FORMAT]' -r -f -a "text\t''
+complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -l port -d 'Port to listen on [env: MOLT_PORT] [default: 18789]' -r
+complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -l bind -d 'Address to bind [env: MOLT_BIND] [default: 127.0.0.1]' -r
+complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -l data-dir -d 'Where the store, token and workspace live [env: MOLT_DATA_DIR]' -r -F
+complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -l log-format -d '`text` or `json` [env: MOLT_LOG_FORMAT]' -r -f -a "text\t''
 json\t''"
-complete -c molt -n "__fish_molt_using_subcommand gateway" -l config -d 'Settings file [env: MOLT_CONFIG] [default: ./molt.toml when present]' -r -F
-complete -c molt -n "__fish_molt_using_subcommand gateway" -l print-config -d 'Print the resolved settings (secrets redacted) and where each came from, then exit'
-complete -c molt -n "__fish_molt_using_subcommand gateway" -l insecure -d 'Allow `DEV_MODE` on an address other machines can reach (device approval and admin sign-in are then off for everyone who has the gateway token)'
-complete -c molt -n "__fish_molt_using_subcommand gateway" -s h -l help -d 'Print help'
+complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -l config -d 'Settings file [env: MOLT_CONFIG] [default: ./molt.toml when present]' -r -F
+complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -l print-config -d 'Print the resolved settings (secrets redacted) and where each came from, then exit'
+complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -l insecure -d 'Allow `DEV_MODE` on an address other machines can reach (device approval and admin sign-in are then off for everyone who has the gateway token)'
+complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -s h -l help -d 'Print help'
+complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -f -a "backup" -d 'Ship every change and store a snapshot in the bucket now'
+complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l url -d 'The running gateway [default: http://127.0.0.1:<port>]' -r
+complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l port -d 'Port of the running gateway [env: MOLT_PORT] [default: 18789]' -r
+complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l data-dir -d 'Where the store and token live [env: MOLT_DATA_DIR]' -r -F
+complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l config -d 'Settings file [env: MOLT_CONFIG]' -r -F
+complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l offline -d 'No gateway is running: open the store here, snapshot it into the bucket, and stop'
+complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -s h -l help -d 'Print help'
+complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from help" -f -a "backup" -d 'Ship every change and store a snapshot in the bucket now'
+complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c molt -n "__fish_molt_using_subcommand pair; and not __fish_seen_subcommand_from list approve reject revoke rotate code help" -l url -d 'The gateway\'s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]' -r
 complete -c molt -n "__fish_molt_using_subcommand pair; and not __fish_seen_subcommand_from list approve reject revoke rotate code help" -l data-dir -d 'The local gateway\'s data directory, where its token is kept [env: MOLT_DATA_DIR]' -r -F
 complete -c molt -n "__fish_molt_using_subcommand pair; and not __fish_seen_subcommand_from list approve reject revoke rotate code help" -l json -d 'Print the API\'s JSON instead of text'
@@ -191,6 +201,7 @@ complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subc
 complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "man" -d 'Print the man page (roff)'
 complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "chat" -d 'Talk to the assistant and answer pairing requests in a terminal UI'
 complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from gateway" -f -a "backup" -d 'Ship every change and store a snapshot in the bucket now'
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "list" -d 'Devices waiting for approval and devices already paired'
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "approve" -d 'Let a waiting device in (a unique prefix of its request id is enough)'
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "reject" -d 'Turn a waiting device away'

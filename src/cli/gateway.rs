@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use super::UserError;
@@ -13,7 +13,10 @@ use crate::core::settings::{GatewayFlags, LogFormat, Settings};
 use crate::daemon::token::{self, TokenSource};
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct GatewayArgs {
+    #[command(subcommand)]
+    action: Option<GatewayAction>,
     /// Port to listen on [env: MOLT_PORT] [default: 18789]
     #[arg(long)]
     port: Option<u16>,
@@ -38,7 +41,16 @@ pub struct GatewayArgs {
     insecure: bool,
 }
 
+#[derive(Debug, Subcommand)]
+enum GatewayAction {
+    /// Ship every change and store a snapshot in the bucket now
+    Backup(super::backup::BackupArgs),
+}
+
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    if let Some(GatewayAction::Backup(backup)) = args.action {
+        return super::backup::run(backup);
+    }
     let flags = GatewayFlags {
         port: args.port,
         bind: args.bind,

@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand, each with its clap `Args` and `run`.
 
 mod admin_client;
+mod backup;
 mod chat;
 pub mod completions;
 mod deploy;

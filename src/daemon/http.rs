@@ -28,6 +28,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/assets/app.js", get(|| async { web::app_js() }))
         .route("/assets/style.css", get(|| async { web::style_css() }))
         .merge(super::admin::router())
+        .merge(super::replication::admin::routes())
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "not found"}))) })
         .with_state(gateway)
 }
@@ -41,6 +42,9 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
     let status = if readiness == Readiness::Ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let mut body = serde_json::to_value(&readiness).unwrap_or_default();
     body["ready"] = json!(status == StatusCode::OK);
+    if gateway.replication.is_configured() {
+        body["replication"] = serde_json::to_value(gateway.replication.status()).unwrap_or_default();
+    }
     (status, axum::Json(body)).into_response()
 }
 

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod pairing;
 pub mod providers;
 mod ratelimit;
+pub mod replication;
 mod server;
 mod state;
 pub mod store;

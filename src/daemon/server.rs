@@ -16,6 +16,7 @@ use super::events::EventBus;
 use super::pairing::Pairing;
 use super::providers;
 use super::ratelimit::AuthLimiter;
+use super::replication::{Replication, ReplicationError};
 use super::state::{Core, Gateway, Readiness};
 use super::store::{Store, StoreError};
 use super::token::{self, TokenError};
@@ -29,6 +30,8 @@ pub enum ServeError {
     Token(#[from] TokenError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("replication: {0}")]
+    Replication(#[from] ReplicationError),
     #[error("the HTTP server failed: {0}")]
     Http(std::io::Error),
 }
@@ -42,6 +45,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         std::fs::create_dir_all(dir).map_err(|source| ServeError::DataDir { path: dir.clone(), source })?;
     }
     let (token, _) = token::load_or_generate(settings.gateway_token.as_ref(), &data_dir)?;
+    let replication = Replication::new(settings.replication.as_ref())?;
     let gateway = Arc::new(Gateway {
         token,
         events: EventBus::default(),
@@ -53,13 +57,22 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         access: settings.auth.access.clone().map(AccessVerifier::new),
         close_connections: CancellationToken::new(),
         connections: AtomicUsize::new(0),
+        replication,
         settings,
     });
     let app = super::http::router(Arc::clone(&gateway)).into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let server = tokio::spawn(server.into_future());
 
-    let opened = match tokio::task::spawn_blocking(move || Store::open(&data_dir)).await {
+    if let Err(error) = restore(&gateway, &data_dir, &workspace, &shutdown).await {
+        // Refuse to serve chats on a store that may be missing data; /readyz says why.
+        shutdown.cancelled().await;
+        gateway.close_connections.cancel();
+        let _ = server.await;
+        return Err(error.into());
+    }
+    let store_dir = data_dir.clone();
+    let opened = match tokio::task::spawn_blocking(move || Store::open(&store_dir)).await {
         Ok(result) => result,
         Err(_) => Err(StoreError::Worker),
     };
@@ -74,7 +87,8 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         }
     };
     let model = gateway.settings.model.clone();
-    let agent = Agent::new(store.clone(), providers::from_settings(&model), model, workspace, gateway.events.clone());
+    let agent =
+        Agent::new(store.clone(), providers::from_settings(&model), model, workspace.clone(), gateway.events.clone());
     let pairing = Arc::new(Pairing::new(store.clone(), gateway.events.clone(), gateway.settings.auth.device_token_ttl));
     if let Err(error) = pairing.seed(&gateway.settings.auth.channel_seeds).await {
         tracing::error!(%error, "cannot seed the DM policies from the environment");
@@ -87,6 +101,10 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
             "DEV_MODE is on: every device is approved without an operator and the admin API takes the gateway token from anywhere"
         );
     }
+    let fenced = Arc::clone(&gateway);
+    gateway.replication.start(store.clone(), &data_dir, &workspace, move |reason| {
+        fenced.readiness.send_replace(Readiness::Failed { reason: format!("replication fenced: {reason}") });
+    });
     gateway.readiness.send_replace(Readiness::Ready);
     tracing::info!(store = %store.path().display(), provider = agent.provider_name().unwrap_or("none"), "gateway ready");
 
@@ -123,4 +141,28 @@ async fn stop(gateway: &Gateway, agent: &Agent, store: &Store) {
         Ok(()) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "stopped; store flushed"),
         Err(error) => tracing::error!(%error, "stopped, but flushing the store failed"),
     }
+    gateway.replication.stop().await;
+}
+
+/// With a bucket configured: `/readyz` says `restoring` until the store is rebuilt (or found
+/// newer locally) and the bucket claimed; a refused restore leaves the gateway `failed`.
+async fn restore(
+    gateway: &Gateway,
+    data_dir: &std::path::Path,
+    workspace: &std::path::Path,
+    shutdown: &CancellationToken,
+) -> Result<(), ReplicationError> {
+    if !gateway.replication.is_configured() {
+        return Ok(());
+    }
+    let reason = "restoring the store from the bucket".to_owned();
+    gateway.readiness.send_replace(Readiness::Restoring { reason });
+    let progress = |reason| {
+        gateway.readiness.send_replace(Readiness::Restoring { reason });
+    };
+    let result = gateway.replication.restore(data_dir, workspace, shutdown, progress).await;
+    if let Err(error) = &result {
+        gateway.readiness.send_replace(Readiness::Failed { reason: format!("restore refused: {error}") });
+    }
+    result
 }

@@ -15,6 +15,7 @@ use super::agent::Agent;
 use super::events::EventBus;
 use super::pairing::Pairing;
 use super::ratelimit::AuthLimiter;
+use super::replication::Replication;
 use super::store::Store;
 use crate::core::secret::Secret;
 use crate::core::settings::Settings;
@@ -23,10 +24,20 @@ use crate::core::settings::Settings;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum Readiness {
-    Starting { reason: String },
+    Starting {
+        reason: String,
+    },
+    /// Rebuilding the store from the bucket; not serving chats yet.
+    Restoring {
+        reason: String,
+    },
     Ready,
-    Failed { reason: String },
-    Stopping { reason: String },
+    Failed {
+        reason: String,
+    },
+    Stopping {
+        reason: String,
+    },
 }
 
 /// The parts that exist once the store is open.
@@ -50,6 +61,7 @@ pub struct Gateway {
     /// Fired after turns have drained: connections say `shutdown` and close.
     pub close_connections: CancellationToken,
     pub connections: AtomicUsize,
+    pub replication: Replication,
 }
 
 impl Gateway {

@@ -30,6 +30,13 @@ impl TestGateway {
 
     /// A gateway on a given data directory (for restarts).
     pub async fn start_in(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let gateway = Self::spawn_in(data_dir, env).await;
+        gateway.wait_ready().await;
+        gateway
+    }
+
+    /// Starts a gateway without waiting for it to be ready (a restore may keep it from being).
+    pub async fn spawn_in(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut map: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         map.entry("MOLT_GATEWAY_TOKEN".into()).or_insert_with(|| TOKEN.into());
         let env = move |name: &str| map.get(name).cloned();
@@ -39,9 +46,14 @@ impl TestGateway {
         let addr = listener.local_addr().expect("addr");
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(molt::daemon::serve(settings, listener, shutdown.clone()));
-        let gateway = Self { addr, data_dir: data_dir.to_owned(), _temp: None, shutdown, task };
-        gateway.wait_ready().await;
-        gateway
+        Self { addr, data_dir: data_dir.to_owned(), _temp: None, shutdown, task }
+    }
+
+    /// `/readyz`'s status code and body.
+    pub async fn readyz(&self) -> (u16, serde_json::Value) {
+        let response = reqwest::get(self.http_url("/readyz")).await.expect("readyz");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("readyz JSON"))
     }
 
     pub fn ws_url(&self) -> String {
@@ -54,7 +66,8 @@ impl TestGateway {
 
     async fn wait_ready(&self) {
         let client = reqwest::Client::new();
-        for _ in 0..500 {
+        // 15 s: a gateway with a bucket restores before it is ready.
+        for _ in 0..1500 {
             if let Ok(response) = client.get(self.http_url("/readyz")).send().await
                 && response.status() == 200
             {
@@ -62,7 +75,7 @@ impl TestGateway {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        panic!("the gateway did not become ready within 5 s");
+        panic!("the gateway did not become ready within 15 s");
     }
 
     /// Stops the gateway as a signal would and waits for `serve` to return.

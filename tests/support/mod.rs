@@ -10,4 +10,5 @@ pub mod gateway;
 pub mod jwks;
 pub mod process;
 pub mod recorder;
+pub mod seaweed;
 pub mod tmux;

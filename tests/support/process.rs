@@ -50,10 +50,12 @@ impl GatewayProcess {
     }
 
     /// Polls `/readyz` with a plain HTTP/1.1 request every millisecond until it answers 200
-    /// (5 s at most); the fine step keeps start-up measurements honest.
+    /// (15 s at most: with a bucket, the store is restored first); the fine step keeps
+    /// start-up measurements honest.
     fn wait_ready(&self) {
         use std::io::{Read, Write};
-        for _ in 0..5000 {
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(15) {
             if let Ok(mut stream) = std::net::TcpStream::connect(&self.addr) {
                 let request = format!("GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr);
                 let mut response = String::new();
@@ -66,7 +68,7 @@ impl GatewayProcess {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        panic!("molt did not become ready within 5 s; stderr:\n{}", self.stderr());
+        panic!("molt did not become ready within 15 s; stderr:\n{}", self.stderr());
     }
 
     pub fn ws_url(&self) -> String {

@@ -5,6 +5,7 @@ mod deploy;
 mod file;
 mod layers;
 mod model;
+mod replication;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -18,6 +19,7 @@ pub use file::{
 };
 pub use layers::{Origin, Provenance};
 pub use model::{ANTHROPIC_BASE_URL, Api, ModelSettings, NO_PROVIDER_HINT, OPENAI_BASE_URL, ProviderSettings};
+pub use replication::ReplicationSettings;
 
 use crate::core::secret::Secret;
 use layers::{Flag, Layers};
@@ -81,6 +83,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// `DEV_MODE` on a non-loopback bind, explicitly allowed with `--insecure`.
     pub insecure: bool,
+    /// Continuous replication to R2 / S3; `None` when no bucket is configured.
+    pub replication: Option<ReplicationSettings>,
     /// Where each value came from, for `--print-config`.
     pub provenance: Vec<Provenance>,
 }
@@ -179,6 +183,7 @@ impl Settings {
         if auth.dev_mode && !bind.is_loopback() && !flags.insecure {
             return Err(SettingsError::Insecure { bind });
         }
+        let replication = replication::resolve(&mut layers)?;
         Ok(Self {
             port,
             bind,
@@ -191,6 +196,7 @@ impl Settings {
             model,
             auth,
             insecure: flags.insecure,
+            replication,
             provenance: layers.provenance,
         })
     }

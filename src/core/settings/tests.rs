@@ -151,3 +151,60 @@ fn channel_policies_are_read_for_seeding() {
     let error = resolve_with(GatewayFlags::default(), &[("DISCORD_DM_POLICY", "everyone")], "").unwrap_err();
     assert_eq!(error.to_string(), "`DISCORD_DM_POLICY` has an invalid value `everyone`");
 }
+
+#[test]
+fn r2_settings_use_moltworkers_names_and_stay_redacted() {
+    let vars = [
+        ("R2_ACCESS_KEY_ID", "AKIA-r2-id"),
+        ("R2_SECRET_ACCESS_KEY", "r2-very-secret"),
+        ("CF_ACCOUNT_ID", "acc123"),
+        ("R2_BUCKET_NAME", "moltbot-data"),
+    ];
+    let settings = resolve_with(GatewayFlags::default(), &vars, "").unwrap();
+    let replication = settings.replication.clone().unwrap();
+    assert_eq!(replication.endpoint, "https://acc123.r2.cloudflarestorage.com");
+    assert_eq!(replication.bucket, "moltbot-data");
+    assert_eq!(replication.region, "auto");
+    assert_eq!(replication.interval, std::time::Duration::from_secs(1));
+    assert_eq!(replication.secret_access_key.expose(), "r2-very-secret");
+    let printed = settings.describe();
+    assert!(!printed.contains("r2-very-secret") && !printed.contains("AKIA-r2-id"));
+    assert!(printed.contains("derived from CF_ACCOUNT_ID"));
+    assert!(!format!("{replication:?}").contains("r2-very-secret"));
+}
+
+#[test]
+fn any_s3_endpoint_overrides_the_r2_account() {
+    let vars = [
+        ("R2_ACCESS_KEY_ID", "id"),
+        ("R2_SECRET_ACCESS_KEY", "secret"),
+        ("R2_BUCKET_NAME", "b"),
+        ("MOLT_S3_ENDPOINT", "http://127.0.0.1:8333/"),
+        ("MOLT_S3_PREFIX", "/shard-1/"),
+        ("MOLT_REPLICATION_INTERVAL_MS", "250"),
+    ];
+    let replication = resolve_with(GatewayFlags::default(), &vars, "").unwrap().replication.unwrap();
+    assert_eq!(replication.endpoint, "http://127.0.0.1:8333");
+    assert_eq!(replication.prefix, "shard-1");
+    assert_eq!(replication.location(), "http://127.0.0.1:8333/b/shard-1");
+    assert_eq!(replication.interval, std::time::Duration::from_millis(250));
+}
+
+#[test]
+fn replication_is_off_without_a_bucket_and_incomplete_settings_name_the_variables() {
+    let settings = resolve_with(GatewayFlags::default(), &[("CF_ACCOUNT_ID", "acc")], "").unwrap();
+    assert!(settings.replication.is_none());
+    let error = resolve_with(GatewayFlags::default(), &[("R2_BUCKET_NAME", "b")], "").unwrap_err();
+    assert!(error.to_string().contains("R2_SECRET_ACCESS_KEY"), "{error}");
+    let vars = [("R2_ACCESS_KEY_ID", "i"), ("R2_SECRET_ACCESS_KEY", "s"), ("R2_BUCKET_NAME", "b")];
+    let error = resolve_with(GatewayFlags::default(), &vars, "").unwrap_err();
+    assert!(error.to_string().contains("CF_ACCOUNT_ID"), "{error}");
+    let with_creds = [
+        ("R2_ACCESS_KEY_ID", "i"),
+        ("R2_SECRET_ACCESS_KEY", "s"),
+        ("R2_BUCKET_NAME", "b"),
+        ("MOLT_S3_ENDPOINT", "https://user:pass@host"),
+    ];
+    let error = resolve_with(GatewayFlags::default(), &with_creds, "").unwrap_err();
+    assert!(error.to_string().contains("without credentials"), "{error}");
+}

@@ -115,6 +115,7 @@ pub async fn status(admin: Admin) -> ApiResult {
             Some(access) => json!({"configured": true, "teamDomain": access.settings().team_domain}),
             None => json!({"configured": false}),
         },
+        "replication": gateway.replication.status(),
         "devModeInsecure": settings.auth.dev_mode && settings.insecure,
         "connections": gateway.connections.load(std::sync::atomic::Ordering::Relaxed),
     })))

@@ -34,6 +34,29 @@ pub fn record(
     Ok(())
 }
 
+/// Deletes the rows of `table` that match `filter` and records one `delete` per row, named by
+/// its key column: replication replays deletions row by row.
+pub fn delete_where(
+    connection: &Connection,
+    entity: &str,
+    table: &str,
+    key_column: &str,
+    filter: &str,
+    values: &[&dyn rusqlite::ToSql],
+) -> Result<usize, StoreError> {
+    let keys: Vec<String> = {
+        let mut statement =
+            connection.prepare(&format!("SELECT CAST({key_column} AS TEXT) FROM {table} WHERE {filter}"))?;
+        let rows = statement.query_map(values, |row| row.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for key in &keys {
+        connection.execute(&format!("DELETE FROM {table} WHERE {key_column} = ?1"), [key])?;
+        record(connection, entity, "delete", key, None)?;
+    }
+    Ok(keys.len())
+}
+
 pub fn last_seq(connection: &Connection) -> rusqlite::Result<u64> {
     let seq: Option<i64> =
         connection.query_row("SELECT MAX(seq) FROM changes", [], |row| row.get(0)).optional()?.flatten();

@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
-use super::changes::record;
+use super::changes::{delete_where, record};
 use super::{Store, StoreError};
 use crate::core::pairing::{CODE_TTL, MAX_PENDING_CODES, generate_code};
 use crate::core::time::now_ms;
@@ -28,6 +28,16 @@ pub enum CodeIssue {
     Existing(PairingCode),
     /// The channel has its maximum of pending codes.
     TooManyPending,
+}
+
+/// The key column of `pairing_codes`: `<channel>/<code>`.
+fn code_key(channel: &str, code: &str) -> String {
+    format!("{channel}/{code}")
+}
+
+/// The key column of `allowlist`: `<channel>/<sender>`.
+fn allow_key(channel: &str, sender_id: &str) -> String {
+    format!("{channel}/{sender_id}")
 }
 
 fn ttl_ms() -> i64 {
@@ -58,7 +68,7 @@ impl Store {
             (channel.to_owned(), sender_id.to_owned(), sender_name.map(str::to_owned));
         self.write(move |transaction| {
             let now = now_ms();
-            transaction.execute("DELETE FROM pairing_codes WHERE expires_ms <= ?1", [now])?;
+            delete_where(transaction, "pairing_code", "pairing_codes", "key", "expires_ms <= ?1", &[&now])?;
             let existing = transaction
                 .query_row(
                     &format!("SELECT {CODE_COLUMNS} FROM pairing_codes WHERE channel = ?1 AND sender_id = ?2"),
@@ -84,8 +94,9 @@ impl Store {
                 expires_at_ms: now + ttl_ms(),
             };
             transaction.execute(
-                &format!("INSERT INTO pairing_codes ({CODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                &format!("INSERT INTO pairing_codes (key, {CODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
                 params![
+                    code_key(&code.channel, &code.code),
                     code.channel,
                     code.code,
                     code.sender_id,
@@ -95,7 +106,7 @@ impl Store {
                 ],
             )?;
             let data = serde_json::to_value(&code).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            record(transaction, "pairing_code", "upsert", &format!("{}/{}", code.channel, code.code), Some(&data))?;
+            record(transaction, "pairing_code", "upsert", &code_key(&code.channel, &code.code), Some(&data))?;
             Ok(CodeIssue::New(code))
         })
         .await
@@ -132,9 +143,9 @@ impl Store {
                 )
                 .optional()?;
             let Some(found) = found else { return Ok(None) };
-            transaction
-                .execute("DELETE FROM pairing_codes WHERE channel = ?1 AND code = ?2", params![channel, code])?;
-            record(transaction, "pairing_code", "delete", &format!("{channel}/{code}"), None)?;
+            let key = code_key(&channel, &code);
+            transaction.execute("DELETE FROM pairing_codes WHERE key = ?1", [&key])?;
+            record(transaction, "pairing_code", "delete", &key, None)?;
             if approve {
                 add_allowed(transaction, &channel, &found.sender_id)?;
             }
@@ -170,8 +181,7 @@ impl Store {
     pub async fn set_allowlist(&self, channel: &str, senders: Vec<String>) -> Result<(), StoreError> {
         let channel = channel.to_owned();
         self.write(move |transaction| {
-            transaction.execute("DELETE FROM allowlist WHERE channel = ?1", [&channel])?;
-            record(transaction, "allowlist", "delete", &channel, None)?;
+            delete_where(transaction, "allowlist", "allowlist", "key", "channel = ?1", &[&channel])?;
             for sender in &senders {
                 add_allowed(transaction, &channel, sender)?;
             }
@@ -182,18 +192,13 @@ impl Store {
 }
 
 fn add_allowed(transaction: &rusqlite::Transaction<'_>, channel: &str, sender_id: &str) -> Result<(), StoreError> {
+    let key = allow_key(channel, sender_id);
     let added = transaction.execute(
-        "INSERT INTO allowlist (channel, sender_id, added_ms) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-        params![channel, sender_id, now_ms()],
+        "INSERT INTO allowlist (key, channel, sender_id, added_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        params![key, channel, sender_id, now_ms()],
     )?;
     if added > 0 {
-        record(
-            transaction,
-            "allowlist",
-            "upsert",
-            &format!("{channel}/{sender_id}"),
-            Some(&json!({"channel": channel, "senderId": sender_id})),
-        )?;
+        record(transaction, "allowlist", "upsert", &key, Some(&json!({"channel": channel, "senderId": sender_id})))?;
     }
     Ok(())
 }

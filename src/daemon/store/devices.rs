@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::changes::record;
+use super::changes::{delete_where, record};
 use super::{Store, StoreError};
 use crate::core::time::now_ms;
 
@@ -78,15 +78,26 @@ fn insert_token(
     token: &str,
     expires_ms: i64,
 ) -> Result<(), StoreError> {
-    transaction.execute(
-        "DELETE FROM device_tokens WHERE device_id = ?1 AND role = ?2",
-        params![device.device_id, device.role],
+    delete_where(
+        transaction,
+        "device_token",
+        "device_tokens",
+        "token_hash",
+        "device_id = ?1 AND role = ?2",
+        &[&device.device_id, &device.role],
     )?;
+    let digest = token_digest(token);
     transaction.execute(
         "INSERT INTO device_tokens (token_hash, device_id, role, scopes, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![token_digest(token), device.device_id, device.role, json!(device.scopes).to_string(), now_ms(), expires_ms],
+        params![digest, device.device_id, device.role, json!(device.scopes).to_string(), now_ms(), expires_ms],
     )?;
-    record(transaction, "device_token", "upsert", &device.device_id, Some(&json!({"expiresMs": expires_ms})))
+    record(
+        transaction,
+        "device_token",
+        "upsert",
+        &digest,
+        Some(&json!({"deviceId": device.device_id, "expiresMs": expires_ms})),
+    )
 }
 
 impl Store {
@@ -166,6 +177,7 @@ impl Store {
     pub async fn remove_device(&self, device_id: &str) -> Result<bool, StoreError> {
         let device_id = device_id.to_owned();
         self.write(move |transaction| {
+            delete_where(transaction, "device_token", "device_tokens", "token_hash", "device_id = ?1", &[&device_id])?;
             let removed = transaction.execute("DELETE FROM devices WHERE device_id = ?1", [&device_id])?;
             if removed > 0 {
                 record(transaction, "device", "delete", &device_id, None)?;
@@ -179,9 +191,7 @@ impl Store {
     pub async fn revoke_device_tokens(&self, device_id: &str) -> Result<usize, StoreError> {
         let device_id = device_id.to_owned();
         self.write(move |transaction| {
-            let removed = transaction.execute("DELETE FROM device_tokens WHERE device_id = ?1", [&device_id])?;
-            record(transaction, "device_token", "delete", &device_id, None)?;
-            Ok(removed)
+            delete_where(transaction, "device_token", "device_tokens", "token_hash", "device_id = ?1", &[&device_id])
         })
         .await
     }

@@ -41,6 +41,8 @@ const MIGRATIONS: &[&str] = &[
         data TEXT
      );",
     // 2: paired devices and their tokens, chat-platform pairing codes and allowlists, audit log.
+    // Every table has one key column (`<channel>/<code>`, `<channel>/<sender>`), the key the
+    // change log names, so replication replays a change by that key.
     "CREATE TABLE devices (
         device_id TEXT PRIMARY KEY,
         public_key TEXT NOT NULL,
@@ -58,7 +60,7 @@ const MIGRATIONS: &[&str] = &[
         last_address TEXT
      );
      CREATE TABLE device_tokens (
-        token_hash TEXT PRIMARY KEY,
+        token_hash TEXT PRIMARY KEY NOT NULL,
         device_id TEXT NOT NULL REFERENCES devices(device_id) ON DELETE CASCADE,
         role TEXT NOT NULL,
         scopes TEXT NOT NULL,
@@ -67,19 +69,19 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX device_tokens_by_device ON device_tokens (device_id);
      CREATE TABLE pairing_codes (
+        key TEXT PRIMARY KEY NOT NULL,
         channel TEXT NOT NULL,
         code TEXT NOT NULL,
         sender_id TEXT NOT NULL,
         sender_name TEXT,
         created_ms INTEGER NOT NULL,
-        expires_ms INTEGER NOT NULL,
-        PRIMARY KEY (channel, code)
+        expires_ms INTEGER NOT NULL
      );
      CREATE TABLE allowlist (
+        key TEXT PRIMARY KEY NOT NULL,
         channel TEXT NOT NULL,
         sender_id TEXT NOT NULL,
-        added_ms INTEGER NOT NULL,
-        PRIMARY KEY (channel, sender_id)
+        added_ms INTEGER NOT NULL
      );
      CREATE TABLE audit_log (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

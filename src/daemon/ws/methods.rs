@@ -168,6 +168,7 @@ async fn status(gateway: &Gateway) -> Value {
         "connections": gateway.connections.load(std::sync::atomic::Ordering::Relaxed),
         "activeRuns": active_runs,
         "channelSummary": [],
+        "replication": gateway.replication.status(),
     })
 }
 

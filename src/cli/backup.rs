@@ -1,0 +1,122 @@
+//! `molt gateway backup`: ship every change and store a snapshot in the bucket now.
+//!
+//! It asks the running gateway (the admin API on loopback, with the gateway token) because that
+//! gateway owns the bucket: a second process opening the store would claim a new generation and
+//! fence it. `--offline` is for when no gateway runs: it restores, claims, snapshots and stops,
+//! exactly as a gateway start and stop would.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::UserError;
+use crate::core::settings::{GatewayFlags, Settings};
+use crate::daemon::replication::Replication;
+use crate::daemon::store::Store;
+use crate::daemon::token;
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The running gateway [default: http://127.0.0.1:<port>]
+    #[arg(long)]
+    url: Option<String>,
+    /// Port of the running gateway [env: MOLT_PORT] [default: 18789]
+    #[arg(long)]
+    port: Option<u16>,
+    /// Where the store and token live [env: MOLT_DATA_DIR]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Settings file [env: MOLT_CONFIG]
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// No gateway is running: open the store here, snapshot it into the bucket, and stop
+    #[arg(long)]
+    offline: bool,
+}
+
+pub fn run(args: BackupArgs) -> anyhow::Result<()> {
+    let flags =
+        GatewayFlags { port: args.port, data_dir: args.data_dir, config: args.config, ..GatewayFlags::default() };
+    let settings = Settings::from_process(&flags)
+        .map_err(|error| UserError::new(error.to_string(), "run `molt gateway --print-config` to see every setting"))?;
+    if settings.replication.is_none() {
+        return Err(UserError::new(
+            "no bucket is configured, so there is nothing to back up to",
+            "set `R2_ACCESS_KEY_ID`, `R2_SECRET_ACCESS_KEY`, `R2_BUCKET_NAME` and `CF_ACCOUNT_ID` (or `MOLT_S3_ENDPOINT`)",
+        )
+        .into());
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let report = if args.offline {
+        runtime.block_on(offline(&settings))?
+    } else {
+        runtime.block_on(online(&settings, args.url))?
+    };
+    println!(
+        "snapshot `{}`: {} bytes, up to change {}",
+        report["key"].as_str().unwrap_or_default(),
+        report["bytes"],
+        report["seq"]
+    );
+    Ok(())
+}
+
+async fn online(settings: &Settings, url: Option<String>) -> anyhow::Result<Value> {
+    let host = if settings.bind.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { settings.bind };
+    let base = url.unwrap_or_else(|| format!("http://{}", std::net::SocketAddr::new(host, settings.port)));
+    let (token, _) = match &settings.gateway_token {
+        Some(token) => (token.clone(), token::TokenSource::Environment),
+        None => token::load_or_generate(None, &settings.data_dir)
+            .map_err(|error| UserError::new(error.to_string(), "set `MOLT_GATEWAY_TOKEN` or pass `--data-dir`"))?,
+    };
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(300)).build().context("HTTP client")?;
+    let endpoint = format!("{}/api/admin/replication/backup", base.trim_end_matches('/'));
+    let response = client.post(&endpoint).bearer_auth(token.expose()).send().await.map_err(|error| {
+        UserError::new(
+            format!("cannot reach the gateway at {base}: {}", without_url(&error)),
+            "start it with `molt gateway`, pass `--url`, or use `molt gateway backup --offline` when none runs",
+        )
+    })?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        let message = body["error"].as_str().unwrap_or("the gateway refused the backup").to_owned();
+        return Err(UserError::new(message, "check `molt gateway`'s log, or its `/readyz`").into());
+    }
+    Ok(body["snapshot"].clone())
+}
+
+async fn offline(settings: &Settings) -> anyhow::Result<Value> {
+    let data_dir = settings.data_dir.clone();
+    let workspace = data_dir.join("workspace");
+    std::fs::create_dir_all(&workspace).with_context(|| format!("cannot create `{}`", workspace.display()))?;
+    let replication = Replication::new(settings.replication.as_ref())?;
+    let shutdown = CancellationToken::new();
+    replication.restore(&data_dir, &workspace, &shutdown, |reason| eprintln!("{reason}")).await.map_err(|error| {
+        UserError::new(format!("restore refused: {error}"), "fix the bucket's objects, then run the backup again")
+    })?;
+    let store =
+        Store::open(&data_dir).map_err(|error| UserError::new(error.to_string(), "check the data directory"))?;
+    replication.start(store, &data_dir, &workspace, |reason| eprintln!("fenced: {reason}"));
+    let report = replication.backup_now().await;
+    replication.stop().await;
+    let report = report.map_err(|error| UserError::new(error.to_string(), "check the bucket settings"))?;
+    Ok(serde_json::to_value(report).unwrap_or_default())
+}
+
+/// reqwest's message without the URL (it is printed separately).
+fn without_url(error: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    let mut last = error.to_string();
+    while let Some(inner) = source {
+        last = inner.to_string();
+        source = inner.source();
+    }
+    last
+}

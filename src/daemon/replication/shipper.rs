@@ -1,0 +1,434 @@
+//! The shipping loop: after each commit, at most one round per shipping window uploads the new
+//! changes as one segment (and changed workspace files as blobs), then moves the manifest
+//! forward with `If-Match`. A failed `If-Match` that is not our own retried write means another
+//! instance claimed the bucket: this one is fenced and stops for good.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::bucket::{Bucket, BucketError, Version};
+use super::format::{
+    FORMAT, MANIFEST, Manifest, ObjectEntry, Segment, blob_key, gzip, segment_key, sha256_hex, snapshot_key,
+};
+use super::status::{Phase, Status, millis};
+use super::workspace::{Scanner, merge};
+use super::{BackupReport, ReplicationError, rows};
+use crate::core::settings::ReplicationSettings;
+use crate::core::time::now_ms;
+use crate::daemon::store::{Store, StoreError};
+
+/// Changes per segment; a round after an outage uploads several.
+const SEGMENT_CHANGES: usize = 2000;
+const SEGMENTS_PER_ROUND: usize = 8;
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub enum Command {
+    Backup(oneshot::Sender<Result<BackupReport, ReplicationError>>),
+}
+
+pub struct Shipper {
+    pub bucket: Bucket,
+    pub store: Store,
+    pub settings: ReplicationSettings,
+    pub manifest: Manifest,
+    pub version: Version,
+    pub status: Arc<Mutex<Status>>,
+    pub workspace: PathBuf,
+    pub data_dir: PathBuf,
+    pub scanner: Scanner,
+    pub on_fenced: Box<dyn Fn(String) + Send + Sync>,
+    /// Changes shipped since the newest snapshot.
+    pub since_snapshot: u64,
+}
+
+impl Shipper {
+    fn set(&self, update: impl FnOnce(&mut Status)) {
+        let mut status = self.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        update(&mut status);
+    }
+
+    fn fenced(&self) -> bool {
+        self.status.lock().map(|status| status.phase == Phase::Fenced).unwrap_or(true)
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, stop: CancellationToken) {
+        let mut committed = self.store.subscribe_changes();
+        let mut tick = tokio::time::interval(self.settings.interval.max(Duration::from_secs(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_round = Instant::now() - self.settings.interval;
+        let mut failures = 0u32;
+        if self.manifest.snapshots.is_empty()
+            && let Err(error) = self.snapshot().await
+        {
+            self.report(&error);
+        }
+        loop {
+            if self.fenced() {
+                break;
+            }
+            let pending_store = *committed.borrow_and_update() > self.manifest.last_seq;
+            if !pending_store && failures == 0 {
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => break,
+                    Some(command) = commands.recv() => { self.command(command).await; continue; }
+                    changed = committed.changed() => if changed.is_err() { break },
+                    _ = tick.tick() => {}
+                }
+            }
+            // One round per window: the first change after a quiet spell waits for the rest.
+            let wait = if failures > 0 {
+                backoff(failures)
+            } else {
+                self.settings.interval.saturating_sub(last_round.elapsed())
+            };
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(wait) => {}
+            }
+            last_round = Instant::now();
+            match self.round().await {
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    self.report(&error);
+                }
+            }
+        }
+        self.finish(&mut commands).await;
+    }
+
+    /// The final flush on stop, bounded by the settings' flush timeout.
+    async fn finish(&mut self, commands: &mut mpsc::Receiver<Command>) {
+        commands.close();
+        if self.fenced() {
+            return;
+        }
+        let deadline = Instant::now() + self.settings.flush_timeout;
+        let mut attempt = 0;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                self.set(|status| status.error("stopped before every change reached the bucket"));
+                tracing::error!("replication: stop deadline reached with changes not yet shipped");
+                break;
+            }
+            match tokio::time::timeout(remaining, self.round()).await {
+                Ok(Ok(false)) => {
+                    tracing::info!(seq = self.manifest.last_seq, "replication: every change is in the bucket");
+                    break;
+                }
+                Ok(Ok(true)) => continue,
+                Ok(Err(error)) => {
+                    self.report(&error);
+                    if self.fenced() {
+                        break;
+                    }
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt).min(remaining)).await;
+                }
+                Err(_) => continue,
+            }
+        }
+        self.set(|status| {
+            if status.phase == Phase::Active {
+                status.phase = Phase::Stopped;
+            }
+        });
+    }
+
+    async fn command(&mut self, command: Command) {
+        match command {
+            Command::Backup(reply) => {
+                let result = match self.round().await {
+                    Ok(_) => self.snapshot().await,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = &result {
+                    self.report(error);
+                }
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    fn report(&self, error: &ReplicationError) {
+        if let ReplicationError::Fenced(reason) = error {
+            tracing::error!(%reason, "replication FENCED: another instance owns the bucket; this one stopped replicating");
+            self.set(|status| {
+                status.phase = Phase::Fenced;
+                status.error(reason.clone());
+            });
+            (self.on_fenced)(reason.clone());
+        } else {
+            tracing::warn!(%error, "replication: round failed; changes stay in the local store and are retried");
+            self.set(|status| status.error(error.to_string()));
+        }
+    }
+
+    /// Ships what is pending. Returns whether more remains after this round.
+    async fn round(&mut self) -> Result<bool, ReplicationError> {
+        if self.fenced() {
+            return Err(ReplicationError::Fenced("this instance was fenced earlier".into()));
+        }
+        let mut next = self.manifest.clone();
+        let mut shipped_changes = 0u64;
+        let mut more = false;
+        for _ in 0..SEGMENTS_PER_ROUND {
+            let after = next.last_seq;
+            let batch = self
+                .store
+                .call(move |connection| {
+                    rows::read_batch(connection, after, SEGMENT_CHANGES)
+                        .map_err(|error| StoreError::Corrupt(error.to_string()))
+                })
+                .await
+                .map_err(|error| ReplicationError::Store(error.to_string()))?;
+            let Some(last) = batch.last().map(|change| change.seq) else { break };
+            more = batch.len() == SEGMENT_CHANGES;
+            shipped_changes += batch.len() as u64;
+            let segment = Segment { format: FORMAT, generation: next.generation, after, last, changes: batch };
+            let raw = serde_json::to_vec(&segment).map_err(|error| ReplicationError::Store(error.to_string()))?;
+            let bytes = gzip(&raw);
+            let entry = ObjectEntry {
+                key: segment_key(next.generation, after, last),
+                after,
+                last,
+                sha256: sha256_hex(&bytes),
+                bytes: bytes.len() as u64,
+            };
+            self.create_immutable(&entry.key, bytes).await?;
+            next.segments.push(entry);
+            next.last_seq = last;
+            if !more {
+                break;
+            }
+        }
+        let workspace_changed = self.ship_workspace(&mut next).await?;
+        if shipped_changes == 0 && !workspace_changed {
+            self.set(|status| status.lag_ms = 0);
+            return Ok(false);
+        }
+        self.commit(next).await?;
+        self.since_snapshot += shipped_changes;
+        if self.since_snapshot >= self.settings.snapshot_every {
+            self.snapshot().await?;
+        }
+        Ok(more)
+    }
+
+    /// Uploads new workspace blobs and updates the manifest's file list (never on a failed scan
+    /// for files it could not see).
+    async fn ship_workspace(&mut self, next: &mut Manifest) -> Result<bool, ReplicationError> {
+        let root = self.workspace.clone();
+        let mut scanner = std::mem::take(&mut self.scanner);
+        let (scanner, scan) = tokio::task::spawn_blocking(move || {
+            let scan = scanner.scan(&root);
+            (scanner, scan)
+        })
+        .await
+        .map_err(|_| ReplicationError::Store("the workspace scan stopped".into()))?;
+        self.scanner = scanner;
+        if scan.problems != self.scanner.reported && !scan.problems.is_empty() {
+            tracing::warn!(problems = ?scan.problems, "replication: workspace scan was not clean; no file is dropped from the bucket");
+        }
+        self.scanner.reported = scan.problems.clone();
+        let merged = merge(&next.workspace, &scan);
+        if merged == next.workspace {
+            return Ok(false);
+        }
+        let known: std::collections::BTreeSet<&String> = next.workspace.values().map(|entry| &entry.sha256).collect();
+        let mut accepted = merged.clone();
+        for (name, entry) in &merged {
+            if known.contains(&entry.sha256) {
+                continue;
+            }
+            let bytes = match std::fs::read(self.workspace.join(name)) {
+                Ok(bytes) if sha256_hex(&bytes) == entry.sha256 => bytes,
+                // Changed or unreadable since the scan: keep what the bucket had; the next round retries.
+                _ => {
+                    match next.workspace.get(name) {
+                        Some(previous) => accepted.insert(name.clone(), previous.clone()),
+                        None => accepted.remove(name),
+                    };
+                    continue;
+                }
+            };
+            self.create_immutable(&blob_key(&entry.sha256), bytes).await?;
+        }
+        let changed = accepted != next.workspace;
+        next.workspace = accepted;
+        Ok(changed)
+    }
+
+    /// Creates an immutable object; an existing one with the same bytes (our own retried write,
+    /// or a content-addressed blob) is fine.
+    async fn create_immutable(&self, key: &str, bytes: Vec<u8>) -> Result<(), ReplicationError> {
+        match self.bucket.create(key, bytes.clone()).await {
+            Ok(_) => Ok(()),
+            Err(BucketError::AlreadyExists(_)) => {
+                let (existing, _) = self.bucket.get(key).await?;
+                if existing.as_ref() == bytes.as_slice() {
+                    Ok(())
+                } else {
+                    Err(ReplicationError::Fenced(format!("`{key}` already exists with other content")))
+                }
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Moves the manifest forward with `If-Match` on the version we last wrote.
+    async fn commit(&mut self, mut next: Manifest) -> Result<(), ReplicationError> {
+        next.updated_ms = now_ms();
+        let encoded = next.encode();
+        let version = match self.bucket.update(MANIFEST, encoded.clone(), &self.version).await {
+            Ok(version) => version,
+            Err(BucketError::Precondition(_)) => {
+                // Our own write may have landed before a retried request failed: check.
+                let (bytes, version) = self.bucket.get(MANIFEST).await?;
+                if bytes.as_ref() != encoded.as_slice() {
+                    let reason = match Manifest::decode(&bytes) {
+                        Ok(other) => format!(
+                            "the bucket was claimed by another instance (generation {}, owner {}); this one (generation {}) stopped replicating",
+                            other.generation, other.owner, self.manifest.generation
+                        ),
+                        Err(message) => format!("the manifest was replaced by something else: {message}"),
+                    };
+                    return Err(ReplicationError::Fenced(reason));
+                }
+                version
+            }
+            Err(error) => return Err(error.into()),
+        };
+        self.version = version;
+        self.manifest = next;
+        let manifest = &self.manifest;
+        let (last, snapshots, snapshot_seq) =
+            (manifest.last_seq, manifest.snapshots.len(), manifest.snapshots.last().map(|s| s.last));
+        let committed = *self.store.subscribe_changes().borrow();
+        self.set(|status| {
+            status.last_shipped_seq = last;
+            status.last_shipped_at_ms = Some(now_ms());
+            status.snapshots = snapshots;
+            status.last_snapshot_seq = snapshot_seq;
+            status.last_committed_seq = committed;
+            if committed <= last {
+                status.lag_ms = 0;
+            }
+        });
+        Ok(())
+    }
+
+    /// A compacted snapshot (`VACUUM INTO`), then retention: the oldest snapshots beyond the kept
+    /// number, and segments no kept snapshot needs, are deleted after the manifest no longer
+    /// names them.
+    pub async fn snapshot(&mut self) -> Result<BackupReport, ReplicationError> {
+        let file = self.data_dir.join(format!("snapshot-{}.db", uuid::Uuid::new_v4().simple()));
+        let target = file.clone();
+        let seq = self
+            .store
+            .call(move |connection| {
+                let seq: Option<i64> = connection.query_row("SELECT MAX(seq) FROM changes", [], |row| row.get(0))?;
+                connection.execute("VACUUM INTO ?1", [target.to_string_lossy().as_ref()])?;
+                Ok(seq.and_then(|seq| u64::try_from(seq).ok()).unwrap_or(0))
+            })
+            .await
+            .map_err(|error| ReplicationError::Store(error.to_string()));
+        let read = seq.and_then(|seq| {
+            std::fs::read(&file)
+                .map(|raw| (seq, raw))
+                .map_err(|source| ReplicationError::Local { path: file.clone(), source })
+        });
+        let _ = std::fs::remove_file(&file);
+        let (seq, raw) = read?;
+        let bytes = gzip(&raw);
+        let key = snapshot_key(self.manifest.generation, seq);
+        let entry = ObjectEntry {
+            key: key.clone(),
+            after: seq,
+            last: seq,
+            sha256: sha256_hex(&bytes),
+            bytes: bytes.len() as u64,
+        };
+        let size = entry.bytes;
+        if self.manifest.snapshots.last().is_some_and(|last| last.key == key) {
+            return Ok(BackupReport { key, seq, bytes: size });
+        }
+        self.create_immutable(&key, bytes).await?;
+        let mut next = self.manifest.clone();
+        next.snapshots.push(entry);
+        // Changes up to `seq` are in the snapshot; shipping continues after it.
+        next.last_seq = next.last_seq.max(seq);
+        let mut removed = Vec::new();
+        while next.snapshots.len() > self.settings.keep_snapshots {
+            removed.push(next.snapshots.remove(0).key);
+        }
+        let oldest = next.snapshots.first().map_or(0, |snapshot| snapshot.last);
+        next.segments.retain(|segment| {
+            let keep = segment.last > oldest;
+            if !keep {
+                removed.push(segment.key.clone());
+            }
+            keep
+        });
+        self.commit(next).await?;
+        self.since_snapshot = 0;
+        for key in removed {
+            if let Err(error) = self.bucket.delete(&key).await {
+                tracing::warn!(%error, "replication: could not delete an object no longer needed");
+            }
+        }
+        tracing::info!(seq, bytes = size, "replication: snapshot stored");
+        Ok(BackupReport { key, seq, bytes: size })
+    }
+}
+
+/// Jittered exponential backoff: 0.5 s, 1 s, 2 s… up to 30 s, each ±25 %.
+fn backoff(failures: u32) -> Duration {
+    let base = Duration::from_millis(500).saturating_mul(1u32 << failures.saturating_sub(1).min(6));
+    let base = base.min(MAX_BACKOFF);
+    let jitter = rand::random_range(0.75..1.25);
+    base.mul_f64(jitter)
+}
+
+/// Keeps `status` fresh with the lag (age of the oldest unshipped change) between rounds.
+pub async fn watch_lag(store: Store, status: Arc<Mutex<Status>>, stop: CancellationToken) {
+    let mut committed: watch::Receiver<u64> = store.subscribe_changes();
+    let mut oldest_pending: Option<Instant> = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            changed = committed.changed() => if changed.is_err() { break },
+            _ = tick.tick() => {}
+        }
+        let latest = *committed.borrow_and_update();
+        let mut status = status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        status.last_committed_seq = latest;
+        if latest > status.last_shipped_seq {
+            let since = *oldest_pending.get_or_insert_with(Instant::now);
+            status.lag_ms = millis(since.elapsed());
+        } else {
+            oldest_pending = None;
+            status.lag_ms = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        assert!(backoff(1) <= Duration::from_millis(625));
+        assert!(backoff(1) >= Duration::from_millis(375));
+        assert!(backoff(30) <= MAX_BACKOFF.mul_f64(1.25));
+    }
+}
