@@ -111,7 +111,8 @@ async fn sigterm_during_a_streamed_reply_exits_in_bound_and_keeps_what_was_ackno
             Some((text.as_str(), run_id.as_str())),
             "acknowledged message in {key}"
         );
-        aborted += history.iter().filter(|m| m.stop_reason.as_deref() == Some("aborted") && !m.content.is_empty()).count();
+        aborted +=
+            history.iter().filter(|m| m.stop_reason.as_deref() == Some("aborted") && !m.content.is_empty()).count();
     }
     // Whichever turn drew the slow reply was cut short; its partial text is kept.
     assert_eq!(aborted, 1, "the partial reply is kept");

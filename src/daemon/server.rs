@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::access::AccessVerifier;
 use super::agent::Agent;
+use super::channels::Channels;
 use super::events::EventBus;
 use super::pairing::Pairing;
 use super::providers;
@@ -53,6 +54,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         access: settings.auth.access.clone().map(AccessVerifier::new),
         close_connections: CancellationToken::new(),
         connections: AtomicUsize::new(0),
+        channels: Channels::new(&settings.channels),
         settings,
     });
     let app = super::http::router(Arc::clone(&gateway)).into_make_service_with_connect_info::<SocketAddr>();
@@ -87,6 +89,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
             "DEV_MODE is on: every device is approved without an operator and the admin API takes the gateway token from anywhere"
         );
     }
+    gateway.channels.start(store.clone(), Arc::clone(&agent), Arc::clone(&pairing), gateway.events.clone());
     gateway.readiness.send_replace(Readiness::Ready);
     tracing::info!(store = %store.path().display(), provider = agent.provider_name().unwrap_or("none"), "gateway ready");
 
@@ -112,7 +115,9 @@ async fn stop(gateway: &Gateway, agent: &Agent, store: &Store) {
     let started = Instant::now();
     gateway.readiness.send_replace(Readiness::Stopping { reason: "shutting down".into() });
     tracing::info!(active_runs = agent.active_runs(), "stopping: no new connections, draining turns");
+    gateway.channels.stop_intake();
     agent.shutdown(gateway.settings.shutdown_grace).await;
+    gateway.channels.stop().await;
     gateway.close_connections.cancel();
     // Connections close themselves on the token; give them a moment to say goodbye.
     let deadline = Instant::now() + Duration::from_secs(2);

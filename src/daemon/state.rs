@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::access::AccessVerifier;
 use super::agent::Agent;
+use super::channels::Channels;
 use super::events::EventBus;
 use super::pairing::Pairing;
 use super::ratelimit::AuthLimiter;
@@ -50,6 +51,8 @@ pub struct Gateway {
     /// Fired after turns have drained: connections say `shutdown` and close.
     pub close_connections: CancellationToken,
     pub connections: AtomicUsize,
+    /// Chat platforms: liveness from the start, adapters once the core is open.
+    pub channels: Channels,
 }
 
 impl Gateway {

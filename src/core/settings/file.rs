@@ -13,6 +13,8 @@ pub struct FileConfig {
     pub gateway: GatewaySection,
     #[serde(default)]
     pub model: ModelSection,
+    #[serde(default)]
+    pub channels: super::channels::ChannelsSection,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

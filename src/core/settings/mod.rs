@@ -1,6 +1,7 @@
 //! The gateway's settings, resolved once: flags over environment over `molt.toml` over defaults.
 
 mod access;
+mod channels;
 mod file;
 mod layers;
 mod model;
@@ -12,6 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use access::{AccessSettings, AuthSettings, ChannelSeed};
+pub use channels::{ChannelSettings, DiscordSettings, GroupPolicy, SlackSettings, TelegramMode, TelegramSettings};
 pub use file::FileConfig;
 pub use layers::{Origin, Provenance};
 pub use model::{Api, ModelSettings, NO_PROVIDER_HINT, ProviderSettings};
@@ -76,6 +78,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     pub model: ModelSettings,
     pub auth: AuthSettings,
+    /// Telegram, Discord and Slack: on when their tokens are set.
+    pub channels: ChannelSettings,
     /// `DEV_MODE` on a non-loopback bind, explicitly allowed with `--insecure`.
     pub insecure: bool,
     /// Where each value came from, for `--print-config`.
@@ -173,6 +177,7 @@ impl Settings {
         )?;
         let model = model::resolve(&mut layers, &file.model)?;
         let auth = access::resolve(&mut layers)?;
+        let channels = channels::resolve(&mut layers, &file.channels)?;
         if auth.dev_mode && !bind.is_loopback() && !flags.insecure {
             return Err(SettingsError::Insecure { bind });
         }
@@ -187,6 +192,7 @@ impl Settings {
             shutdown_grace: Duration::from_secs(grace_secs),
             model,
             auth,
+            channels,
             insecure: flags.insecure,
             provenance: layers.provenance,
         })

@@ -23,6 +23,7 @@ pub const METHODS: &[(&str, Scope)] = &[
     ("sessions.reset", Scope::Write),
     ("sessions.delete", Scope::Write),
     ("models.list", Scope::Read),
+    ("channels.status", Scope::Read),
     ("device.pair.list", Scope::Pairing),
     ("device.pair.approve", Scope::Pairing),
     ("device.pair.reject", Scope::Pairing),
@@ -69,6 +70,7 @@ pub async fn dispatch(
     match request.method.as_str() {
         "health" => Ok(health(gateway).await),
         "status" => Ok(status(gateway).await),
+        "channels.status" => Ok(json!({"channels": gateway.channels.status()})),
         method => {
             let core = gateway
                 .core()
