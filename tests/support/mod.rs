@@ -5,6 +5,8 @@ pub mod browser;
 pub mod client;
 pub mod fake_anthropic;
 pub mod fake_openai;
+pub mod fake_slack;
+pub mod fake_telegram;
 pub mod gateway;
 pub mod jwks;
 pub mod process;

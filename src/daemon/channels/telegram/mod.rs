@@ -238,7 +238,7 @@ async fn poll(telegram: &Arc<Telegram>, router: &Arc<Router>, deaf_after: Durati
                     "{message}"
                 );
                 telegram.liveness.error(message);
-                backoff(failures, Duration::from_secs(1), Duration::from_secs(60))
+                backoff(failures - 1, Duration::from_secs(1), Duration::from_secs(60))
             }
             Err(ChannelError::RateLimited { retry_after, .. }) => {
                 telegram.liveness.error(format!("rate limited for {} s", retry_after.as_secs()));
