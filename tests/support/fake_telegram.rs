@@ -160,6 +160,13 @@ fn ok(result: Value) -> Response {
 }
 
 async fn handle(State(shared): State<Shared>, request: Request) -> Response {
+    let response = answer(&shared, request).await;
+    // Waiters look after the call is applied.
+    shared.1.notify_waiters();
+    response
+}
+
+async fn answer(shared: &Shared, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     let bytes = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -171,21 +178,20 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
     }
     let method = method.to_owned();
     let failure = {
-        let mut inner = lock(&shared);
+        let mut inner = lock(shared);
         inner.calls.push(Call { method: method.clone(), body: body.clone(), at: Instant::now() });
         inner.failures.get_mut(&method).and_then(VecDeque::pop_front)
     };
-    shared.1.notify_waiters();
     if let Some((status, description, retry_after)) = failure {
         return error(status, &description, retry_after);
     }
     match method.as_str() {
         "getMe" => ok(json!({"id": BOT_ID, "is_bot": true, "first_name": "Molt", "username": BOT_USERNAME})),
-        "getUpdates" => get_updates(&shared, &body).await,
+        "getUpdates" => get_updates(shared, &body).await,
         "sendMessage" => {
             let chat = body["chat_id"].to_string().trim_matches('"').to_owned();
             let text = body["text"].as_str().unwrap_or_default().to_owned();
-            let mut inner = lock(&shared);
+            let mut inner = lock(shared);
             inner.next_message += 1;
             let id = inner.next_message;
             inner.texts.insert((chat.clone(), id), text.clone());
@@ -197,7 +203,7 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
             let chat = body["chat_id"].to_string().trim_matches('"').to_owned();
             let id = body["message_id"].as_i64().unwrap_or_default();
             let text = body["text"].as_str().unwrap_or_default().to_owned();
-            let mut inner = lock(&shared);
+            let mut inner = lock(shared);
             match inner.texts.get_mut(&(chat.clone(), id)) {
                 None => error(400, "Bad Request: message to edit not found", None),
                 Some(current) if *current == text => error(
