@@ -2,6 +2,7 @@
 //! router that turns their messages into agent turns, and the liveness each one reports.
 //! Adapters never touch the agent or the store directly; the router does.
 
+mod discord;
 mod liveness;
 mod net;
 mod platform;
@@ -78,9 +79,7 @@ impl Channels {
             )));
         }
         if settings.discord.is_some() {
-            let live = Liveness::new("discord", "unsupported");
-            live.error("Discord is not supported by this build yet; `DISCORD_BOT_TOKEN` is ignored");
-            liveness.push(Arc::new(live));
+            liveness.push(Arc::new(Liveness::new("discord", "gateway")));
         }
         if let Some(slack) = &settings.slack {
             let mode = if slack.app_token.is_some() { "socket" } else { "events-api" };
@@ -122,8 +121,9 @@ impl Channels {
             let _ = self.telegram.set(Arc::clone(&adapter));
             self.tracker.spawn(telegram::run(adapter, Arc::clone(&router), self.settings.deaf_after));
         }
-        if self.settings.discord.is_some() {
-            tracing::warn!("`DISCORD_BOT_TOKEN` is set, but this build does not connect to Discord yet");
+        if let Some(settings) = &self.settings.discord {
+            let adapter = discord::Discord::new(settings.clone(), self.liveness_of("discord"), self.intake.clone());
+            self.tracker.spawn(discord::run(adapter, Arc::clone(&router), self.settings.deaf_after));
         }
         if let Some(settings) = &self.settings.slack {
             let adapter = slack::Slack::new(settings.clone(), self.liveness_of("slack"), self.intake.clone());
