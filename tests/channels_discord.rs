@@ -132,12 +132,13 @@ async fn close_4014_is_explained_and_not_retried_and_429_is_waited_out() {
     let gateway = start(&discord, &model, &[("DISCORD_DM_POLICY", "open")]).await;
     discord.rate_limit_next(1, 0.5);
     discord.message(DM, None, USER, "hello", false);
-    discord.wait_until("the reply", |discord| !discord.shown(DM).is_empty()).await;
+    discord.wait_until("the reply", |discord| discord.shown(DM) == ["You said: hello"]).await;
     let posts: Vec<_> =
         discord.calls().into_iter().filter(|call| call.method == "POST" && call.path.ends_with("/messages")).collect();
     assert_eq!(posts.len(), 2);
     assert!(posts[1].at - posts[0].at >= Duration::from_millis(450), "retry_after honoured");
-    assert_eq!(posts[1].body, json!({"content": "You said: hello", "allowed_mentions": {"parse": []}}));
+    assert_eq!(posts[1].body, posts[0].body, "the same request again");
+    assert_eq!(posts[0].body["allowed_mentions"], json!({"parse": []}), "a reply never pings anyone");
 
     discord.close(4014);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

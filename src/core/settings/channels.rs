@@ -232,3 +232,50 @@ pub(super) fn resolve(layers: &mut Layers<'_>, file: &ChannelsSection) -> Result
     };
     Ok(ChannelSettings { telegram, discord, slack, deaf_after: Duration::from_secs(deaf_secs.max(1)) })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::super::{FileConfig, GatewayFlags, Settings, SettingsError};
+    use super::*;
+
+    fn resolve(vars: &[(&str, &str)], toml: &str) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = move |name: &str| map.get(name).cloned();
+        let file: FileConfig = toml::from_str(toml).unwrap();
+        Settings::resolve(&GatewayFlags::default(), &env, &file)
+    }
+
+    #[test]
+    fn a_platform_is_on_when_its_token_is_set_and_urls_come_from_env_or_file() {
+        let settings = resolve(&[], "").unwrap();
+        assert_eq!(settings.channels.telegram, None);
+        let toml = "[channels]\ntelegram_api_url = \"http://127.0.0.1:9/\"\ntelegram_group_policy = \"open\"\n";
+        let vars = [
+            ("TELEGRAM_BOT_TOKEN", "1:abc"),
+            ("MOLT_DISCORD_API_URL", "http://127.0.0.1:8"),
+            ("DISCORD_BOT_TOKEN", "d"),
+        ];
+        let settings = resolve(&vars, toml).unwrap();
+        let telegram = settings.channels.telegram.clone().unwrap();
+        assert_eq!(telegram.api_url, "http://127.0.0.1:9");
+        assert_eq!(telegram.mode, TelegramMode::Polling);
+        assert_eq!(telegram.group_policy, GroupPolicy::Open);
+        assert_eq!(settings.channels.discord.as_ref().unwrap().api_url, "http://127.0.0.1:8");
+        assert!(!settings.describe().contains("1:abc"), "tokens are redacted");
+    }
+
+    #[test]
+    fn webhook_mode_needs_its_secret_and_slack_needs_a_mode() {
+        let error = resolve(&[("TELEGRAM_BOT_TOKEN", "1:abc"), ("TELEGRAM_MODE", "webhook")], "").unwrap_err();
+        assert!(error.to_string().contains("TELEGRAM_WEBHOOK_SECRET"));
+        let error = resolve(&[("SLACK_BOT_TOKEN", "xoxb")], "").unwrap_err();
+        assert!(error.to_string().contains("SLACK_APP_TOKEN"));
+        let settings = resolve(&[("SLACK_BOT_TOKEN", "xoxb"), ("SLACK_SIGNING_SECRET", "s")], "").unwrap();
+        let slack = settings.channels.slack.unwrap();
+        assert_eq!(slack.api_url, SLACK_API_URL);
+        assert!(slack.app_token.is_none());
+        assert!(resolve(&[("TELEGRAM_BOT_TOKEN", "1"), ("TELEGRAM_GROUP_POLICY", "sometimes")], "").is_err());
+    }
+}
