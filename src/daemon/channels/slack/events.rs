@@ -36,6 +36,10 @@ pub fn verify(secret: &str, timestamp: &str, body: &[u8], signature: &str, now_s
 pub async fn slack_events(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
     let channels = &gateway.channels;
     let (Some(slack), Some(router)) = (channels.slack.get(), channels.router.get()) else {
+        if channels.settings.slack.is_some() {
+            // Configured but still starting: the platform retries a 503.
+            return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"error": "starting"}))).into_response();
+        }
         return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "slack is not configured"}))).into_response();
     };
     let Some(secret) = &slack.settings.signing_secret else {

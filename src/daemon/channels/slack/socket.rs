@@ -1,5 +1,5 @@
 //! Socket Mode: `apps.connections.open` with the `xapp-` token gives a WebSocket URL; every
-//! envelope is acked before it is handled (Slack retries after 3 s), `disconnect` opens a
+//! envelope is recorded, acked at once, then handled (Slack retries after 3 s), `disconnect` opens a
 //! fresh socket after closing the old one (exactly one live socket), and a socket with no
 //! frame, not even a pong, for the deaf bound is replaced.
 
@@ -97,22 +97,28 @@ async fn session(
             _ => continue,
         };
         let Ok(envelope) = serde_json::from_str::<Value>(&text) else { continue };
-        if let Some(id) = envelope["envelope_id"].as_str() {
-            socket.send(Message::Text(json!({"envelope_id": id}).to_string().into())).await.map_err(network)?;
-        }
-        match envelope["type"].as_str() {
-            Some("hello") => slack.liveness.connected(),
+        // An event is recorded (a fast local insert) before its ack, so an envelope that could
+        // not be recorded is left unacked and Slack sends it again.
+        let recorded = match envelope["type"].as_str() {
+            Some("hello") => {
+                slack.liveness.connected();
+                true
+            }
             Some("disconnect") => {
                 let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(None)).await;
                 return Ok(End::Reconnect("disconnect requested"));
             }
-            Some("events_api") => {
-                let payload = &envelope["payload"];
-                if let Err(error) = super::accept(slack, router, payload).await {
-                    tracing::error!(%error, "cannot record a slack event");
+            Some("events_api") => match super::accept(slack, router, &envelope["payload"]).await {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::error!(%error, "cannot record a slack event; leaving it unacked for a retry");
+                    false
                 }
-            }
-            _ => {}
+            },
+            _ => true,
+        };
+        if recorded && let Some(id) = envelope["envelope_id"].as_str() {
+            socket.send(Message::Text(json!({"envelope_id": id}).to_string().into())).await.map_err(network)?;
         }
     }
 }

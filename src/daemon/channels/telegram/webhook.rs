@@ -14,6 +14,10 @@ use crate::daemon::state::Gateway;
 pub async fn telegram_webhook(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
     let channels = &gateway.channels;
     let (Some(telegram), Some(router)) = (channels.telegram.get(), channels.router.get()) else {
+        if channels.settings.telegram.is_some() {
+            // Configured but still starting: the platform retries a 503.
+            return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"error": "starting"}))).into_response();
+        }
         return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "telegram is not configured"}))).into_response();
     };
     let Some(secret) = &telegram.settings.webhook_secret else {
