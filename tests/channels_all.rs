@@ -74,7 +74,7 @@ async fn telegram_discord_and_slack_share_one_assistant_and_its_memory() {
     let status = client.call("channels.status", json!({})).await;
     for channel in ["telegram", "discord", "slack"] {
         assert_eq!(status["channels"][channel]["connected"], true, "{status}");
-        assert!(status["channels"][channel]["lastInboundMs"].is_i64());
+        assert!(status["channels"][channel]["lastInboundAtMs"].is_i64());
     }
     let admin =
         reqwest::Client::new().get(gateway.http_url("/api/admin/status")).bearer_auth(TOKEN).send().await.unwrap();

@@ -193,7 +193,7 @@ async fn webhook_mode_checks_the_secret_records_first_and_answers_a_redelivery_o
     assert!(telegram.calls_of("getUpdates").is_empty(), "no polling in webhook mode");
     let status = readyz(&gateway).await;
     assert_eq!(status["channels"]["telegram"]["mode"], "webhook");
-    assert!(status["channels"]["telegram"]["lastInboundMs"].is_i64());
+    assert!(status["channels"]["telegram"]["lastInboundAtMs"].is_i64());
     gateway.stop().await.unwrap();
 
     // The record survives a restart: the same update is still recognised.

@@ -79,10 +79,10 @@ impl Liveness {
         json!({
             "mode": *self.mode.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
             "connected": self.is_connected(),
-            "lastInboundMs": millis(self.last_inbound_ms.load(Ordering::Acquire)),
-            "lastAliveMs": millis(self.last_alive_ms.load(Ordering::Acquire)),
+            "lastInboundAtMs": millis(self.last_inbound_ms.load(Ordering::Acquire)),
+            "lastAliveAtMs": millis(self.last_alive_ms.load(Ordering::Acquire)),
             "lastError": error.as_ref().map(|(_, message)| message),
-            "lastErrorMs": error.map(|(at, _)| at),
+            "lastErrorAtMs": error.map(|(at, _)| at),
             "reconnects": self.reconnects(),
         })
     }

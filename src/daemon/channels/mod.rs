@@ -132,7 +132,7 @@ impl Channels {
         }
     }
 
-    /// `{ "<channel>": {mode, connected, lastInboundMs, …} }` for every configured channel.
+    /// `{ "<channel>": {mode, connected, lastInboundAtMs, …} }` for every configured channel.
     pub fn status(&self) -> Value {
         let mut map = Map::new();
         for live in &self.liveness {

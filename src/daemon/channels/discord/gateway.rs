@@ -34,6 +34,8 @@ enum End {
     Cancelled,
     /// Reconnect; resume when the session allows it.
     Reconnect(&'static str),
+    /// Op 9: Discord asks for a random 1–5 s wait before the next identify.
+    InvalidSession,
     /// Never retry: the token or the intents are wrong.
     Fatal(String),
 }
@@ -57,6 +59,10 @@ pub async fn run(discord: Arc<Discord>, router: Arc<Router>, deaf_after: Duratio
                 failures = 0;
                 tracing::info!(reason, resume = session.id.is_some(), "discord gateway: reconnecting");
                 Duration::from_millis(rand::rng().random_range(0..250))
+            }
+            Ok(End::InvalidSession) => {
+                tracing::info!(resume = session.id.is_some(), "discord gateway: invalid session");
+                Duration::from_millis(rand::rng().random_range(1000..5000))
             }
             Err(ChannelError::RateLimited { retry_after, .. }) => retry_after,
             Err(error) => {
@@ -226,7 +232,7 @@ async fn connect(
                     *session = Session::default();
                 }
                 let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(None)).await;
-                return Ok(End::Reconnect("op 9 invalid session"));
+                return Ok(End::InvalidSession);
             }
             Some(11) => {
                 acked = true;
