@@ -140,6 +140,17 @@ async fn close_4014_is_explained_and_not_retried_and_429_is_waited_out() {
     assert_eq!(posts[1].body, posts[0].body, "the same request again");
     assert_eq!(posts[0].body["allowed_mentions"], json!({"parse": []}), "a reply never pings anyone");
 
+    // A spent bucket makes the next create wait for the bucket's reset (1 s in the fake).
+    discord.wait_until("the typing calls to end", |discord| discord.calls().len() >= 4).await;
+    let before = discord.calls().len();
+    discord.bucket_remaining(0);
+    discord.message(DM, None, USER, "again", false);
+    discord.wait_until("the second reply", |discord| discord.shown(DM).len() == 2).await;
+    let calls = discord.calls();
+    let spent = &calls[before];
+    let next = calls[before + 1..].iter().find(|call| call.method != "GET").unwrap();
+    assert!(next.at - spent.at >= Duration::from_millis(950), "the call after a spent bucket waited for its reset");
+
     discord.close(4014);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let live = loop {

@@ -26,16 +26,41 @@ pub struct Rest {
     http: reqwest::Client,
     base: String,
     token: Secret,
-    /// Route (`POST /channels/{id}/messages`, with the channel id: a major parameter) → bucket.
-    buckets: Mutex<HashMap<String, Bucket>>,
+    /// Route (`POST /channels/{id}/messages`, with the channel id: a major parameter) → the
+    /// bucket Discord named for it (`X-RateLimit-Bucket`), and each bucket's state: routes
+    /// that share a bucket share its limit.
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Default)]
+struct Buckets {
+    routes: HashMap<String, String>,
+    state: HashMap<String, Bucket>,
+}
+
+impl Buckets {
+    fn spent_until(&self, route: &str) -> Option<Instant> {
+        let bucket = self.routes.get(route).map_or(route, String::as_str);
+        self.state.get(bucket).filter(|bucket| bucket.remaining == 0).map(|bucket| bucket.reset_at)
+    }
+
+    fn update(&mut self, route: &str, name: Option<String>, bucket: Bucket) {
+        let name = name.unwrap_or_else(|| route.to_owned());
+        if self.routes.len() > 10_000 {
+            self.routes.clear();
+            self.state.clear();
+        }
+        self.routes.insert(route.to_owned(), name.clone());
+        self.state.insert(name, bucket);
+    }
 }
 
 impl Rest {
     pub fn new(base: String, token: Secret) -> Self {
-        Self { http: net::client(), base, token, buckets: Mutex::new(HashMap::new()) }
+        Self { http: net::client(), base, token, buckets: Mutex::new(Buckets::default()) }
     }
 
-    fn buckets(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bucket>> {
+    fn buckets(&self) -> std::sync::MutexGuard<'_, Buckets> {
         self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -47,7 +72,7 @@ impl Rest {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, ChannelError> {
-        let wait = self.buckets().get(route).filter(|bucket| bucket.remaining == 0).map(|bucket| bucket.reset_at);
+        let wait = self.buckets().spent_until(route);
         if let Some(reset_at) = wait {
             tracing::debug!(route, "discord bucket spent; waiting for its reset");
             tokio::time::sleep_until(reset_at).await;
@@ -74,7 +99,7 @@ impl Rest {
             && reset_after >= 0.0
         {
             let reset_at = Instant::now() + Duration::from_secs_f64(reset_after.min(3600.0));
-            self.buckets().insert(route.to_owned(), Bucket { remaining, reset_at });
+            self.buckets().update(route, header("x-ratelimit-bucket"), Bucket { remaining, reset_at });
         }
         let header_retry = net::retry_after_header(response.headers());
         let text = response.text().await.map_err(network)?;
