@@ -135,7 +135,7 @@ async fn connect(
         _ => None,
     }
     .ok_or_else(|| ChannelError::Invalid("the discord gateway did not say hello".into()))?;
-    let interval = Duration::from_millis(interval.max(100));
+    let interval = Duration::from_millis(interval.clamp(100, 10 * 60 * 1000));
     if resuming {
         socket
             .send(send(json!({"op": 6, "d": {"token": token, "session_id": session.id, "seq": session.seq}})))

@@ -107,8 +107,7 @@ impl Rest {
         if status == 429 {
             let retry_after = answer["retry_after"]
                 .as_f64()
-                .filter(|secs| secs.is_finite() && *secs >= 0.0)
-                .map(Duration::from_secs_f64)
+                .and_then(net::seconds)
                 .or(header_retry)
                 .unwrap_or(Duration::from_secs(1));
             return Err(ChannelError::RateLimited { platform: PLATFORM, retry_after });
