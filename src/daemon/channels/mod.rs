@@ -37,8 +37,8 @@ pub enum ChannelError {
     Api { platform: &'static str, status: u16, description: String },
     #[error("{platform} is rate limiting; retry after {retry_after:?}")]
     RateLimited { platform: &'static str, retry_after: Duration },
-    #[error("gave up after {attempts} attempts")]
-    Gave { attempts: u32 },
+    #[error("gave up after {attempts} attempts; last: {last}")]
+    Gave { attempts: u32, last: String },
     #[error("{0}")]
     Invalid(String),
     #[error("the agent refused the message: {0}")]

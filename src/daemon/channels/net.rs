@@ -40,17 +40,19 @@ where
 {
     let mut attempt = 0;
     loop {
-        let wait = match call().await {
+        let (wait, error) = match call().await {
             Ok(value) => return Ok(value),
-            Err(ChannelError::RateLimited { retry_after, .. }) if retry_after <= MAX_RETRY_AFTER => retry_after,
-            Err(ChannelError::Network { .. }) if attempt + 1 < MAX_ATTEMPTS => {
-                backoff(attempt, Duration::from_millis(250), Duration::from_secs(5))
+            Err(error @ ChannelError::RateLimited { retry_after, .. }) if retry_after <= MAX_RETRY_AFTER => {
+                (retry_after, error)
+            }
+            Err(error @ ChannelError::Network { .. }) => {
+                (backoff(attempt, Duration::from_millis(250), Duration::from_secs(5)), error)
             }
             Err(error) => return Err(error),
         };
         attempt += 1;
         if attempt >= MAX_ATTEMPTS {
-            return Err(ChannelError::Gave { attempts: attempt });
+            return Err(ChannelError::Gave { attempts: attempt, last: error.to_string() });
         }
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
