@@ -9,7 +9,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -27,6 +27,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/readyz", get(readyz))
         .route("/assets/app.js", get(|| async { web::app_js() }))
         .route("/assets/style.css", get(|| async { web::style_css() }))
+        .route("/channels/telegram/webhook", post(super::channels::telegram_webhook))
+        .route("/channels/slack/events", post(super::channels::slack_events))
         .merge(super::admin::router())
         .merge(super::replication::admin::routes())
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "not found"}))) })
@@ -45,6 +47,8 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
     if gateway.replication.is_configured() {
         body["replication"] = serde_json::to_value(gateway.replication.status()).unwrap_or_default();
     }
+    // Informational: a deaf chat channel does not make the gateway unready.
+    body["channels"] = gateway.channels.status();
     (status, axum::Json(body)).into_response()
 }
 

@@ -4,6 +4,7 @@
 pub mod access;
 mod admin;
 pub mod agent;
+pub mod channels;
 pub mod events;
 pub(crate) mod http;
 pub mod logs;

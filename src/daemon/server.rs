@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::access::AccessVerifier;
 use super::agent::Agent;
+use super::channels::Channels;
 use super::events::EventBus;
 use super::pairing::Pairing;
 use super::providers;
@@ -58,6 +59,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         close_connections: CancellationToken::new(),
         connections: AtomicUsize::new(0),
         replication,
+        channels: Channels::new(&settings.channels),
         settings,
     });
     let app = super::http::router(Arc::clone(&gateway)).into_make_service_with_connect_info::<SocketAddr>();
@@ -105,6 +107,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     gateway.replication.start(store.clone(), &data_dir, &workspace, move |reason| {
         fenced.readiness.send_replace(Readiness::Failed { reason: format!("replication fenced: {reason}") });
     });
+    gateway.channels.start(store.clone(), Arc::clone(&agent), Arc::clone(&pairing), gateway.events.clone());
     gateway.readiness.send_replace(Readiness::Ready);
     tracing::info!(store = %store.path().display(), provider = agent.provider_name().unwrap_or("none"), "gateway ready");
 
@@ -130,7 +133,9 @@ async fn stop(gateway: &Gateway, agent: &Agent, store: &Store) {
     let started = Instant::now();
     gateway.readiness.send_replace(Readiness::Stopping { reason: "shutting down".into() });
     tracing::info!(active_runs = agent.active_runs(), "stopping: no new connections, draining turns");
+    gateway.channels.stop_intake();
     agent.shutdown(gateway.settings.shutdown_grace).await;
+    gateway.channels.stop().await;
     gateway.close_connections.cancel();
     // Connections close themselves on the token; give them a moment to say goodbye.
     let deadline = Instant::now() + Duration::from_secs(2);

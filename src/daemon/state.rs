@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::access::AccessVerifier;
 use super::agent::Agent;
+use super::channels::Channels;
 use super::events::EventBus;
 use super::pairing::Pairing;
 use super::ratelimit::AuthLimiter;
@@ -62,6 +63,8 @@ pub struct Gateway {
     pub close_connections: CancellationToken,
     pub connections: AtomicUsize,
     pub replication: Replication,
+    /// Chat platforms: liveness from the start, adapters once the core is open.
+    pub channels: Channels,
 }
 
 impl Gateway {

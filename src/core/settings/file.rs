@@ -18,6 +18,9 @@ pub struct FileConfig {
     /// Written by `molt init` for `molt deploy`; the gateway ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeploySection>,
+    /// Edited by hand; `molt init` does not write it.
+    #[serde(default, skip_serializing)]
+    pub channels: super::channels::ChannelsSection,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

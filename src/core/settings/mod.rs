@@ -1,6 +1,7 @@
 //! The gateway's settings, resolved once: flags over environment over `molt.toml` over defaults.
 
 mod access;
+mod channels;
 mod deploy;
 mod file;
 mod layers;
@@ -14,6 +15,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use access::{AccessSettings, AuthSettings, ChannelSeed};
+pub use channels::{ChannelSettings, DiscordSettings, GroupPolicy, SlackSettings, TelegramMode, TelegramSettings};
 pub use file::{
     AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig, GatewaySection, ModelSection,
 };
@@ -81,6 +83,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     pub model: ModelSettings,
     pub auth: AuthSettings,
+    /// Telegram, Discord and Slack: on when their tokens are set.
+    pub channels: ChannelSettings,
     /// `DEV_MODE` on a non-loopback bind, explicitly allowed with `--insecure`.
     pub insecure: bool,
     /// Continuous replication to R2 / S3; `None` when no bucket is configured.
@@ -180,6 +184,7 @@ impl Settings {
         )?;
         let model = model::resolve(&mut layers, &file.model)?;
         let auth = access::resolve(&mut layers)?;
+        let channels = channels::resolve(&mut layers, &file.channels)?;
         if auth.dev_mode && !bind.is_loopback() && !flags.insecure {
             return Err(SettingsError::Insecure { bind });
         }
@@ -195,6 +200,7 @@ impl Settings {
             shutdown_grace: Duration::from_secs(grace_secs),
             model,
             auth,
+            channels,
             insecure: flags.insecure,
             replication,
             provenance: layers.provenance,

@@ -110,7 +110,7 @@ pub async fn status(admin: Admin) -> ApiResult {
         "gateway": {"version": crate::VERSION, "uptimeMs": u64::try_from(gateway.started.elapsed().as_millis()).unwrap_or(u64::MAX), "readiness": *gateway.readiness.borrow()},
         "store": {"path": core.store.path(), "messages": messages},
         "provider": provider,
-        "channels": {},
+        "channels": gateway.channels.status(),
         "access": match &gateway.access {
             Some(access) => json!({"configured": true, "teamDomain": access.settings().team_domain}),
             None => json!({"configured": false}),

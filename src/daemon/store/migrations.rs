@@ -92,6 +92,17 @@ const MIGRATIONS: &[&str] = &[
         address TEXT,
         detail TEXT
      );",
+    // 3: chat-platform updates, recorded before they are acknowledged so a redelivery (webhook
+    // retry, Slack retry, Discord replay) is recognised and an unhandled one is replayed.
+    "CREATE TABLE channel_inbound (
+        channel TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        received_ms INTEGER NOT NULL,
+        handled_ms INTEGER,
+        PRIMARY KEY (channel, dedupe_key)
+     );
+     CREATE INDEX channel_inbound_unhandled ON channel_inbound (channel, handled_ms, received_ms);",
 ];
 
 pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {

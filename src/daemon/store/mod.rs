@@ -6,6 +6,7 @@ mod changes;
 mod codes;
 mod conversations;
 mod devices;
+mod inbound;
 mod migrations;
 mod settings;
 

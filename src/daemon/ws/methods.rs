@@ -23,6 +23,7 @@ pub const METHODS: &[(&str, Scope)] = &[
     ("sessions.reset", Scope::Write),
     ("sessions.delete", Scope::Write),
     ("models.list", Scope::Read),
+    ("channels.status", Scope::Read),
     ("device.pair.list", Scope::Pairing),
     ("device.pair.approve", Scope::Pairing),
     ("device.pair.reject", Scope::Pairing),
@@ -71,6 +72,7 @@ pub async fn dispatch(
         "health" => Ok(health(gateway).await),
         "status" => Ok(status(gateway).await),
         "logs.tail" => crate::daemon::logs::tail(params),
+        "channels.status" => Ok(json!({"channels": gateway.channels.status()})),
         method => {
             let core = gateway
                 .core()

@@ -1,0 +1,244 @@
+//! The Discord Gateway v10 loop over tokio-tungstenite: hello → identify (or resume) →
+//! dispatches, with heartbeats (the first after a random share of the interval), a missed
+//! ACK treated as a dead connection, op 7 and op 9 handled, and fatal close codes (4014: the
+//! message-content intent is off) explained instead of retried.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::Discord;
+use crate::daemon::channels::net::{backoff, scrub};
+use crate::daemon::channels::{ChannelError, Router};
+
+/// GUILD_MESSAGES | DIRECT_MESSAGES | MESSAGE_CONTENT.
+pub const INTENTS: u64 = (1 << 9) | (1 << 12) | (1 << 15);
+
+/// Where a dropped session can be resumed.
+#[derive(Debug, Default, Clone)]
+struct Session {
+    id: Option<String>,
+    resume_url: Option<String>,
+    seq: Option<u64>,
+}
+
+enum End {
+    Cancelled,
+    /// Reconnect; resume when the session allows it.
+    Reconnect(&'static str),
+    /// Op 9: Discord asks for a random 1–5 s wait before the next identify.
+    InvalidSession,
+    /// Never retry: the token or the intents are wrong.
+    Fatal(String),
+}
+
+pub async fn run(discord: Arc<Discord>, router: Arc<Router>, deaf_after: Duration) {
+    super::replay(&discord, &router).await;
+    let mut session = Session::default();
+    let mut failures = 0u32;
+    loop {
+        let wait = match connect(&discord, &router, &mut session, deaf_after).await {
+            Ok(End::Cancelled) => break,
+            Ok(End::Fatal(message)) => {
+                tracing::error!(
+                    hint = "fix the bot's settings in the Discord developer portal, then restart `molt gateway`",
+                    "{message}"
+                );
+                discord.liveness.error(message);
+                break;
+            }
+            Ok(End::Reconnect(reason)) => {
+                failures = 0;
+                tracing::info!(reason, resume = session.id.is_some(), "discord gateway: reconnecting");
+                Duration::from_millis(rand::rng().random_range(0..250))
+            }
+            Ok(End::InvalidSession) => {
+                tracing::info!(resume = session.id.is_some(), "discord gateway: invalid session");
+                Duration::from_millis(rand::rng().random_range(1000..5000))
+            }
+            Err(ChannelError::RateLimited { retry_after, .. }) => retry_after,
+            Err(error) => {
+                failures += 1;
+                tracing::warn!(%error, "discord gateway failed; reconnecting");
+                discord.liveness.error(error.to_string());
+                backoff(failures, Duration::from_millis(500), Duration::from_secs(60))
+            }
+        };
+        discord.liveness.reconnecting();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = discord.cancel.cancelled() => break,
+        }
+    }
+    discord.liveness.disconnected();
+}
+
+fn fatal_close(code: u16) -> Option<String> {
+    Some(match code {
+        4004 => "discord closed the gateway with 4004: the bot token is not valid; set `DISCORD_BOT_TOKEN` to the token on the Bot page".into(),
+        4010..=4013 => format!("discord closed the gateway with {code}: the shard or intents molt sent were refused"),
+        4014 => "discord closed the gateway with 4014 (disallowed intents): the bot asked for the message-content intent, which is not enabled; hint: turn on `MESSAGE CONTENT INTENT` under Bot → Privileged Gateway Intents in the Discord developer portal".into(),
+        _ => return None,
+    })
+}
+
+async fn connect(
+    discord: &Arc<Discord>,
+    router: &Arc<Router>,
+    session: &mut Session,
+    deaf_after: Duration,
+) -> Result<End, ChannelError> {
+    let resuming = session.id.is_some() && session.resume_url.is_some() && session.seq.is_some();
+    let base = match (&session.resume_url, resuming) {
+        (Some(url), true) => url.clone(),
+        _ => {
+            let gateway = discord.rest.request(Method::GET, "GET /gateway/bot", "/gateway/bot", None).await?;
+            gateway["url"]
+                .as_str()
+                .ok_or_else(|| ChannelError::Invalid("GET /gateway/bot gave no url".into()))?
+                .to_owned()
+        }
+    };
+    // `wss://gateway.discord.gg` gets `/?v=10…`; a URL with a path keeps its path.
+    let has_path = base.split_once("://").is_some_and(|(_, rest)| rest.trim_end_matches('/').contains('/'));
+    let url = if has_path || base.ends_with('/') {
+        format!("{base}?v=10&encoding=json")
+    } else {
+        format!("{base}/?v=10&encoding=json")
+    };
+    let token = discord.settings.token.expose();
+    let network = |error: tokio_tungstenite::tungstenite::Error| ChannelError::Network {
+        platform: "discord",
+        message: scrub(&error.to_string(), token),
+    };
+    let (mut socket, _) = tokio::time::timeout(Duration::from_secs(15), tokio_tungstenite::connect_async(url.as_str()))
+        .await
+        .map_err(|_| ChannelError::Network { platform: "discord", message: "connecting the gateway timed out".into() })?
+        .map_err(network)?;
+    let send = |value: Value| Message::Text(value.to_string().into());
+
+    // Hello first; its interval paces the heartbeats.
+    let hello = tokio::time::timeout(Duration::from_secs(15), socket.next()).await;
+    let interval = match hello {
+        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<Value>(&text)
+            .ok()
+            .filter(|hello| hello["op"] == 10)
+            .and_then(|hello| hello["d"]["heartbeat_interval"].as_u64()),
+        _ => None,
+    }
+    .ok_or_else(|| ChannelError::Invalid("the discord gateway did not say hello".into()))?;
+    let interval = Duration::from_millis(interval.clamp(100, 10 * 60 * 1000));
+    if resuming {
+        socket
+            .send(send(json!({"op": 6, "d": {"token": token, "session_id": session.id, "seq": session.seq}})))
+            .await
+            .map_err(network)?;
+    } else {
+        let identify = json!({"op": 2, "d": {"token": token, "intents": INTENTS, "properties": {"os": std::env::consts::OS, "browser": "molt", "device": "molt"}}});
+        socket.send(send(identify)).await.map_err(network)?;
+    }
+    let jitter: f64 = rand::rng().random_range(0.0..1.0);
+    let mut next_beat = Instant::now() + interval.mul_f64(jitter);
+    let mut acked = true;
+    let mut last_frame = Instant::now();
+    loop {
+        let frame = tokio::select! {
+            frame = socket.next() => frame,
+            () = tokio::time::sleep_until(next_beat) => {
+                if !acked {
+                    discord.liveness.error("no heartbeat ACK: the connection is dead");
+                    let close = CloseFrame { code: CloseCode::Library(4000), reason: "zombied connection".into() };
+                    let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(Some(close))).await;
+                    return Ok(End::Reconnect("missed heartbeat ACK"));
+                }
+                if last_frame.elapsed() > deaf_after.max(interval * 2) {
+                    discord.liveness.error("no frame within the deaf bound");
+                    return Ok(End::Reconnect("deaf"));
+                }
+                socket.send(send(json!({"op": 1, "d": session.seq}))).await.map_err(network)?;
+                acked = false;
+                next_beat = Instant::now() + interval;
+                continue;
+            }
+            () = discord.cancel.cancelled() => {
+                let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(None)).await;
+                return Ok(End::Cancelled);
+            }
+        };
+        let Some(frame) = frame else { return Ok(End::Reconnect("connection dropped")) };
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(_) => return Ok(End::Reconnect("connection dropped")),
+        };
+        last_frame = Instant::now();
+        let text = match frame {
+            Message::Text(text) => text,
+            Message::Close(close) => {
+                let code = close.as_ref().map_or(1005, |close| u16::from(close.code));
+                if let Some(message) = fatal_close(code) {
+                    return Ok(End::Fatal(message));
+                }
+                if matches!(code, 4007 | 4009) {
+                    *session = Session::default();
+                }
+                discord.liveness.error(format!("discord closed the gateway with {code}"));
+                return Ok(End::Reconnect("closed by discord"));
+            }
+            _ => continue,
+        };
+        let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
+        match payload["op"].as_u64() {
+            Some(0) => {
+                if let Some(seq) = payload["s"].as_u64() {
+                    session.seq = Some(seq);
+                }
+                let data = &payload["d"];
+                match payload["t"].as_str() {
+                    Some("READY") => {
+                        session.id = data["session_id"].as_str().map(str::to_owned);
+                        session.resume_url = data["resume_gateway_url"].as_str().map(str::to_owned);
+                        let user = data["user"]["id"].as_str().unwrap_or_default().to_owned();
+                        tracing::info!(bot_user = %user, "discord connected");
+                        *discord.bot_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = user;
+                        discord.liveness.connected();
+                    }
+                    Some("RESUMED") => discord.liveness.connected(),
+                    Some("MESSAGE_CREATE") => {
+                        if let Err(error) = super::accept(discord, router, data).await {
+                            tracing::error!(%error, "cannot record a discord message");
+                        }
+                    }
+                    _ => discord.liveness.alive(),
+                }
+            }
+            Some(1) => {
+                socket.send(send(json!({"op": 1, "d": session.seq}))).await.map_err(network)?;
+            }
+            Some(7) => {
+                let close = CloseFrame { code: CloseCode::Library(4000), reason: "reconnect requested".into() };
+                let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(Some(close))).await;
+                return Ok(End::Reconnect("op 7 reconnect"));
+            }
+            Some(9) => {
+                if payload["d"] != true {
+                    *session = Session::default();
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(None)).await;
+                return Ok(End::InvalidSession);
+            }
+            Some(11) => {
+                acked = true;
+                discord.liveness.alive();
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `POST /channels/slack/events`: the Events API over HTTP. The `v0` signature (HMAC-SHA256
+//! of `v0:<timestamp>:<body>`) is checked in constant time within a 5-minute window;
+//! `url_verification` answers its challenge; events are recorded before the 200.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::core::time::now_ms;
+use crate::daemon::state::Gateway;
+
+/// Requests older (or newer) than this are refused as possible replays.
+const WINDOW_SECS: i64 = 5 * 60;
+
+/// Whether `signature` (`v0=<hex>`) signs `timestamp` and `body` with `secret`, in time.
+pub fn verify(secret: &str, timestamp: &str, body: &[u8], signature: &str, now_secs: i64) -> bool {
+    let Ok(sent) = timestamp.parse::<i64>() else { return false };
+    if (now_secs - sent).abs() > WINDOW_SECS {
+        return false;
+    }
+    let Some(given) = signature.strip_prefix("v0=").and_then(|hex| hex::decode(hex).ok()) else { return false };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
+    mac.update(b"v0:");
+    mac.update(timestamp.as_bytes());
+    mac.update(b":");
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
+pub async fn slack_events(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
+    let channels = &gateway.channels;
+    let (Some(slack), Some(router)) = (channels.slack.get(), channels.router.get()) else {
+        if channels.settings.slack.is_some() {
+            // Configured but still starting: the platform retries a 503.
+            return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"error": "starting"}))).into_response();
+        }
+        return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "slack is not configured"}))).into_response();
+    };
+    let Some(secret) = &slack.settings.signing_secret else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": "the Slack Events API needs SLACK_SIGNING_SECRET"})),
+        )
+            .into_response();
+    };
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    let timestamp = header("x-slack-request-timestamp");
+    if !verify(secret.expose(), timestamp, &body, header("x-slack-signature"), now_ms() / 1000) {
+        tracing::warn!("slack events call with a bad or stale signature");
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "bad signature"}))).into_response();
+    }
+    let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "body is not JSON"}))).into_response();
+    };
+    match payload["type"].as_str() {
+        Some("url_verification") => axum::Json(json!({"challenge": payload["challenge"]})).into_response(),
+        Some("event_callback") => match super::accept(slack, router, &payload).await {
+            Ok(()) => StatusCode::OK.into_response(),
+            Err(error) => {
+                tracing::error!(%error, "cannot record a slack event; slack will retry");
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
+        },
+        _ => StatusCode::OK.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verify;
+
+    /// The example in Slack's "Verifying requests from Slack" guide.
+    const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    const TIMESTAMP: &str = "1531420618";
+    const BODY: &str = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    const SIGNATURE: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+
+    #[test]
+    fn slacks_documented_example_verifies() {
+        assert!(verify(SECRET, TIMESTAMP, BODY.as_bytes(), SIGNATURE, 1531420618 + 10));
+    }
+
+    #[test]
+    fn tampering_stale_requests_and_junk_fail() {
+        let now = 1531420618;
+        assert!(!verify(SECRET, TIMESTAMP, b"token=changed", SIGNATURE, now));
+        assert!(!verify("other", TIMESTAMP, BODY.as_bytes(), SIGNATURE, now));
+        assert!(!verify(SECRET, TIMESTAMP, BODY.as_bytes(), SIGNATURE, now + 301), "outside the 5-minute window");
+        assert!(!verify(SECRET, "x", BODY.as_bytes(), SIGNATURE, now));
+        assert!(!verify(SECRET, TIMESTAMP, BODY.as_bytes(), "v1=00", now));
+    }
+}

@@ -1,0 +1,140 @@
+//! Slack: Socket Mode (one socket opened with `apps.connections.open`, every envelope acked at
+//! once) or the Events API over HTTP; replies by `chat.postMessage` and `chat.update`, in
+//! threads in channels.
+
+mod api;
+mod event;
+pub mod events;
+mod socket;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::liveness::Liveness;
+use super::net::{backoff, with_retries};
+use super::platform::{ChatRef, Limits, MessageRef, Platform};
+use super::{ChannelError, Router};
+use crate::core::settings::SlackSettings;
+
+pub struct Slack {
+    api: api::Api,
+    settings: SlackSettings,
+    liveness: Arc<Liveness>,
+    cancel: CancellationToken,
+    bot_user: Mutex<String>,
+}
+
+impl Slack {
+    pub fn new(settings: SlackSettings, liveness: Arc<Liveness>, cancel: CancellationToken) -> Arc<Self> {
+        Arc::new(Self {
+            api: api::Api::new(settings.api_url.clone()),
+            settings,
+            liveness,
+            cancel,
+            bot_user: Mutex::new(String::new()),
+        })
+    }
+
+    fn bot_user(&self) -> String {
+        self.bot_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    async fn web(&self, method: &str, body: &Value) -> Result<Value, ChannelError> {
+        with_retries(&self.cancel, || self.api.call(method, &self.settings.bot_token, Some(body))).await
+    }
+}
+
+impl Platform for Slack {
+    fn name(&self) -> &'static str {
+        "slack"
+    }
+
+    fn limits(&self) -> Limits {
+        // `chat.update` is a tier-3 method (about 50 a minute).
+        Limits { max_chars: 4000, edit_interval: Duration::from_millis(1200), typing_interval: None }
+    }
+
+    async fn send(&self, chat: &ChatRef, text: &str) -> Result<MessageRef, ChannelError> {
+        let mut body = json!({"channel": chat.id, "text": text});
+        if let Some(thread) = &chat.thread {
+            body["thread_ts"] = json!(thread);
+        }
+        let sent = self.web("chat.postMessage", &body).await?;
+        let ts = sent["ts"].as_str().ok_or_else(|| ChannelError::Invalid("chat.postMessage gave no ts".into()))?;
+        Ok(MessageRef(ts.to_owned()))
+    }
+
+    async fn edit(&self, chat: &ChatRef, message: &MessageRef, text: &str) -> Result<(), ChannelError> {
+        self.web("chat.update", &json!({"channel": chat.id, "ts": message.0, "text": text})).await.map(|_| ())
+    }
+
+    async fn typing(&self, _chat: &ChatRef) -> Result<(), ChannelError> {
+        Ok(())
+    }
+}
+
+/// Records and dispatches one `event_callback`; `Err` only when it could not be recorded.
+pub(super) async fn accept(slack: &Arc<Slack>, router: &Arc<Router>, callback: &Value) -> Result<(), ChannelError> {
+    slack.liveness.inbound();
+    let Some(inbound) = event::inbound(callback, &slack.bot_user()) else { return Ok(()) };
+    if !router.record("slack", &inbound.dedupe_key, &callback.to_string()).await? {
+        tracing::debug!("slack delivered a message already recorded");
+        return Ok(());
+    }
+    router.dispatch(Arc::clone(slack), slack.settings.group_policy, inbound);
+    Ok(())
+}
+
+/// Learns the bot's user id (`auth.test`), replays unhandled messages, then runs Socket Mode
+/// or waits for the Events API.
+pub async fn run(slack: Arc<Slack>, router: Arc<Router>, deaf_after: Duration) {
+    let cancel = slack.cancel.clone();
+    let mut attempt = 0;
+    loop {
+        match slack.api.call("auth.test", &slack.settings.bot_token, Some(&json!({}))).await {
+            Ok(me) => {
+                let user = me["user_id"].as_str().unwrap_or_default().to_owned();
+                tracing::info!(bot_user = %user, "slack connected");
+                *slack.bot_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = user;
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "slack auth.test failed; retrying");
+                slack.liveness.error(error.to_string());
+                let wait = match error {
+                    ChannelError::RateLimited { retry_after, .. } => retry_after,
+                    _ => backoff(attempt, Duration::from_secs(1), Duration::from_secs(60)),
+                };
+                attempt += 1;
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = cancel.cancelled() => return,
+                }
+            }
+        }
+    }
+    match router.store.unhandled_inbound("slack", 1000).await {
+        Ok(rows) => {
+            for (_, payload) in rows {
+                let bot = slack.bot_user();
+                if let Some(inbound) =
+                    serde_json::from_str(&payload).ok().and_then(|callback| event::inbound(&callback, &bot))
+                {
+                    router.dispatch(Arc::clone(&slack), slack.settings.group_policy, inbound);
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot read unhandled slack messages"),
+    }
+    match slack.settings.app_token.clone() {
+        Some(app_token) => socket::run(&slack, &router, &app_token, deaf_after).await,
+        None => {
+            slack.liveness.connected();
+            cancel.cancelled().await;
+        }
+    }
+    slack.liveness.disconnected();
+}

@@ -1,0 +1,244 @@
+//! Owns `FakeTelegram`: a local fake of the Telegram Bot API (`/bot<token>/<method>`:
+//! getMe, getUpdates long poll with offset and timeout, sendMessage, editMessageText,
+//! sendChatAction, setWebhook, deleteWebhook) with its real error bodies, injectable 409s and
+//! 429s, and a record of every call.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+pub const TOKEN: &str = "123456:telegram-test-token";
+pub const BOT_ID: i64 = 999;
+pub const BOT_USERNAME: &str = "molt_test_bot";
+
+/// One call molt made.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub body: Value,
+    pub at: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<Call>,
+    updates: VecDeque<Value>,
+    next_update: i64,
+    next_message: i64,
+    /// Texts of sent messages by (chat, message_id), for "message is not modified".
+    texts: HashMap<(String, i64), String>,
+    /// Errors to answer the next calls of a method with: (status, description, retry_after).
+    failures: HashMap<String, VecDeque<(u16, String, Option<u64>)>>,
+}
+
+pub struct FakeTelegram {
+    inner: Arc<(Mutex<Inner>, Notify)>,
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+type Shared = Arc<(Mutex<Inner>, Notify)>;
+
+fn lock(shared: &Shared) -> MutexGuard<'_, Inner> {
+    shared.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl FakeTelegram {
+    pub async fn start() -> FakeTelegram {
+        let inner: Shared =
+            Arc::new((Mutex::new(Inner { next_update: 100, next_message: 1, ..Inner::default() }), Notify::new()));
+        let router = Router::new().fallback(handle).with_state(Arc::clone(&inner));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        FakeTelegram { inner, addr, task }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues a text message from `from` in `chat` (`private` when they are equal, else a
+    /// supergroup); returns its update.
+    pub fn message(&self, chat: i64, from: i64, text: &str) -> Value {
+        self.message_with(chat, from, text, None)
+    }
+
+    pub fn message_with(&self, chat: i64, from: i64, text: &str, reply_to_bot: Option<i64>) -> Value {
+        let mut inner = lock(&self.inner);
+        inner.next_update += 1;
+        let kind = if chat == from { "private" } else { "supergroup" };
+        let mut message = json!({
+            "message_id": inner.next_update * 10,
+            "date": 1_700_000_000,
+            "from": {"id": from, "is_bot": false, "first_name": "Ada", "username": format!("user{from}")},
+            "chat": {"id": chat, "type": kind},
+            "text": text,
+        });
+        if let Some(id) = reply_to_bot {
+            message["reply_to_message"] = json!({"message_id": id, "date": 1_700_000_000, "from": {"id": BOT_ID, "is_bot": true, "first_name": "Molt", "username": BOT_USERNAME}, "chat": {"id": chat, "type": kind}, "text": "earlier"});
+        }
+        let update = json!({"update_id": inner.next_update, "message": message});
+        inner.updates.push_back(update.clone());
+        drop(inner);
+        self.inner.1.notify_waiters();
+        update
+    }
+
+    /// The next `count` calls of `method` fail with Telegram's error body.
+    pub fn fail(&self, method: &str, count: usize, status: u16, description: &str, retry_after: Option<u64>) {
+        let mut inner = lock(&self.inner);
+        let queue = inner.failures.entry(method.to_owned()).or_default();
+        for _ in 0..count {
+            queue.push_back((status, description.to_owned(), retry_after));
+        }
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.inner).calls.clone()
+    }
+
+    pub fn calls_of(&self, method: &str) -> Vec<Call> {
+        self.calls().into_iter().filter(|call| call.method == method).collect()
+    }
+
+    /// Waits (10 s at most) until `check` holds for the calls so far.
+    pub async fn wait_until(&self, what: &str, check: impl Fn(&[Call]) -> bool) -> Vec<Call> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let notified = self.inner.1.notified();
+            let calls = self.calls();
+            if check(&calls) {
+                return calls;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "telegram fake: timed out waiting for {what}; calls: {:#?}",
+                    calls.iter().map(|c| (&c.method, &c.body)).collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+
+    /// The text a chat shows now: every message molt sent there, in order, as last edited.
+    pub fn shown(&self, chat: i64) -> Vec<String> {
+        let inner = lock(&self.inner);
+        let mut messages: Vec<(&(String, i64), &String)> =
+            inner.texts.iter().filter(|((id, _), _)| *id == chat.to_string()).collect();
+        messages.sort_by_key(|((_, id), _)| *id);
+        messages.into_iter().map(|(_, text)| text.clone()).collect()
+    }
+}
+
+impl Drop for FakeTelegram {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn error(status: u16, description: &str, retry_after: Option<u64>) -> Response {
+    let mut body = json!({"ok": false, "error_code": status, "description": description});
+    if let Some(seconds) = retry_after {
+        body["parameters"] = json!({"retry_after": seconds});
+    }
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), axum::Json(body)).into_response()
+}
+
+fn ok(result: Value) -> Response {
+    axum::Json(json!({"ok": true, "result": result})).into_response()
+}
+
+async fn handle(State(shared): State<Shared>, request: Request) -> Response {
+    let response = answer(&shared, request).await;
+    // Waiters look after the call is applied.
+    shared.1.notify_waiters();
+    response
+}
+
+async fn answer(shared: &Shared, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let bytes = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let Some((token, method)) = path.strip_prefix("/bot").and_then(|rest| rest.split_once('/')) else {
+        return error(404, "Not Found", None);
+    };
+    if token != TOKEN {
+        return error(401, "Unauthorized", None);
+    }
+    let method = method.to_owned();
+    let failure = {
+        let mut inner = lock(shared);
+        inner.calls.push(Call { method: method.clone(), body: body.clone(), at: Instant::now() });
+        inner.failures.get_mut(&method).and_then(VecDeque::pop_front)
+    };
+    if let Some((status, description, retry_after)) = failure {
+        return error(status, &description, retry_after);
+    }
+    match method.as_str() {
+        "getMe" => ok(json!({"id": BOT_ID, "is_bot": true, "first_name": "Molt", "username": BOT_USERNAME})),
+        "getUpdates" => get_updates(shared, &body).await,
+        "sendMessage" => {
+            let chat = body["chat_id"].to_string().trim_matches('"').to_owned();
+            let text = body["text"].as_str().unwrap_or_default().to_owned();
+            let mut inner = lock(shared);
+            inner.next_message += 1;
+            let id = inner.next_message;
+            inner.texts.insert((chat.clone(), id), text.clone());
+            ok(
+                json!({"message_id": id, "date": 1_700_000_000, "chat": {"id": chat.parse::<i64>().unwrap_or_default()}, "text": text}),
+            )
+        }
+        "editMessageText" => {
+            let chat = body["chat_id"].to_string().trim_matches('"').to_owned();
+            let id = body["message_id"].as_i64().unwrap_or_default();
+            let text = body["text"].as_str().unwrap_or_default().to_owned();
+            let mut inner = lock(shared);
+            match inner.texts.get_mut(&(chat.clone(), id)) {
+                None => error(400, "Bad Request: message to edit not found", None),
+                Some(current) if *current == text => error(
+                    400,
+                    "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+                    None,
+                ),
+                Some(current) => {
+                    current.clone_from(&text);
+                    ok(json!({"message_id": id, "chat": {"id": chat.parse::<i64>().unwrap_or_default()}, "text": text}))
+                }
+            }
+        }
+        "sendChatAction" | "setWebhook" | "deleteWebhook" => ok(json!(true)),
+        _ => error(404, "Not Found: method not found", None),
+    }
+}
+
+/// Confirms updates below `offset`, then answers at once when some are queued, else after
+/// an update arrives or `timeout` seconds (capped at 5) pass.
+async fn get_updates(shared: &Shared, body: &Value) -> Response {
+    let offset = body["offset"].as_i64();
+    let wait = Duration::from_secs(body["timeout"].as_u64().unwrap_or(0).min(5));
+    let deadline = Instant::now() + wait;
+    loop {
+        let notified = shared.1.notified();
+        {
+            let mut inner = lock(shared);
+            if let Some(offset) = offset {
+                inner.updates.retain(|update| update["update_id"].as_i64().unwrap_or_default() >= offset);
+            }
+            if !inner.updates.is_empty() || Instant::now() >= deadline {
+                return ok(Value::Array(inner.updates.iter().cloned().collect()));
+            }
+        }
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}
