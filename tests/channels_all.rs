@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::{Value, json};
 use support::client::{Client, ConnectOptions};
-use support::fake_anthropic::FakeAnthropic;
+use support::fake_anthropic::{self, FakeAnthropic};
 use support::fake_discord::{self, FakeDiscord};
 use support::fake_slack::{self, FakeSlack};
 use support::fake_telegram::{self, FakeTelegram};
@@ -39,7 +39,14 @@ async fn telegram_discord_and_slack_share_one_assistant_and_its_memory() {
     slack.wait_until("the socket", |slack| slack.live_sockets() == 1).await;
     discord.wait_until("READY", |discord| discord.frames().iter().any(|frame| frame["op"] == 2)).await;
 
-    telegram.message(1001, 1001, "what is my cat called? (telegram)");
+    // On Telegram the model saves a new fact with the memory tool; Discord and Slack then see it.
+    model.push(fake_anthropic::Reply::ToolUse {
+        text: "Noted (telegram). ".into(),
+        tool_name: "remember".into(),
+        input_json_chunks: vec!["{\"fact\": \"The user's dog is called Pixel.\"}".into()],
+    });
+    model.push(fake_anthropic::Reply::text("Your cat is Miso."));
+    telegram.message(1001, 1001, "my dog is called Pixel; what is my cat called? (telegram)");
     telegram
         .wait_until("the telegram reply", |_| telegram.shown(1001).iter().any(|text| text.contains("(telegram)")))
         .await;
@@ -55,10 +62,14 @@ async fn telegram_discord_and_slack_share_one_assistant_and_its_memory() {
         .await;
 
     let requests = model.requests();
-    assert_eq!(requests.len(), 3);
+    assert_eq!(requests.len(), 4, "telegram's turn took a tool round");
     let systems: Vec<Value> = requests.iter().map(|request| request.body["system"].clone()).collect();
     assert!(systems[0].to_string().contains("The user's cat is called Miso."), "{}", systems[0]);
-    assert!(systems.iter().all(|system| *system == systems[0]), "one stable, shared prefix");
+    assert!(!systems[0].to_string().contains("Pixel"));
+    for (channel, system) in [("discord", &systems[2]), ("slack", &systems[3])] {
+        assert!(system.to_string().contains("- The user's dog is called Pixel."), "{channel}: {system}");
+    }
+    assert_eq!(systems[2], systems[3], "one stable, shared prefix");
 
     let mut client = Client::connect(&gateway.ws_url(), &ConnectOptions::new(TOKEN)).await.unwrap().0;
     let sessions = client.call("sessions.list", json!({})).await;

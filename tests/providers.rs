@@ -62,8 +62,12 @@ async fn anthropic_gets_the_exact_request_with_the_cached_prefix() {
     assert_eq!(request.header("content-type"), Some("application/json"));
     let system = request.body["system"][0]["text"].as_str().unwrap();
     assert!(system.ends_with("## SOUL.md\n\nYou are Molty."), "{system}");
+    let mut body = request.body.clone();
+    let tools = body.as_object_mut().unwrap().remove("tools").expect("the memory tool is offered");
+    assert_eq!(tools[0]["name"], "remember");
+    assert_eq!(tools[0]["input_schema"]["required"], json!(["fact"]));
     assert_eq!(
-        request.body,
+        body,
         json!({
             "model": "claude-sonnet-4-5",
             "max_tokens": 1000,
@@ -207,17 +211,21 @@ async fn a_broken_stream_is_an_error_not_a_stall() {
 }
 
 #[tokio::test]
-async fn tool_use_blocks_are_parsed_without_breaking_the_reply() {
+async fn an_unknown_tool_gets_an_error_result_and_the_reply_goes_on() {
     let (gateway, fake) = anthropic_gateway(&[]).await;
     fake.push(fake_anthropic::Reply::ToolUse {
         text: "Let me look.".into(),
         tool_name: "search".into(),
         input_json_chunks: vec!["{\"q\":".into(), "\"rust\"}".into()],
     });
+    fake.push(fake_anthropic::Reply::text(" Nothing found."));
     let events = turn(&gateway, "search rust").await;
     let last = events.last().unwrap();
-    assert_eq!(last["stopReason"], "tool_use");
-    assert_eq!(final_text(&events), "Let me look.");
+    assert_eq!(last["stopReason"], "end_turn");
+    assert_eq!(final_text(&events), "Let me look. Nothing found.");
+    let second = &fake.requests()[1];
+    let result = second.body["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(result["content"][0]["content"], "error: there is no tool named `search`");
     gateway.stop().await.unwrap();
 }
 
@@ -258,8 +266,14 @@ async fn openai_compatible_request_and_lenient_stream() {
     assert_eq!(request.path, "/v1/chat/completions");
     assert_eq!(request.header("authorization"), Some("Bearer sk-openai"));
     let system = request.body["messages"][0]["content"].clone();
+    let mut body = request.body.clone();
+    let tools = body.as_object_mut().unwrap().remove("tools").expect("the memory tool is offered");
     assert_eq!(
-        request.body,
+        (tools[0]["type"].as_str(), tools[0]["function"]["name"].as_str()),
+        (Some("function"), Some("remember"))
+    );
+    assert_eq!(
+        body,
         json!({
             "model": "llama3.2",
             "stream": true,
@@ -336,5 +350,48 @@ async fn an_unreachable_provider_is_reported_not_stalled() {
     let events = turn(&gateway, "hello").await;
     let message = events.last().unwrap()["errorMessage"].as_str().unwrap().to_owned();
     assert!(message.starts_with("cannot reach the model provider"), "{message}");
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_memory_tool_saves_a_fact_that_every_other_session_then_sees() {
+    let fake = FakeAnthropic::start_with_key("sk-ant-test").await;
+    let url = fake.base_url();
+    let gateway = TestGateway::start(&[("ANTHROPIC_API_KEY", "sk-ant-test"), ("ANTHROPIC_BASE_URL", &url)]).await;
+    fake.push(fake_anthropic::Reply::ToolUse {
+        text: "Noted. ".into(),
+        tool_name: "remember".into(),
+        input_json_chunks: vec!["{\"fact\": ".into(), "\"Ada takes her tea without sugar\"}".into()],
+    });
+    fake.push(fake_anthropic::Reply::text("I will remember that."));
+    let events = turn(&gateway, "I take my tea without sugar").await;
+    let last = events.last().unwrap();
+    assert_eq!(last["state"], "final");
+    assert_eq!(final_text(&events), "Noted. I will remember that.", "one reply across the tool round");
+    let memory = std::fs::read_to_string(gateway.data_dir.join("workspace/MEMORY.md")).unwrap();
+    assert_eq!(memory, "- Ada takes her tea without sugar\n");
+
+    let requests = fake.requests();
+    let messages = requests[1].body["messages"].as_array().unwrap().clone();
+    let (call, result) = (&messages[messages.len() - 2], &messages[messages.len() - 1]);
+    assert_eq!(call["role"], "assistant");
+    assert_eq!(call["content"][1]["type"], "tool_use");
+    assert_eq!(call["content"][1]["input"], json!({"fact": "Ada takes her tea without sugar"}));
+    assert_eq!(result["content"][0]["type"], "tool_result");
+    assert_eq!(result["content"][0]["tool_use_id"], call["content"][1]["id"]);
+    assert_eq!(result["content"][0]["content"], "saved");
+
+    // Another conversation (another channel's session) carries the fact in its cached prefix.
+    let (mut client, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new(TOKEN)).await.unwrap();
+    let ack = client
+        .call(
+            "chat.send",
+            json!({"sessionKey": "agent:main:slack:direct:U1", "message": "tea?", "idempotencyKey": "s1"}),
+        )
+        .await;
+    client.chat_run(ack["runId"].as_str().unwrap()).await;
+    let other = fake.requests().pop().unwrap();
+    let system = other.body["system"][0]["text"].as_str().unwrap();
+    assert!(system.contains("## MEMORY.md\n\n- Ada takes her tea without sugar"), "{system}");
     gateway.stop().await.unwrap();
 }

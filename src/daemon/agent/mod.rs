@@ -1,6 +1,7 @@
 //! Agent turns: `chat.send` stores the user's message, answers at once, and streams the model's
 //! reply as `chat` events; runs can be aborted, and a stop drains or aborts them.
 
+mod memory;
 mod prompt;
 mod turn;
 

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::{Agent, lock, prompt};
+use super::{Agent, lock, memory, prompt};
 use crate::core::ids::{RunId, SessionKey};
 use crate::core::scopes::Scope;
 use crate::core::settings::NO_PROVIDER_HINT;
 use crate::core::time::now_ms;
-use crate::daemon::providers::{self, ModelRequest, ProviderError};
+use crate::daemon::providers::{self, ModelRequest, ProviderError, ToolRound};
 use crate::daemon::store::{MessageRole, NewMessage, Usage};
 
 /// Messages of history read for a prompt.
@@ -91,42 +91,51 @@ impl Agent {
                 return;
             }
         };
-        let request = ModelRequest {
+        let mut request = ModelRequest {
             system: prompt::system_prompt(&self.workspace),
             turns: prompt::turns(&history, prompt::HISTORY_BUDGET_CHARS),
             max_tokens: self.model.max_tokens,
+            tools: memory::tools(),
+            tool_rounds: Vec::new(),
         };
         let models: Vec<String> =
             std::iter::once(self.model.model.clone()).chain(self.model.fallbacks.iter().cloned()).collect();
         let sink = |text: &str| stream.delta(text);
-        let outcome = tokio::select! {
-            result = providers::complete(provider.as_ref(), &models, self.model.max_attempts, &request, &sink) => match result {
-                Ok(completion) => Outcome::Done(completion),
-                Err(error) => Outcome::Failed(error),
-            },
-            () = cancel.cancelled() => Outcome::Aborted,
+        let mut usage = Usage::default();
+        let outcome = loop {
+            let step = tokio::select! {
+                result = providers::complete(provider.as_ref(), &models, self.model.max_attempts, &request, &sink) => match result {
+                    Ok(completion) => Outcome::Done(completion),
+                    Err(error) => Outcome::Failed(error),
+                },
+                () = cancel.cancelled() => Outcome::Aborted,
+            };
+            let Outcome::Done(completion) = step else { break step };
+            usage = add(usage, completion.usage);
+            let wants_tools = !completion.tool_uses.is_empty() && request.tool_rounds.len() < memory::MAX_TOOL_ROUNDS;
+            if !wants_tools {
+                break Outcome::Done(completion);
+            }
+            // Run the tools and ask again; the reply keeps streaming into the same message.
+            let results =
+                completion.tool_uses.iter().map(|call| (call.id.clone(), memory::run(&self.workspace, call))).collect();
+            request.tool_rounds.push(ToolRound { text: completion.text, calls: completion.tool_uses, results });
         };
         match outcome {
             Outcome::Done(completion) => {
-                let usage = completion.usage;
+                let text = stream.partial();
                 self.store_reply(
                     &session_key,
                     &run_id,
-                    completion.text.clone(),
+                    text.clone(),
                     Some(completion.model.clone()),
                     &completion.stop_reason,
                     usage,
                 )
                 .await;
-                if !completion.tool_uses.is_empty() {
-                    tracing::info!(
-                        tools = completion.tool_uses.len(),
-                        "the model asked for tools; none are offered yet"
-                    );
-                }
                 stream.emit(
                     "final",
-                    json!({"message": assistant_message(&completion.text), "usage": usage, "stopReason": completion.stop_reason, "model": completion.model}),
+                    json!({"message": assistant_message(&text), "usage": usage, "stopReason": completion.stop_reason, "model": completion.model}),
                 );
             }
             Outcome::Failed(error) => {
@@ -170,5 +179,14 @@ impl Agent {
         if let Err(error) = self.store.append_message(message).await {
             tracing::error!(%error, run = %run_id, "cannot store the assistant's reply");
         }
+    }
+}
+
+fn add(total: Usage, more: Usage) -> Usage {
+    Usage {
+        input_tokens: total.input_tokens + more.input_tokens,
+        output_tokens: total.output_tokens + more.output_tokens,
+        cache_read_tokens: total.cache_read_tokens + more.cache_read_tokens,
+        cache_write_tokens: total.cache_write_tokens + more.cache_write_tokens,
     }
 }

@@ -75,7 +75,7 @@ impl Provider for Anthropic {
 
 /// The request body; the system block carries `cache_control` so the stable prefix is cached.
 pub fn body(model: &str, request: &ModelRequest) -> Value {
-    let messages: Vec<Value> = request
+    let mut messages: Vec<Value> = request
         .turns
         .iter()
         .map(|turn| {
@@ -86,13 +86,40 @@ pub fn body(model: &str, request: &ModelRequest) -> Value {
             json!({"role": role, "content": turn.text})
         })
         .collect();
-    json!({
+    for round in &request.tool_rounds {
+        let mut content = Vec::new();
+        if !round.text.is_empty() {
+            content.push(json!({"type": "text", "text": round.text}));
+        }
+        content.extend(
+            round
+                .calls
+                .iter()
+                .map(|call| json!({"type": "tool_use", "id": call.id, "name": call.name, "input": call.input})),
+        );
+        messages.push(json!({"role": "assistant", "content": content}));
+        let results: Vec<Value> = round
+            .results
+            .iter()
+            .map(|(id, text)| json!({"type": "tool_result", "tool_use_id": id, "content": text}))
+            .collect();
+        messages.push(json!({"role": "user", "content": results}));
+    }
+    let mut body = json!({
         "model": model,
         "max_tokens": request.max_tokens,
         "stream": true,
         "system": [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
         "messages": messages,
-    })
+    });
+    if !request.tools.is_empty() {
+        body["tools"] = request
+            .tools
+            .iter()
+            .map(|tool| json!({"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}))
+            .collect();
+    }
+    body
 }
 
 /// `{"type":"error","error":{"type":..,"message":..}}` → (type, message)

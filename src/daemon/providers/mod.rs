@@ -34,9 +34,30 @@ pub struct ModelRequest {
     /// Alternating turns, starting with the user's.
     pub turns: Vec<Turn>,
     pub max_tokens: u32,
+    /// Tools offered to the model.
+    pub tools: Vec<ToolSpec>,
+    /// Tool calls of this turn so far and their results, replayed after `turns`.
+    pub tool_rounds: Vec<ToolRound>,
 }
 
-/// A tool call the model asked for (parsed; no tools are offered yet).
+/// A tool the model may call; `input_schema` is a JSON Schema object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub input_schema: Value,
+}
+
+/// One round of tool use inside a turn: what the model said and asked for, and the answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolRound {
+    pub text: String,
+    pub calls: Vec<ToolUse>,
+    /// `(tool call id, result text)`, one per call.
+    pub results: Vec<(String, String)>,
+}
+
+/// A tool call the model asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolUse {
     pub id: String,

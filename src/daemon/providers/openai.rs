@@ -85,13 +85,32 @@ pub fn body(model: &str, request: &ModelRequest) -> Value {
         };
         json!({"role": role, "content": turn.text})
     }));
-    json!({
+    for round in &request.tool_rounds {
+        let calls: Vec<Value> = round
+            .calls
+            .iter()
+            .map(|call| json!({"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.input.to_string()}}))
+            .collect();
+        messages.push(json!({"role": "assistant", "content": round.text, "tool_calls": calls}));
+        messages.extend(
+            round.results.iter().map(|(id, text)| json!({"role": "tool", "tool_call_id": id, "content": text})),
+        );
+    }
+    let mut body = json!({
         "model": model,
         "stream": true,
         "stream_options": {"include_usage": true},
         "max_tokens": request.max_tokens,
         "messages": messages,
-    })
+    });
+    if !request.tools.is_empty() {
+        body["tools"] = request
+            .tools
+            .iter()
+            .map(|tool| json!({"type": "function", "function": {"name": tool.name, "description": tool.description, "parameters": tool.input_schema}}))
+            .collect();
+    }
+    body
 }
 
 /// `{"error":{"message":..,"type":..,"code":..}}` → (type or code, message)

@@ -100,7 +100,13 @@ mod tests {
     }
 
     fn request() -> ModelRequest {
-        ModelRequest { system: String::new(), turns: Vec::new(), max_tokens: 10 }
+        ModelRequest {
+            system: String::new(),
+            turns: Vec::new(),
+            max_tokens: 10,
+            tools: Vec::new(),
+            tool_rounds: Vec::new(),
+        }
     }
 
     fn models() -> Vec<String> {
