@@ -17,7 +17,7 @@ use rusqlite::Connection;
 use tokio::sync::watch;
 
 pub use audit::AuditEntry;
-pub use changes::Change;
+pub use changes::{Change, since as read_changes};
 pub use codes::{CodeIssue, PairingCode};
 pub use conversations::{Appended, MessageRole, NewMessage, SessionSummary, StoredMessage, Usage};
 pub use devices::{PairedDevice, TokenGrant, token_digest};

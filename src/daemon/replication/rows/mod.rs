@@ -38,34 +38,20 @@ fn table(entity: &str) -> Option<(&'static str, &'static str)> {
 /// Committed changes after `after` (at most `limit`), each with its row as it is now. Runs in
 /// one read so the batch is a consistent picture.
 pub fn read_batch(connection: &Connection, after: u64, limit: usize) -> Result<Vec<ShippedChange>, RowError> {
-    let mut statement = connection
-        .prepare_cached("SELECT seq, at_ms, entity, op, key, data FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-    let rows = statement.query_map(
-        params![i64::try_from(after).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX)],
-        |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, Option<String>>(5)?,
-            ))
-        },
-    )?;
-    let mut batch = Vec::new();
-    for row in rows {
-        let (seq, at_ms, entity, op, key, data) = row?;
-        let seq = u64::try_from(seq).unwrap_or(0);
-        let data = match data {
-            Some(text) => Some(
-                serde_json::from_str(&text)
-                    .map_err(|error| RowError::Invalid { seq, message: format!("data is not JSON: {error}") })?,
-            ),
-            None => None,
-        };
-        batch.push(ShippedChange { seq, at_ms, entity, op, key, data, row: None });
-    }
+    let changes = crate::daemon::store::read_changes(connection, after, limit)
+        .map_err(|error| RowError::Invalid { seq: after + 1, message: error.to_string() })?;
+    let mut batch: Vec<ShippedChange> = changes
+        .into_iter()
+        .map(|change| ShippedChange {
+            seq: change.seq,
+            at_ms: change.at_ms,
+            entity: change.entity,
+            op: change.op,
+            key: change.key,
+            data: change.data,
+            row: None,
+        })
+        .collect();
     for change in &mut batch {
         let unknown = || RowError::Unknown { seq: change.seq, entity: change.entity.clone(), op: change.op.clone() };
         let (table, key_column) = table(&change.entity).ok_or_else(unknown)?;
