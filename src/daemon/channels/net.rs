@@ -31,6 +31,20 @@ pub fn backoff(attempt: u32, first: Duration, cap: Duration) -> Duration {
     Duration::from_millis(rand::rng().random_range(millis / 2..=millis))
 }
 
+/// Waits before retrying a failed start-up call: the time a 429 names, else backoff from 1 s to
+/// 60 s. Returns `false` when cancelled first.
+pub async fn wait_to_retry(error: &ChannelError, attempt: &mut u32, cancel: &CancellationToken) -> bool {
+    let wait = match error {
+        ChannelError::RateLimited { retry_after, .. } => *retry_after,
+        _ => backoff(*attempt, Duration::from_secs(1), Duration::from_secs(60)),
+    };
+    *attempt += 1;
+    tokio::select! {
+        () = tokio::time::sleep(wait) => true,
+        () = cancel.cancelled() => false,
+    }
+}
+
 /// Runs `call` until it succeeds, retrying 429s after the time they name and network errors
 /// with backoff; other errors return at once.
 pub async fn with_retries<T, F, Fut>(cancel: &CancellationToken, mut call: F) -> Result<T, ChannelError>

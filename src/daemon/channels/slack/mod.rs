@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::liveness::Liveness;
-use super::net::{backoff, with_retries};
+use super::net::with_retries;
 use super::platform::{ChatRef, Limits, MessageRef, Platform};
 use super::{ChannelError, Router};
 use crate::core::settings::SlackSettings;
@@ -104,14 +104,8 @@ pub async fn run(slack: Arc<Slack>, router: Arc<Router>, deaf_after: Duration) {
             Err(error) => {
                 tracing::warn!(%error, "slack auth.test failed; retrying");
                 slack.liveness.error(error.to_string());
-                let wait = match error {
-                    ChannelError::RateLimited { retry_after, .. } => retry_after,
-                    _ => backoff(attempt, Duration::from_secs(1), Duration::from_secs(60)),
-                };
-                attempt += 1;
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = cancel.cancelled() => return,
+                if !super::net::wait_to_retry(&error, &mut attempt, &cancel).await {
+                    return;
                 }
             }
         }

@@ -143,14 +143,8 @@ pub async fn run(telegram: Arc<Telegram>, router: Arc<Router>, deaf_after: Durat
             Err(error) => {
                 tracing::warn!(%error, "telegram getMe failed; retrying");
                 telegram.liveness.error(error.to_string());
-                let wait = match error {
-                    ChannelError::RateLimited { retry_after, .. } => retry_after,
-                    _ => backoff(attempt, Duration::from_secs(1), Duration::from_secs(60)),
-                };
-                attempt += 1;
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = cancel.cancelled() => return,
+                if !super::net::wait_to_retry(&error, &mut attempt, &cancel).await {
+                    return;
                 }
             }
         }
