@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use support::client::{Client, ConnectOptions};
 use support::fake_anthropic::FakeAnthropic;
 use support::gateway::{TOKEN, TestGateway};
+use support::s3_proxy::S3Proxy;
 use support::seaweed::Seaweed;
 
 struct Env(Vec<(String, String)>);
@@ -205,26 +206,91 @@ async fn a_second_gateway_on_the_same_bucket_fences_the_first() {
 
     let second = TestGateway::start(&env.pairs()).await;
     assert_eq!(history(&second, "main").await.len(), 4, "the second one restored the first one's state");
-    // The first one writes again: its manifest update fails `If-Match` and it stops.
-    chat(&first, "main", "lost-after-fence", 1).await;
-    let body = wait_state(&first, "failed").await;
-    assert!(body["reason"].as_str().unwrap_or_default().contains("fenced"), "{body}");
-    assert_eq!(body["replication"]["phase"], "fenced", "{body}");
+    // The first one writes again (acknowledged before anything could tell): its manifest update
+    // fails `If-Match`, it refuses every later write, tells its clients why, and stops.
+    let mut watcher = client(&first).await;
+    chat(&first, "main", "unshipped-before-fence", 1).await;
+    let shutdown = watcher.event("shutdown").await;
+    let reason = shutdown["payload"]["reason"].as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains("no longer owns its bucket") && reason.contains("generation"), "{shutdown}");
+    match first.stop().await {
+        Err(molt::daemon::ServeError::Fenced(message)) => assert!(message.contains("refuses new writes"), "{message}"),
+        other => panic!("a fenced gateway stops with the reason, not {other:?}"),
+    }
     let manifest: Value = serde_json::from_slice(&seaweed.get("manifest.json").await).unwrap();
     let second_generation = second.readyz().await.1["replication"]["generation"].as_u64().unwrap();
     assert_eq!(manifest["generation"].as_u64(), Some(second_generation));
 
     chat(&second, "main", "after", 2).await;
-    first.stop().await.unwrap();
     second.stop().await.unwrap();
     let third = TestGateway::start(&env.pairs()).await;
     let restored = contents(&history(&third, "main").await);
     assert!(restored.iter().any(|m| m.contains("after-1")), "{restored:?}");
     assert!(
-        !restored.iter().any(|m| m.contains("lost-after-fence")),
-        "the fenced instance wrote nothing: {restored:?}"
+        !restored.iter().any(|m| m.contains("unshipped-before-fence")),
+        "the fenced instance wrote nothing into the bucket: {restored:?}"
     );
     third.stop().await.unwrap();
+}
+
+/// Waits (20 s at most) until the proxy has lost `count` answers.
+async fn wait_dropped(gateway: &TestGateway, proxy: &S3Proxy, count: usize) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let dropped = proxy.dropped();
+        if dropped.len() >= count {
+            return dropped;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            panic!("only {dropped:?} were dropped; {}", gateway.readyz().await.1);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn answers_lost_after_the_bucket_stored_a_write_never_fence_and_lose_nothing() {
+    let seaweed = Seaweed::start().await;
+    let proxy = S3Proxy::start(&seaweed.endpoint()).await;
+    let fake = FakeAnthropic::start().await;
+    let endpoint = proxy.endpoint();
+    let env = Env::new(&seaweed, &fake, &[("MOLT_S3_ENDPOINT", endpoint.as_str()), ("MOLT_SNAPSHOT_EVERY", "100000")]);
+    let gateway = TestGateway::start(&env.pairs()).await;
+    chat(&gateway, "main", "first", 1).await;
+    wait_shipped(&gateway).await;
+
+    // A manifest write lands, and the answers to it and to all three retries are lost: the
+    // round fails, and the next one finds its own write in the bucket.
+    proxy.drop_answers("manifest.json", 4);
+    chat(&gateway, "main", "manifest", 2).await;
+    wait_dropped(&gateway, &proxy, 4).await;
+    wait_shipped(&gateway).await;
+    // The same for a segment, then for a snapshot.
+    proxy.drop_answers("/changes/", 4);
+    chat(&gateway, "main", "segment", 2).await;
+    wait_dropped(&gateway, &proxy, 8).await;
+    wait_shipped(&gateway).await;
+    proxy.drop_answers("/snapshots/", 4);
+    let backup =
+        || reqwest::Client::new().post(gateway.http_url("/api/admin/replication/backup")).bearer_auth(TOKEN).send();
+    let lost = backup().await.unwrap();
+    assert!(!lost.status().is_success(), "the snapshot's answer was lost: the backup says so");
+    wait_dropped(&gateway, &proxy, 12).await;
+    assert!(backup().await.unwrap().status().is_success(), "and the next one succeeds");
+
+    chat(&gateway, "main", "after", 1).await;
+    let body = wait_shipped(&gateway).await;
+    assert_eq!(body["state"], "ready", "{body}");
+    assert_eq!(body["replication"]["phase"], "active", "never fenced: {body}");
+    let expected = contents(&history(&gateway, "main").await);
+    assert_eq!(expected.len(), 12);
+    gateway.stop().await.unwrap();
+
+    // A fresh container restores every message from the bucket itself.
+    let direct = Env::new(&seaweed, &fake, &[]);
+    let restored = TestGateway::start(&direct.pairs()).await;
+    assert_eq!(contents(&history(&restored, "main").await), expected);
+    restored.stop().await.unwrap();
 }
 
 #[tokio::test]

@@ -110,10 +110,13 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
         crate::daemon::serve(settings, listener, shutdown).await.map_err(|error| {
-            anyhow::Error::new(UserError::new(
-                error.to_string(),
-                "check that the data directory is writable and has free space",
-            ))
+            let hint = match error {
+                crate::daemon::ServeError::Fenced(_) => {
+                    "another gateway started on the same bucket and serves now; stop one of them, or give each its own `MOLT_S3_PREFIX`"
+                }
+                _ => "check that the data directory is writable and has free space",
+            };
+            anyhow::Error::new(UserError::new(error.to_string(), hint))
         })
     })
 }

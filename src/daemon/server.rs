@@ -35,6 +35,9 @@ pub enum ServeError {
     Replication(#[from] ReplicationError),
     #[error("the HTTP server failed: {0}")]
     Http(std::io::Error),
+    /// Another instance took the bucket over; this one refused further writes and stopped.
+    #[error("{0}")]
+    Fenced(String),
 }
 
 /// Serves the gateway on `listener` until `shutdown` is cancelled, then stops accepting,
@@ -60,6 +63,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         connections: AtomicUsize::new(0),
         replication,
         channels: Channels::new(&settings.channels),
+        stop_reason: std::sync::Mutex::new(None),
         settings,
     });
     let app = super::http::router(Arc::clone(&gateway)).into_make_service_with_connect_info::<SocketAddr>();
@@ -103,10 +107,8 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
             "DEV_MODE is on: every device is approved without an operator and the admin API takes the gateway token from anywhere"
         );
     }
-    let fenced = Arc::clone(&gateway);
-    gateway.replication.start(store.clone(), &data_dir, &workspace, move |reason| {
-        fenced.readiness.send_replace(Readiness::Failed { reason: format!("replication fenced: {reason}") });
-    });
+    let fenced = CancellationToken::new();
+    gateway.replication.start(store.clone(), &data_dir, &workspace, on_fenced(&gateway, &store, &fenced));
     gateway.channels.start(store.clone(), Arc::clone(&agent), Arc::clone(&pairing), gateway.events.clone());
     gateway.readiness.send_replace(Readiness::Ready);
     tracing::info!(store = %store.path().display(), provider = agent.provider_name().unwrap_or("none"), "gateway ready");
@@ -114,6 +116,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     let server_error = tokio::select! {
         biased;
         () = shutdown.cancelled() => None,
+        () = fenced.cancelled() => None,
         result = server => Some(result),
     };
     if let Some(result) = server_error {
@@ -126,12 +129,39 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     }
     pairing.close();
     stop(&gateway, &agent, &store).await;
-    Ok(())
+    match gateway.stop_reason() {
+        Some(reason) if fenced.is_cancelled() => Err(ServeError::Fenced(reason)),
+        _ => Ok(()),
+    }
+}
+
+/// What happens when another instance claims the bucket: from that moment every write is
+/// refused (whatever this one acknowledged would never reach the bucket), `/readyz` says why,
+/// and the gateway stops — clients hear the reason in the `shutdown` event — so the platform
+/// routes to the instance that owns the bucket now.
+fn on_fenced(
+    gateway: &Arc<Gateway>,
+    store: &Store,
+    fenced: &CancellationToken,
+) -> impl Fn(String) + Send + Sync + use<> {
+    let (gateway, store, fenced) = (Arc::clone(gateway), store.clone(), fenced.clone());
+    move |reason: String| {
+        let message = format!(
+            "this gateway no longer owns its bucket and refuses new writes: {reason}; it stops so that the instance that owns the bucket now serves"
+        );
+        store.refuse_writes(message.clone());
+        gateway.set_stop_reason(message);
+        gateway.readiness.send_replace(Readiness::Failed { reason: format!("replication fenced: {reason}") });
+        tracing::error!(%reason, "fenced: refusing writes and stopping");
+        fenced.cancel();
+    }
 }
 
 async fn stop(gateway: &Gateway, agent: &Agent, store: &Store) {
     let started = Instant::now();
-    gateway.readiness.send_replace(Readiness::Stopping { reason: "shutting down".into() });
+    if gateway.stop_reason().is_none() {
+        gateway.readiness.send_replace(Readiness::Stopping { reason: "shutting down".into() });
+    }
     tracing::info!(active_runs = agent.active_runs(), "stopping: no new connections, draining turns");
     gateway.channels.stop_intake();
     agent.shutdown(gateway.settings.shutdown_grace).await;

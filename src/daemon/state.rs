@@ -65,11 +65,21 @@ pub struct Gateway {
     pub replication: Replication,
     /// Chat platforms: liveness from the start, adapters once the core is open.
     pub channels: Channels,
+    /// Why the gateway stops, when it is not a plain shutdown (told to clients).
+    pub stop_reason: std::sync::Mutex<Option<String>>,
 }
 
 impl Gateway {
     pub fn core(&self) -> Option<&Core> {
         self.core.get()
+    }
+
+    pub fn stop_reason(&self) -> Option<String> {
+        self.stop_reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    pub fn set_stop_reason(&self, reason: String) {
+        *self.stop_reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
     }
 }
 

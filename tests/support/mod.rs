@@ -13,5 +13,6 @@ pub mod gateway;
 pub mod jwks;
 pub mod process;
 pub mod recorder;
+pub mod s3_proxy;
 pub mod seaweed;
 pub mod tmux;

@@ -85,12 +85,20 @@ pub struct FileEntry {
     pub bytes: u64,
 }
 
-pub fn snapshot_key(generation: u64, seq: u64) -> String {
-    format!("snapshots/{generation:010}-{seq:020}.db.gz")
+/// Snapshot and segment keys end with the start of their content's SHA-256: an upload retried
+/// after an answer that never arrived, with other bytes (rows read again, a new `VACUUM INTO`),
+/// gets a key of its own instead of colliding with the first one, which a manifest that did land
+/// may name. Restores read keys from the manifest only, so the suffix is never parsed.
+pub fn snapshot_key(generation: u64, seq: u64, sha256: &str) -> String {
+    format!("snapshots/{generation:010}-{seq:020}-{}.db.gz", key_suffix(sha256))
 }
 
-pub fn segment_key(generation: u64, after: u64, last: u64) -> String {
-    format!("changes/{generation:010}/{:020}-{last:020}.json.gz", after + 1)
+pub fn segment_key(generation: u64, after: u64, last: u64, sha256: &str) -> String {
+    format!("changes/{generation:010}/{:020}-{last:020}-{}.json.gz", after + 1, key_suffix(sha256))
+}
+
+fn key_suffix(sha256: &str) -> &str {
+    sha256.get(..16).unwrap_or(sha256)
 }
 
 /// Workspace blobs are content-addressed, so they are never overwritten.
@@ -184,9 +192,21 @@ mod tests {
 
     #[test]
     fn keys_sort_in_order_of_generation_and_sequence() {
-        assert_eq!(segment_key(2, 9, 12), "changes/0000000002/00000000000000000010-00000000000000000012.json.gz");
-        assert!(snapshot_key(2, 99) < snapshot_key(2, 100));
-        assert!(snapshot_key(2, 100) < snapshot_key(10, 1));
+        let sum = sha256_hex(b"segment");
+        assert_eq!(
+            segment_key(2, 9, 12, &sum),
+            format!("changes/0000000002/00000000000000000010-00000000000000000012-{}.json.gz", &sum[..16])
+        );
+        assert!(snapshot_key(2, 99, "ff") < snapshot_key(2, 100, "00"));
+        assert!(snapshot_key(2, 100, "ff") < snapshot_key(10, 1, "00"));
+    }
+
+    #[test]
+    fn the_same_range_with_other_bytes_gets_another_key() {
+        let (first, second) = (sha256_hex(b"rows as first read"), sha256_hex(b"rows as read again"));
+        assert_ne!(segment_key(1, 0, 5, &first), segment_key(1, 0, 5, &second));
+        assert_ne!(snapshot_key(1, 5, &first), snapshot_key(1, 5, &second));
+        assert_eq!(segment_key(1, 0, 5, &first), segment_key(1, 0, 5, &first));
     }
 
     #[test]

@@ -130,7 +130,7 @@ impl Boot<'_> {
             Some(snapshot) => {
                 let bytes = self.fetch(snapshot).await?;
                 let raw = gunzip(&bytes, MAX_DECOMPRESSED).map_err(|message| corrupt(snapshot, &message))?;
-                std::fs::write(&database, raw)
+                crate::daemon::store::private::write(&database, &raw)
                     .map_err(|source| ReplicationError::Local { path: database.clone(), source })?;
             }
             None => {
@@ -256,6 +256,9 @@ fn replay(database: &Path, base: u64, segments: &[Segment], expected_last: u64) 
         return Err(ReplicationError::Corrupt(format!("the snapshot fails SQLite's check: {check}")));
     }
     connection.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;").map_err(sqlite)?;
+    // A snapshot written by an older binary gets this binary's schema before later segments
+    // (written by this binary) replay onto it.
+    crate::daemon::store::migrate(&mut connection).map_err(sqlite)?;
     let start = last_seq(&connection).map_err(sqlite)?;
     if start != base {
         return Err(ReplicationError::Corrupt(format!(

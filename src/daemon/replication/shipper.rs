@@ -195,11 +195,12 @@ impl Shipper {
             let segment = Segment { format: FORMAT, generation: next.generation, after, last, changes: batch };
             let raw = serde_json::to_vec(&segment).map_err(|error| ReplicationError::Store(error.to_string()))?;
             let bytes = gzip(&raw);
+            let sha256 = sha256_hex(&bytes);
             let entry = ObjectEntry {
-                key: segment_key(next.generation, after, last),
+                key: segment_key(next.generation, after, last, &sha256),
                 after,
                 last,
-                sha256: sha256_hex(&bytes),
+                sha256,
                 bytes: bytes.len() as u64,
             };
             self.create_immutable(&entry.key, bytes).await?;
@@ -214,7 +215,10 @@ impl Shipper {
             self.set(|status| status.lag_ms = 0);
             return Ok(false);
         }
-        self.commit(next).await?;
+        if self.commit(next).await? == Committed::AdoptedOwnWrite {
+            // An earlier round's manifest did land: ship again from where it ended.
+            return Ok(true);
+        }
         self.since_snapshot += shipped_changes;
         if self.since_snapshot >= self.settings.snapshot_every {
             self.snapshot().await?;
@@ -266,8 +270,9 @@ impl Shipper {
         Ok(changed)
     }
 
-    /// Creates an immutable object; an existing one with the same bytes (our own retried write,
-    /// or a content-addressed blob) is fine.
+    /// Creates an immutable object. Keys carry their content's hash (or are content-addressed
+    /// blobs), so an existing object is our own earlier upload and must hold the same bytes;
+    /// anything else is damage in the bucket, reported and retried, never a reason to fence.
     async fn create_immutable(&self, key: &str, bytes: Vec<u8>) -> Result<(), ReplicationError> {
         match self.bucket.create(key, bytes.clone()).await {
             Ok(_) => Ok(()),
@@ -276,31 +281,47 @@ impl Shipper {
                 if existing.as_ref() == bytes.as_slice() {
                     Ok(())
                 } else {
-                    Err(ReplicationError::Fenced(format!("`{key}` already exists with other content")))
+                    Err(ReplicationError::Corrupt(format!("`{key}` already exists with other content")))
                 }
             }
             Err(error) => Err(error.into()),
         }
     }
 
-    /// Moves the manifest forward with `If-Match` on the version we last wrote.
-    async fn commit(&mut self, mut next: Manifest) -> Result<(), ReplicationError> {
+    /// Moves the manifest forward with `If-Match` on the version we last wrote. A failed
+    /// `If-Match` is either our own earlier write that landed although its answer never came
+    /// back (same generation and owner: adopted, and the caller ships again from it), or a claim
+    /// by another instance (fenced).
+    async fn commit(&mut self, mut next: Manifest) -> Result<Committed, ReplicationError> {
         next.updated_ms = now_ms();
         let encoded = next.encode();
         let version = match self.bucket.update(MANIFEST, encoded.clone(), &self.version).await {
             Ok(version) => version,
             Err(BucketError::Precondition(_)) => {
-                // Our own write may have landed before a retried request failed: check.
                 let (bytes, version) = self.bucket.get(MANIFEST).await?;
                 if bytes.as_ref() != encoded.as_slice() {
-                    let reason = match Manifest::decode(&bytes) {
-                        Ok(other) => format!(
-                            "the bucket was claimed by another instance (generation {}, owner {}); this one (generation {}) stopped replicating",
-                            other.generation, other.owner, self.manifest.generation
-                        ),
-                        Err(message) => format!("the manifest was replaced by something else: {message}"),
+                    let current = match Manifest::decode(&bytes) {
+                        Ok(current) => current,
+                        Err(message) => {
+                            return Err(ReplicationError::Fenced(format!(
+                                "the manifest was replaced by something else: {message}"
+                            )));
+                        }
                     };
-                    return Err(ReplicationError::Fenced(reason));
+                    if !is_own_write(&self.manifest, &current) {
+                        return Err(ReplicationError::Fenced(format!(
+                            "the bucket was claimed by another instance (generation {}, owner {}); this one (generation {}) stopped replicating",
+                            current.generation, current.owner, self.manifest.generation
+                        )));
+                    }
+                    tracing::info!(
+                        seq = current.last_seq,
+                        "replication: an earlier manifest write landed although its answer was lost; continuing from it"
+                    );
+                    self.version = version;
+                    self.manifest = current;
+                    self.record_shipped();
+                    return Ok(Committed::AdoptedOwnWrite);
                 }
                 version
             }
@@ -308,6 +329,12 @@ impl Shipper {
         };
         self.version = version;
         self.manifest = next;
+        self.record_shipped();
+        Ok(Committed::Written)
+    }
+
+    /// The status after the manifest moved forward.
+    fn record_shipped(&self) {
         let manifest = &self.manifest;
         let (last, snapshots, snapshot_seq) =
             (manifest.last_seq, manifest.snapshots.len(), manifest.snapshots.last().map(|s| s.last));
@@ -322,15 +349,15 @@ impl Shipper {
                 status.lag_ms = 0;
             }
         });
-        Ok(())
     }
 
-    /// A compacted snapshot (`VACUUM INTO`), then retention: the oldest snapshots beyond the kept
-    /// number, and segments no kept snapshot needs, are deleted after the manifest no longer
-    /// names them.
+    /// A compacted snapshot (`VACUUM INTO`), stored and added to the manifest.
     pub async fn snapshot(&mut self) -> Result<BackupReport, ReplicationError> {
         let file = self.data_dir.join(format!("snapshot-{}.db", uuid::Uuid::new_v4().simple()));
         let target = file.clone();
+        // VACUUM INTO fills an existing empty file and keeps its owner-only mode.
+        crate::daemon::store::private::create(&file)
+            .map_err(|source| ReplicationError::Local { path: file.clone(), source })?;
         let seq = self
             .store
             .call(move |connection| {
@@ -347,20 +374,35 @@ impl Shipper {
         });
         let _ = std::fs::remove_file(&file);
         let (seq, raw) = read?;
-        let bytes = gzip(&raw);
-        let key = snapshot_key(self.manifest.generation, seq);
-        let entry = ObjectEntry {
-            key: key.clone(),
-            after: seq,
-            last: seq,
-            sha256: sha256_hex(&bytes),
-            bytes: bytes.len() as u64,
-        };
-        let size = entry.bytes;
-        if self.manifest.snapshots.last().is_some_and(|last| last.key == key) {
-            return Ok(BackupReport { key, seq, bytes: size });
+        if let Some(last) = self.manifest.snapshots.last().filter(|last| last.last == seq) {
+            return Ok(BackupReport { key: last.key.clone(), seq, bytes: last.bytes });
         }
+        let bytes = gzip(&raw);
+        let sha256 = sha256_hex(&bytes);
+        let key = snapshot_key(self.manifest.generation, seq, &sha256);
+        let entry = ObjectEntry { key: key.clone(), after: seq, last: seq, sha256, bytes: bytes.len() as u64 };
+        let size = entry.bytes;
         self.create_immutable(&key, bytes).await?;
+        // Our own earlier write may have landed unanswered: adopt it and try once more on top.
+        for _ in 0..2 {
+            if let Some(last) = self.manifest.snapshots.last().filter(|last| last.last >= seq) {
+                return Ok(BackupReport { key: last.key.clone(), seq: last.last, bytes: last.bytes });
+            }
+            if self.commit_snapshot(entry.clone(), seq).await? == Committed::Written {
+                tracing::info!(seq, bytes = size, "replication: snapshot stored");
+                return Ok(BackupReport { key, seq, bytes: size });
+            }
+        }
+        Err(ReplicationError::Bucket(BucketError::Other {
+            key: MANIFEST.to_owned(),
+            message: "the manifest kept changing under this instance's own writes".into(),
+        }))
+    }
+
+    /// Adds a stored snapshot to the manifest, then applies retention: the oldest snapshots
+    /// beyond the kept number, and segments no kept snapshot needs, are deleted once the
+    /// manifest no longer names them.
+    async fn commit_snapshot(&mut self, entry: ObjectEntry, seq: u64) -> Result<Committed, ReplicationError> {
         let mut next = self.manifest.clone();
         next.snapshots.push(entry);
         // Changes up to `seq` are in the snapshot; shipping continues after it.
@@ -377,16 +419,32 @@ impl Shipper {
             }
             keep
         });
-        self.commit(next).await?;
+        if self.commit(next).await? == Committed::AdoptedOwnWrite {
+            return Ok(Committed::AdoptedOwnWrite);
+        }
         self.since_snapshot = 0;
         for key in removed {
             if let Err(error) = self.bucket.delete(&key).await {
                 tracing::warn!(%error, "replication: could not delete an object no longer needed");
             }
         }
-        tracing::info!(seq, bytes = size, "replication: snapshot stored");
-        Ok(BackupReport { key, seq, bytes: size })
+        Ok(Committed::Written)
     }
+}
+
+/// How a manifest write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Committed {
+    Written,
+    /// The bucket already held a later manifest of this instance's own: it is now the current one.
+    AdoptedOwnWrite,
+}
+
+/// Only this process writes manifests of its generation under its owner id (a random id per
+/// process, a new generation per claim), so such a manifest that is not the one we hold is one
+/// of our own writes whose answer was lost. It can only be ahead of ours.
+fn is_own_write(ours: &Manifest, current: &Manifest) -> bool {
+    current.generation == ours.generation && current.owner == ours.owner && current.last_seq >= ours.last_seq
 }
 
 /// Jittered exponential backoff: 0.5 s, 1 s, 2 s… up to 30 s, each ±25 %.

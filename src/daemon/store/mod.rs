@@ -8,6 +8,7 @@ mod conversations;
 mod devices;
 mod inbound;
 mod migrations;
+pub mod private;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store's worker stopped unexpectedly")]
     Worker,
+    /// Writes were refused on purpose (the gateway lost its bucket to another instance).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Handle to the store; cheap to clone. Calls run on tokio's blocking pool.
@@ -40,6 +44,8 @@ pub struct Store {
     connection: Arc<Mutex<Connection>>,
     last_change: Arc<watch::Sender<u64>>,
     path: PathBuf,
+    /// Why writes are refused, once they are.
+    refusal: Arc<Mutex<Option<String>>>,
 }
 
 impl Store {
@@ -47,6 +53,15 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let path = data_dir.join("molt.db");
         let open_error = |source| StoreError::Open { path: path.clone(), source };
+        if !path.exists() {
+            // An empty file is a new database; created owner-only before SQLite writes to it.
+            private::create(&path).map_err(|error| {
+                open_error(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                    Some(error.to_string()),
+                ))
+            })?;
+        }
         let mut connection = Connection::open(&path).map_err(open_error)?;
         connection
             .execute_batch(
@@ -58,7 +73,13 @@ impl Store {
             .map_err(open_error)?;
         migrations::apply(&mut connection).map_err(open_error)?;
         let last = changes::last_seq(&connection).map_err(open_error)?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)), last_change: Arc::new(watch::Sender::new(last)), path })
+        private::restrict(&path);
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            last_change: Arc::new(watch::Sender::new(last)),
+            path,
+            refusal: Arc::new(Mutex::new(None)),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -72,12 +93,32 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let connection = Arc::clone(&self.connection);
+        let refusal = Arc::clone(&self.refusal);
         tokio::task::spawn_blocking(move || {
             let mut guard = connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            work(&mut guard)
+            let refused = refusal.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            if let Some(reason) = &refused {
+                // SQLite's own switch, so no write path can slip past; reads go on.
+                guard.pragma_update(None, "query_only", true).map_err(|_| StoreError::Refused(reason.clone()))?;
+            }
+            work(&mut guard).map_err(|error| match (error, refused) {
+                (StoreError::Sqlite(inner), Some(reason))
+                    if inner.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) =>
+                {
+                    StoreError::Refused(reason)
+                }
+                (error, _) => error,
+            })
         })
         .await
         .map_err(|_| StoreError::Worker)?
+    }
+
+    /// From the next call on, every write fails with `reason` and reads go on. Used when another
+    /// instance took the bucket over: whatever this one acknowledged from then on would never
+    /// reach the bucket.
+    pub fn refuse_writes(&self, reason: String) {
+        *self.refusal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
     }
 
     /// Runs a write transaction; change rows it appends become visible to subscribers after
@@ -121,6 +162,11 @@ impl Store {
         })
         .await
     }
+}
+
+/// Brings a database (a restored snapshot) to this binary's schema.
+pub fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
+    migrations::apply(connection)
 }
 
 /// Caps the database at its current size, so the next write finds the disk full.

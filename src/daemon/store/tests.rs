@@ -111,3 +111,32 @@ async fn a_full_disk_fails_the_write_and_keeps_what_was_committed() {
     let history = store.history(&key, 10).await.unwrap();
     assert_eq!(history.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["kept"]);
 }
+
+#[tokio::test]
+async fn refused_writes_fail_with_the_reason_on_every_path_and_reads_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let key = SessionKey::main();
+    store.append_message(message(&key, MessageRole::User, "kept", None)).await.unwrap();
+    store.refuse_writes("fenced: another instance owns the bucket".into());
+    let refused = store.append_message(message(&key, MessageRole::User, "late", None)).await.unwrap_err();
+    assert!(matches!(&refused, StoreError::Refused(reason) if reason.contains("fenced")), "{refused:?}");
+    // Every other write is refused the same way.
+    let raw = store.set_setting("dm_policy:telegram", "open").await.unwrap_err();
+    assert!(matches!(raw, StoreError::Refused(_)), "{raw:?}");
+    let history = store.history(&key, 10).await.unwrap();
+    assert_eq!(history.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["kept"]);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_wal_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.append_message(message(&SessionKey::main(), MessageRole::User, "x", None)).await.unwrap();
+    for name in ["molt.db", "molt.db-wal"] {
+        let mode = std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name}");
+    }
+}

@@ -142,7 +142,11 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
                         let _ = send(&mut socket, frames::event_frame(event.event, &event.payload, next_seq())).await;
                     }
                 }
-                let payload = json!({"reason": "gateway stopping", "restartExpectedMs": 5000}).to_string();
+                let payload = match gateway.stop_reason() {
+                    Some(reason) => json!({"reason": reason}),
+                    None => json!({"reason": "gateway stopping", "restartExpectedMs": 5000}),
+                }
+                .to_string();
                 let _ = send(&mut socket, frames::event_frame("shutdown", &payload, next_seq())).await;
                 close(&mut socket, 1012, "gateway restarting").await;
                 break;

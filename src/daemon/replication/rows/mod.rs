@@ -19,6 +19,7 @@ const ENTITIES: &[(&str, &str, &str)] = &[
     ("pairing_code", "pairing_codes", "key"),
     ("allowlist", "allowlist", "key"),
     ("audit", "audit_log", "id"),
+    ("inbound", "channel_inbound", "key"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -95,5 +95,17 @@ fn unknown_entities_and_hostile_columns_are_refused() {
         data: None,
         row: Some(row),
     };
-    assert!(matches!(apply(&connection, &change), Err(RowError::Invalid { .. })));
+    assert!(
+        matches!(apply(&connection, &change), Err(RowError::Invalid { message, .. }) if message.contains("is not valid"))
+    );
+    // A quoted name SQLite itself would take: only the guard stands between it and the SQL text.
+    let mut quoted = Map::new();
+    quoted.insert("key".into(), Value::from("k"));
+    quoted.insert("\"value\"".into(), Value::from("x"));
+    let change = ShippedChange { row: Some(quoted), ..change };
+    assert!(
+        matches!(apply(&connection, &change), Err(RowError::Invalid { message, .. }) if message.contains("is not valid"))
+    );
+    let written: i64 = connection.query_row("SELECT COUNT(*) FROM settings", [], |row| row.get(0)).unwrap();
+    assert_eq!(written, 0);
 }
