@@ -189,7 +189,10 @@ async fn webhook_mode_checks_the_secret_records_first_and_answers_a_redelivery_o
     assert_eq!(post("hook-secret").await.unwrap().status(), 200);
     telegram.wait_until("the reply", |calls| !sent_to(calls, "sendMessage", USER).is_empty()).await;
     assert_eq!(post("hook-secret").await.unwrap().status(), 200, "a redelivery is acknowledged");
-    assert_eq!(model.requests().len(), 1, "and not answered twice");
+    // A later message's reply proves the redelivery had every chance to start a second turn.
+    post_sentinel(&gateway, 78).await;
+    telegram.wait_until("the sentinel's reply", |calls| sent_to(calls, "sendMessage", USER).len() == 2).await;
+    assert_eq!(model_texts(&model), ["via webhook", "sentinel 78"], "the redelivery was not answered twice");
     assert!(telegram.calls_of("getUpdates").is_empty(), "no polling in webhook mode");
     let status = readyz(&gateway).await;
     assert_eq!(status["channels"]["telegram"]["mode"], "webhook");
@@ -202,6 +205,79 @@ async fn webhook_mode_checks_the_secret_records_first_and_answers_a_redelivery_o
     let again =
         reqwest::Client::new().post(&url).header("x-telegram-bot-api-secret-token", "hook-secret").json(&update).send();
     assert_eq!(again.await.unwrap().status(), 200);
+    post_sentinel(&gateway, 79).await;
+    telegram.wait_until("the second sentinel's reply", |calls| sent_to(calls, "sendMessage", USER).len() == 3).await;
     gateway.stop().await.unwrap();
-    assert_eq!(model.requests().len(), 1);
+    assert_eq!(model_texts(&model), ["via webhook", "sentinel 78", "sentinel 79"]);
+}
+
+/// The last user message of each model request, in order.
+fn model_texts(model: &FakeAnthropic) -> Vec<String> {
+    model
+        .requests()
+        .iter()
+        .map(|request| {
+            let messages = request.body["messages"].as_array().cloned().unwrap_or_default();
+            let last = messages.iter().rev().find(|message| message["role"] == "user").cloned().unwrap_or_default();
+            match &last["content"] {
+                Value::String(text) => text.clone(),
+                Value::Array(blocks) => blocks.iter().filter_map(|block| block["text"].as_str()).collect(),
+                _ => String::new(),
+            }
+        })
+        .collect()
+}
+
+async fn post_sentinel(gateway: &TestGateway, update_id: i64) {
+    post_update(gateway, update_id, USER).await;
+}
+
+async fn post_update(gateway: &TestGateway, update_id: i64, from: i64) {
+    let update = json!({"update_id": update_id, "message": {"message_id": update_id, "date": 1,
+        "text": format!("sentinel {update_id}"),
+        "from": {"id": from, "is_bot": false, "first_name": "Ada"}, "chat": {"id": from, "type": "private"}}});
+    let answer = reqwest::Client::new()
+        .post(gateway.http_url("/channels/telegram/webhook"))
+        .header("x-telegram-bot-api-secret-token", "hook-secret")
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redelivery_right_after_a_restore_on_a_fresh_container_is_not_answered_again() {
+    const OTHER: i64 = 5151;
+    let (telegram, model) = (FakeTelegram::start().await, FakeAnthropic::start().await);
+    let seaweed = support::seaweed::Seaweed::start().await;
+    let mut env: Vec<(String, String)> = seaweed.env();
+    for (name, value) in [
+        ("TELEGRAM_MODE", "webhook"),
+        ("TELEGRAM_WEBHOOK_SECRET", "hook-secret"),
+        ("MOLT_REPLICATION_INTERVAL_MS", "200"),
+    ] {
+        env.push((name.into(), value.into()));
+    }
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // A stranger's message is answered with a pairing code, which no idempotency key guards:
+    // only the replicated record of the update does.
+    let first_dir = tempfile::tempdir().unwrap();
+    let first = start(first_dir.path(), &telegram, &model, &pairs).await;
+    post_update(&first, 90, USER).await;
+    telegram.wait_until("the pairing code", |calls| sent_to(calls, "sendMessage", USER).len() == 1).await;
+    first.stop().await.unwrap();
+
+    let fresh = tempfile::tempdir().unwrap();
+    let second = start(fresh.path(), &telegram, &model, &pairs).await;
+    post_update(&second, 90, USER).await;
+    post_update(&second, 91, OTHER).await;
+    telegram.wait_until("the other stranger's code", |calls| sent_to(calls, "sendMessage", OTHER).len() == 1).await;
+    second.stop().await.unwrap();
+    assert_eq!(
+        sent_to(&telegram.calls(), "sendMessage", USER).len(),
+        1,
+        "update 90 was answered once across the restore"
+    );
+    assert!(model.requests().is_empty());
 }

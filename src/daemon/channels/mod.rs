@@ -43,6 +43,9 @@ pub enum ChannelError {
     Invalid(String),
     #[error("the agent refused the message: {0}")]
     Agent(String),
+    /// The user's message was not stored (the gateway is stopping, the store refused).
+    #[error("the message was not stored: {0}")]
+    NotStored(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 use super::ChannelError;
 use super::platform::{ChatKind, Inbound, Platform};
 use super::reply;
+use crate::core::frames::ErrorCode;
 use crate::core::ids::SessionKey;
 use crate::core::pairing::{DmDecision, DmPolicy};
 use crate::core::settings::GroupPolicy;
@@ -54,14 +55,23 @@ impl Router {
         Ok(self.store.record_inbound(channel, dedupe_key, payload).await?)
     }
 
-    /// Handles a recorded update in its own task and marks it handled when done.
+    /// Handles a recorded update in its own task. It is marked handled once it needs nothing
+    /// more: the user's message is stored (its turn may still fail; a redelivery then finds the
+    /// message and starts no second turn) or no turn was due. An update whose message could
+    /// not be stored (the gateway stopping, the store refusing) stays unhandled, and the next
+    /// start answers it.
     pub fn dispatch<P: Platform>(self: &Arc<Self>, platform: Arc<P>, policy: GroupPolicy, inbound: Inbound) {
         let router = Arc::clone(self);
         self.tracker.spawn(async move {
             let channel = platform.name();
             let key = inbound.dedupe_key.clone();
-            if let Err(error) = router.answer(platform.as_ref(), policy, inbound).await {
-                tracing::warn!(channel, %error, "cannot answer a chat message");
+            match router.answer(platform.as_ref(), policy, inbound).await {
+                Ok(()) => {}
+                Err(ChannelError::NotStored(reason)) => {
+                    tracing::warn!(channel, %reason, "a chat message was not stored; it is answered after the next start");
+                    return;
+                }
+                Err(error) => tracing::warn!(channel, %error, "cannot answer a chat message"),
             }
             if let Err(error) = router.store.mark_inbound_handled(channel, &key).await {
                 tracing::warn!(channel, %error, "cannot mark a chat message handled");
@@ -110,11 +120,13 @@ impl Router {
         // Subscribed before sending so no event of the run is missed.
         let events = self.events.subscribe();
         let idempotency = format!("{channel}:{}", inbound.dedupe_key);
-        let ack = self
-            .agent
-            .send(session, inbound.text, idempotency)
-            .await
-            .map_err(|shape| ChannelError::Agent(shape.message))?;
+        let ack = self.agent.send(session, inbound.text, idempotency).await.map_err(|shape| {
+            if shape.code == ErrorCode::Unavailable {
+                ChannelError::NotStored(shape.message)
+            } else {
+                ChannelError::Agent(shape.message)
+            }
+        })?;
         if ack.status != "started" {
             tracing::info!(channel, "a redelivered message was already answered");
             return Ok(());

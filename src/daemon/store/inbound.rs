@@ -1,41 +1,61 @@
 //! Chat-platform updates as received: recorded once per dedupe key before they are
-//! acknowledged, marked handled after their turn starts, pruned after a day.
+//! acknowledged, marked handled once the user's message is stored, pruned after a day, and
+//! replicated like every other table.
 
 use rusqlite::params;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, changes};
 use crate::core::time::now_ms;
 
 /// Handled updates are forgotten after this long; platforms stop redelivering well before.
 const KEEP_MS: i64 = 24 * 60 * 60 * 1000;
+/// The change log's name for these rows; replication maps it to the table.
+const ENTITY: &str = "inbound";
+
+fn row_key(channel: &str, dedupe_key: &str) -> String {
+    format!("{channel}:{dedupe_key}")
+}
 
 impl Store {
     /// Records an update; `false` when its key was already recorded (a redelivery).
     pub async fn record_inbound(&self, channel: &str, dedupe_key: &str, payload: &str) -> Result<bool, StoreError> {
-        let (channel, key, payload) = (channel.to_owned(), dedupe_key.to_owned(), payload.to_owned());
-        self.call(move |connection| {
+        let (channel, dedupe_key, payload) = (channel.to_owned(), dedupe_key.to_owned(), payload.to_owned());
+        self.write(move |transaction| {
             let now = now_ms();
-            connection.execute(
-                "DELETE FROM channel_inbound WHERE handled_ms IS NOT NULL AND handled_ms < ?1",
-                [now - KEEP_MS],
+            changes::delete_where(
+                transaction,
+                ENTITY,
+                "channel_inbound",
+                "key",
+                "handled_ms IS NOT NULL AND handled_ms < ?1",
+                &[&(now - KEEP_MS)],
             )?;
-            let inserted = connection.execute(
-                "INSERT INTO channel_inbound (channel, dedupe_key, payload, received_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (channel, dedupe_key) DO NOTHING",
-                params![channel, key, payload, now],
+            let key = row_key(&channel, &dedupe_key);
+            let inserted = transaction.execute(
+                "INSERT INTO channel_inbound (key, channel, dedupe_key, payload, received_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (key) DO NOTHING",
+                params![key, channel, dedupe_key, payload, now],
             )?;
+            if inserted > 0 {
+                changes::record(transaction, ENTITY, "upsert", &key, None)?;
+            }
             Ok(inserted > 0)
         })
         .await
     }
 
+    /// Marks an update handled: called only once the user's message is stored (or the update
+    /// needed no turn), so a stop in between leaves it to be answered on the next start.
     pub async fn mark_inbound_handled(&self, channel: &str, dedupe_key: &str) -> Result<(), StoreError> {
-        let (channel, key) = (channel.to_owned(), dedupe_key.to_owned());
-        self.call(move |connection| {
-            connection.execute(
-                "UPDATE channel_inbound SET handled_ms = ?3 WHERE channel = ?1 AND dedupe_key = ?2",
-                params![channel, key, now_ms()],
+        let key = row_key(channel, dedupe_key);
+        self.write(move |transaction| {
+            let updated = transaction.execute(
+                "UPDATE channel_inbound SET handled_ms = ?2 WHERE key = ?1 AND handled_ms IS NULL",
+                params![key, now_ms()],
             )?;
+            if updated > 0 {
+                changes::record(transaction, ENTITY, "upsert", &key, None)?;
+            }
             Ok(())
         })
         .await

@@ -103,6 +103,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (channel, dedupe_key)
      );
      CREATE INDEX channel_inbound_unhandled ON channel_inbound (channel, handled_ms, received_ms);",
+    // 4: the inbound table gets one key column (`<channel>:<dedupe key>`) so replication ships
+    // it like every other table: a redelivery right after a restore is recognised there too.
+    "CREATE TABLE channel_inbound_keyed (
+        key TEXT PRIMARY KEY NOT NULL,
+        channel TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        received_ms INTEGER NOT NULL,
+        handled_ms INTEGER
+     );
+     INSERT INTO channel_inbound_keyed (key, channel, dedupe_key, payload, received_ms, handled_ms)
+        SELECT channel || ':' || dedupe_key, channel, dedupe_key, payload, received_ms, handled_ms FROM channel_inbound;
+     DROP TABLE channel_inbound;
+     ALTER TABLE channel_inbound_keyed RENAME TO channel_inbound;
+     CREATE INDEX channel_inbound_unhandled ON channel_inbound (channel, handled_ms, received_ms);",
 ];
 
 pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {
