@@ -310,21 +310,36 @@ async fn an_unreachable_bucket_buffers_changes_then_catches_up() {
         assert_eq!(status, 200, "an unreachable bucket does not stop the chat: {body}");
         if body["replication"]["lastError"].is_string() {
             assert!(body["replication"]["lagMs"].as_u64() > Some(0), "{body}");
+            assert_eq!(body["state"], "ready", "not degraded while within the window and 30 s: {body}");
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(40), "the outage was never reported: {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Past the shipping window and 30 s, the gateway says `degraded`, and goes on serving.
+    loop {
+        let (status, body) = gateway.readyz().await;
+        assert_eq!(status, 200, "{body}");
+        if body["state"] == "degraded" {
+            assert!(body["reason"].as_str().unwrap_or_default().contains("s behind"), "{body}");
+            assert!(body["replication"]["lagMs"].as_u64() > Some(30_200), "{body}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "never degraded: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    chat(&gateway, "main", "degraded", 1).await;
     seaweed.restart().await;
     chat(&gateway, "main", "back", 1).await;
     wait_shipped(&gateway).await;
+    wait_state(&gateway, "ready").await;
     let expected = contents(&history(&gateway, "main").await);
     // Stop without the final flush mattering: everything is already shipped.
     gateway.stop().await.unwrap();
 
     let restored = TestGateway::start(&env.pairs()).await;
     assert_eq!(contents(&history(&restored, "main").await), expected);
-    assert_eq!(expected.len(), 26);
+    assert_eq!(expected.len(), 28);
     restored.stop().await.unwrap();
 }
 

@@ -45,7 +45,13 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
     let mut body = serde_json::to_value(&readiness).unwrap_or_default();
     body["ready"] = json!(status == StatusCode::OK);
     if gateway.replication.is_configured() {
-        body["replication"] = serde_json::to_value(gateway.replication.status()).unwrap_or_default();
+        let replication = gateway.replication.status();
+        // Still serving (so still 200), but the operator should know the bucket is behind.
+        if let Some(reason) = replication.degraded.as_ref().filter(|_| readiness == Readiness::Ready) {
+            body["state"] = json!("degraded");
+            body["reason"] = json!(reason);
+        }
+        body["replication"] = serde_json::to_value(replication).unwrap_or_default();
     }
     // Informational: a deaf chat channel does not make the gateway unready.
     body["channels"] = gateway.channels.status();

@@ -119,6 +119,7 @@ impl Replication {
         if let Some(bucket) = &self.inner.bucket {
             status.operations = bucket.operations.counts();
         }
+        status.assess();
         status
     }
 

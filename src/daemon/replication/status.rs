@@ -118,7 +118,13 @@ pub struct Status {
     pub restored: Option<Restored>,
     pub operations: OperationCounts,
     pub shipping_window_ms: u64,
+    /// Set while changes wait longer than the shipping window plus [`DEGRADED_AFTER`]: the
+    /// gateway keeps serving, and says how far behind the bucket is.
+    pub degraded: Option<String>,
 }
+
+/// How far past the shipping window the lag may grow before the gateway reports `degraded`.
+pub const DEGRADED_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -149,7 +155,15 @@ impl Status {
             restored: None,
             operations: OperationCounts::default(),
             shipping_window_ms: 0,
+            degraded: None,
         }
+    }
+
+    /// Fills `degraded` from the lag: only an active shipper can be behind.
+    pub fn assess(&mut self) {
+        let limit = self.shipping_window_ms.saturating_add(millis(DEGRADED_AFTER));
+        self.degraded = (self.phase == Phase::Active && self.lag_ms > limit)
+            .then(|| format!("replication is {} s behind: changes wait in the local store", self.lag_ms / 1000));
     }
 
     pub fn error(&mut self, message: impl Into<String>) {
@@ -176,6 +190,20 @@ mod tests {
         let counts = operations.counts();
         assert_eq!((counts.class_a_last_hour, counts.class_b_last_hour), (2, 1));
         assert_eq!((counts.class_a_total, counts.class_b_total), (2, 1));
+    }
+
+    #[test]
+    fn a_lag_past_the_window_and_thirty_seconds_is_degraded() {
+        let mut status = Status { phase: Phase::Active, shipping_window_ms: 1000, ..Status::off() };
+        status.lag_ms = 31_000;
+        status.assess();
+        assert_eq!(status.degraded, None);
+        status.lag_ms = 31_001;
+        status.assess();
+        assert_eq!(status.degraded.as_deref(), Some("replication is 31 s behind: changes wait in the local store"));
+        status.phase = Phase::Fenced;
+        status.assess();
+        assert_eq!(status.degraded, None);
     }
 
     #[test]
