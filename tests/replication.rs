@@ -374,6 +374,13 @@ async fn molt_gateway_backup_snapshots_now_through_the_running_gateway_or_offlin
         manifest["segments"].as_array().unwrap().iter().all(|segment| segment["last"].as_u64() <= newest),
         "nothing after the snapshot is left to replay: {manifest}"
     );
+    // While it runs, an offline backup would fence it: refused, with the way out.
+    let args = vec!["gateway".into(), "backup".into(), "--offline".into(), "--data-dir".into(), data_dir.clone()];
+    let refused = tokio::task::block_in_place(|| run(args));
+    let stderr = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("a gateway holds the bucket") && stderr.contains("--force"), "{stderr}");
+    assert_eq!(gateway.readyz().await.1["replication"]["phase"], "active", "the running gateway was not fenced");
     gateway.stop().await.unwrap();
 
     let args = vec!["gateway".into(), "backup".into(), "--offline".into(), "--data-dir".into(), data_dir];

@@ -37,6 +37,10 @@ pub struct BackupArgs {
     /// No gateway is running: open the store here, snapshot it into the bucket, and stop
     #[arg(long)]
     offline: bool,
+    /// With `--offline`: take the bucket over even if a gateway still holds it (that gateway is
+    /// fenced and stops)
+    #[arg(long, requires = "offline")]
+    force: bool,
 }
 
 pub fn run(args: BackupArgs) -> anyhow::Result<()> {
@@ -54,7 +58,7 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let report = if args.offline {
-        runtime.block_on(offline(&settings))?
+        runtime.block_on(offline(&settings, args.force))?
     } else {
         runtime.block_on(online(&settings, args.url))?
     };
@@ -92,11 +96,24 @@ async fn online(settings: &Settings, url: Option<String>) -> anyhow::Result<Valu
     Ok(body["snapshot"].clone())
 }
 
-async fn offline(settings: &Settings) -> anyhow::Result<Value> {
+async fn offline(settings: &Settings, force: bool) -> anyhow::Result<Value> {
     let data_dir = settings.data_dir.clone();
     let workspace = data_dir.join("workspace");
     std::fs::create_dir_all(&workspace).with_context(|| format!("cannot create `{}`", workspace.display()))?;
     let replication = Replication::new(settings.replication.as_ref())?;
+    if !force {
+        let holder = replication
+            .holder()
+            .await
+            .map_err(|error| UserError::new(format!("cannot read the bucket: {error}"), "check the bucket settings"))?;
+        if let Some(holder) = holder {
+            return Err(UserError::new(
+                format!("a gateway holds the bucket ({holder}); an offline backup would fence it"),
+                "run `molt gateway backup` (it asks the running gateway), or stop that gateway first; if it died without a clean stop, add `--force`",
+            )
+            .into());
+        }
+    }
     let shutdown = CancellationToken::new();
     replication.restore(&data_dir, &workspace, &shutdown, |reason| eprintln!("{reason}")).await.map_err(|error| {
         UserError::new(format!("restore refused: {error}"), "fix the bucket's objects, then run the backup again")

@@ -29,6 +29,9 @@ pub struct Manifest {
     pub segments: Vec<ObjectEntry>,
     /// Workspace path (relative, `/`-separated) to its content blob.
     pub workspace: BTreeMap<String, FileEntry>,
+    /// Set by the owner's last write on a clean stop: no running gateway holds the bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_ms: Option<i64>,
 }
 
 impl Manifest {
@@ -42,6 +45,7 @@ impl Manifest {
             snapshots: Vec::new(),
             segments: Vec::new(),
             workspace: BTreeMap::new(),
+            released_ms: None,
         }
     }
 

@@ -227,6 +227,22 @@ impl Replication {
         self.inner.tasks.spawn(shipper::watch_lag(store, Arc::clone(&self.inner.status), self.inner.stop.clone()));
     }
 
+    /// Who holds the bucket, when a gateway does: its manifest was claimed and not released by
+    /// a clean stop. `None` for an empty or released bucket.
+    pub async fn holder(&self) -> Result<Option<String>, ReplicationError> {
+        let Some(bucket) = &self.inner.bucket else { return Err(ReplicationError::NotConfigured) };
+        let bytes = match bucket.get(format::MANIFEST).await {
+            Ok((bytes, _)) => bytes,
+            Err(BucketError::NotFound(_)) => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        let manifest = format::Manifest::decode(&bytes).map_err(ReplicationError::Corrupt)?;
+        Ok(manifest.released_ms.is_none().then(|| {
+            let seconds = (crate::core::time::now_ms() - manifest.updated_ms).max(0) / 1000;
+            format!("generation {}, last written {seconds} s ago", manifest.generation)
+        }))
+    }
+
     /// Ships everything now and stores a snapshot: `molt gateway backup` and the admin action.
     pub async fn backup_now(&self) -> Result<BackupReport, ReplicationError> {
         if !self.is_configured() {

@@ -81,6 +81,7 @@ impl Boot<'_> {
         };
         manifest.generation += 1;
         manifest.owner = self.owner.to_owned();
+        manifest.released_ms = None;
         manifest.updated_ms = now_ms();
         let claimed = match &version {
             Some(version) => self.bucket.update(MANIFEST, manifest.encode(), version).await,

@@ -121,6 +121,7 @@ impl Shipper {
             match tokio::time::timeout(remaining, self.round()).await {
                 Ok(Ok(false)) => {
                     tracing::info!(seq = self.manifest.last_seq, "replication: every change is in the bucket");
+                    self.release().await;
                     break;
                 }
                 Ok(Ok(true)) => continue,
@@ -140,6 +141,16 @@ impl Shipper {
                 status.phase = Phase::Stopped;
             }
         });
+    }
+
+    /// Marks the manifest released: `molt gateway backup --offline` may then claim the bucket
+    /// without fencing a running gateway. Best effort: a failure only means `--force` is needed.
+    async fn release(&mut self) {
+        let mut next = self.manifest.clone();
+        next.released_ms = Some(now_ms());
+        if let Err(error) = self.commit(next).await {
+            tracing::warn!(%error, "replication: could not mark the bucket released");
+        }
     }
 
     async fn command(&mut self, command: Command) {
