@@ -294,6 +294,26 @@ async fn answers_lost_after_the_bucket_stored_a_write_never_fence_and_lose_nothi
 }
 
 #[tokio::test]
+async fn a_restore_that_finds_an_object_gone_reads_the_manifest_again() {
+    let seaweed = Seaweed::start().await;
+    let proxy = S3Proxy::start(&seaweed.endpoint()).await;
+    let fake = FakeAnthropic::start().await;
+    let env = Env::new(&seaweed, &fake, &[]);
+    let first = TestGateway::start(&env.pairs()).await;
+    chat(&first, "main", "kept", 2).await;
+    first.stop().await.unwrap();
+
+    // The snapshot vanishes between the manifest read and its own read, as when the running
+    // owner's retention removed it: the restore starts over from the manifest, not "corrupt".
+    proxy.vanish_once("/snapshots/");
+    let endpoint = proxy.endpoint();
+    let through_proxy = Env::new(&seaweed, &fake, &[("MOLT_S3_ENDPOINT", endpoint.as_str())]);
+    let second = TestGateway::start(&through_proxy.pairs()).await;
+    assert_eq!(history(&second, "main").await.len(), 4);
+    second.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn an_unreachable_bucket_buffers_changes_then_catches_up() {
     let mut seaweed = Seaweed::start().await;
     let fake = FakeAnthropic::start().await;

@@ -20,6 +20,8 @@ struct Plan {
     drops: Vec<(String, usize)>,
     /// Keys of the PUTs whose answers were dropped, in order.
     dropped: Vec<String>,
+    /// Key fragments whose next GET answers 404, as if the object had just been deleted.
+    vanish: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -63,6 +65,12 @@ impl S3Proxy {
         self.plan.lock().unwrap().drops.push((fragment.to_owned(), count));
     }
 
+    /// The next GET of a key containing `fragment` answers 404 (the object was deleted by
+    /// retention between the manifest read and the object read), once.
+    pub fn vanish_once(&self, fragment: &str) {
+        self.plan.lock().unwrap().vanish.push(fragment.to_owned());
+    }
+
     /// Keys whose PUT answers were dropped so far.
     pub fn dropped(&self) -> Vec<String> {
         self.plan.lock().unwrap().dropped.clone()
@@ -80,6 +88,14 @@ async fn forward(State(shared): State<Shared>, request: Request) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
         return Response::builder().status(413).body(Body::empty()).unwrap();
     };
+    if parts.method == http::Method::GET && take_vanish(&shared.plan, parts.uri.path()) {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>";
+        return Response::builder()
+            .status(404)
+            .header("content-type", "application/xml")
+            .body(Body::from(body))
+            .unwrap();
+    }
     let path_and_query = parts.uri.path_and_query().map_or("/", |value| value.as_str());
     let url = format!("{}{path_and_query}", shared.upstream);
     // The signature covers `Host`: it goes on as the client sent it.
@@ -121,5 +137,12 @@ fn take_drop(plan: &Mutex<Plan>, path: &str) -> bool {
     };
     plan.drops[index].1 -= 1;
     plan.dropped.push(path.to_owned());
+    true
+}
+
+fn take_vanish(plan: &Mutex<Plan>, path: &str) -> bool {
+    let mut plan = plan.lock().unwrap();
+    let Some(index) = plan.vanish.iter().position(|fragment| path.contains(fragment.as_str())) else { return false };
+    plan.vanish.remove(index);
     true
 }

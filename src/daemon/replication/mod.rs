@@ -37,6 +37,10 @@ pub enum ReplicationError {
     Corrupt(String),
     #[error("another instance claimed the bucket at the same moment")]
     Raced,
+    /// An object the manifest named was gone when read: snapshot retention may have removed it
+    /// after a newer manifest stopped naming it. Read the manifest again.
+    #[error("`{0}` is listed in the manifest but missing")]
+    Vanished(String),
     #[error("fenced: {0}")]
     Fenced(String),
     #[error("store: {0}")]

@@ -45,7 +45,27 @@ pub struct Boot<'a> {
 }
 
 impl Boot<'_> {
+    /// A restore that finds an object gone reads the manifest again: the running owner may
+    /// have stored a snapshot and removed what the old manifest named. The same manifest with
+    /// an object missing is damage.
     pub async fn run(&self) -> Result<Claimed, ReplicationError> {
+        let mut vanished: Option<String> = None;
+        for _ in 0..4 {
+            match self.attempt().await {
+                Err(ReplicationError::Vanished(key)) if vanished.as_deref() != Some(key.as_str()) => {
+                    tracing::info!(%key, "replication: an object went away during the restore; reading the manifest again");
+                    vanished = Some(key);
+                }
+                Err(ReplicationError::Vanished(key)) => {
+                    return Err(ReplicationError::Corrupt(format!("`{key}` is listed in the manifest but missing")));
+                }
+                other => return other,
+            }
+        }
+        Err(ReplicationError::Corrupt("the manifest kept changing during the restore".into()))
+    }
+
+    async fn attempt(&self) -> Result<Claimed, ReplicationError> {
         let started = Instant::now();
         let current = match self.bucket.get(MANIFEST).await {
             Ok((bytes, version)) => {
@@ -193,9 +213,7 @@ impl Boot<'_> {
 /// Reads an object listed in the manifest and checks its size and SHA-256.
 async fn fetch(bucket: &Bucket, entry: &ObjectEntry) -> Result<bytes::Bytes, ReplicationError> {
     let (bytes, _) = bucket.get(&entry.key).await.map_err(|error| match error {
-        BucketError::NotFound(key) => {
-            ReplicationError::Corrupt(format!("`{key}` is listed in the manifest but missing"))
-        }
+        BucketError::NotFound(key) => ReplicationError::Vanished(key),
         other => ReplicationError::Bucket(other),
     })?;
     verify(&entry.key, &entry.sha256, entry.bytes, &bytes).map_err(ReplicationError::Corrupt)?;
