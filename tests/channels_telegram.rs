@@ -192,7 +192,7 @@ async fn webhook_mode_checks_the_secret_records_first_and_answers_a_redelivery_o
     // A later message's reply proves the redelivery had every chance to start a second turn.
     post_sentinel(&gateway, 78).await;
     telegram.wait_until("the sentinel's reply", |calls| sent_to(calls, "sendMessage", USER).len() == 2).await;
-    assert_eq!(model_texts(&model), ["via webhook", "sentinel 78"], "the redelivery was not answered twice");
+    assert_eq!(model.user_texts(), ["via webhook", "sentinel 78"], "the redelivery was not answered twice");
     assert!(telegram.calls_of("getUpdates").is_empty(), "no polling in webhook mode");
     let status = readyz(&gateway).await;
     assert_eq!(status["channels"]["telegram"]["mode"], "webhook");
@@ -208,24 +208,7 @@ async fn webhook_mode_checks_the_secret_records_first_and_answers_a_redelivery_o
     post_sentinel(&gateway, 79).await;
     telegram.wait_until("the second sentinel's reply", |calls| sent_to(calls, "sendMessage", USER).len() == 3).await;
     gateway.stop().await.unwrap();
-    assert_eq!(model_texts(&model), ["via webhook", "sentinel 78", "sentinel 79"]);
-}
-
-/// The last user message of each model request, in order.
-fn model_texts(model: &FakeAnthropic) -> Vec<String> {
-    model
-        .requests()
-        .iter()
-        .map(|request| {
-            let messages = request.body["messages"].as_array().cloned().unwrap_or_default();
-            let last = messages.iter().rev().find(|message| message["role"] == "user").cloned().unwrap_or_default();
-            match &last["content"] {
-                Value::String(text) => text.clone(),
-                Value::Array(blocks) => blocks.iter().filter_map(|block| block["text"].as_str()).collect(),
-                _ => String::new(),
-            }
-        })
-        .collect()
+    assert_eq!(model.user_texts(), ["via webhook", "sentinel 78", "sentinel 79"]);
 }
 
 async fn post_sentinel(gateway: &TestGateway, update_id: i64) {

@@ -92,6 +92,24 @@ impl FakeAnthropic {
         self.shared.requests()
     }
 
+    /// The last user message of each request, in order: which messages reached the model.
+    pub fn user_texts(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|request| {
+                let messages = request.body["messages"].as_array().cloned().unwrap_or_default();
+                let last = messages.iter().rev().find(|message| message["role"] == "user").cloned().unwrap_or_default();
+                match &last["content"] {
+                    serde_json::Value::String(text) => text.clone(),
+                    serde_json::Value::Array(blocks) => {
+                        blocks.iter().filter_map(|block| block["text"].as_str()).collect()
+                    }
+                    _ => String::new(),
+                }
+            })
+            .collect()
+    }
+
     /// Waits until `n` requests arrived or `timeout` passed; returns all requests so far.
     pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
         self.shared.wait_for(n, timeout).await
