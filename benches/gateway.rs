@@ -14,6 +14,11 @@ use support::client::{Client, ConnectOptions};
 use support::fake_anthropic::{FakeAnthropic, Reply};
 use support::process::GatewayProcess;
 
+/// Connect options of a molt client: it appends each delta's `deltaText`.
+fn molt_client() -> ConnectOptions {
+    ConnectOptions::new("t").caps(&["chat-delta-text"])
+}
+
 const STARTS: usize = 30;
 const TURNS: usize = 1000;
 const DELTAS: usize = 2000;
@@ -53,7 +58,7 @@ async fn memory() -> (u64, u64, u64) {
     let pid = gateway.child.id();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let idle = rss_kib(pid, "VmRSS:");
-    let (mut client, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new("t")).await.unwrap();
+    let (mut client, _) = Client::connect(&gateway.ws_url(), &molt_client()).await.unwrap();
     for turn in 0..TURNS {
         let key = format!("agent:main:bench{}", turn % 20);
         let ack = client
@@ -128,7 +133,7 @@ async fn delta_latency() -> Vec<f64> {
     let dir = tempfile::tempdir().unwrap();
     let env = [("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_BASE_URL", url.as_str()), ("MOLT_GATEWAY_TOKEN", "t")];
     let gateway = GatewayProcess::start(dir.path(), &env, &[]);
-    let (mut client, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new("t")).await.unwrap();
+    let (mut client, _) = Client::connect(&gateway.ws_url(), &molt_client()).await.unwrap();
     let ack = client.call("chat.send", json!({"sessionKey": "main", "message": "go", "idempotencyKey": "d"})).await;
     let run = ack["runId"].as_str().unwrap().to_owned();
     let mut samples = Vec::new();
@@ -168,8 +173,8 @@ async fn stuck_client() -> (u64, u64, u64, String) {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let tcp = socket.connect(gateway.addr.parse().unwrap()).await.unwrap();
-    let (mut stuck, _) = Client::connect_over(&gateway.ws_url(), tcp, &ConnectOptions::new("t")).await.unwrap();
-    let (mut reader, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new("t")).await.unwrap();
+    let (mut stuck, _) = Client::connect_over(&gateway.ws_url(), tcp, &molt_client()).await.unwrap();
+    let (mut reader, _) = Client::connect(&gateway.ws_url(), &molt_client()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = rss_kib(pid, "VmRSS:");
     stuck
