@@ -1,5 +1,6 @@
 //! Gateway figures for BENCHMARKS.md: exec → `/readyz` 200, RSS idle and after 1,000 turns,
-//! per-delta latency (fake provider → WebSocket client) and the release binary's size.
+//! per-delta latency (fake provider → WebSocket client), RSS with a client that stops reading
+//! during a long reply, and the release binary's size.
 //! Run: `cargo bench --bench gateway` (prints a Markdown table).
 
 #[path = "../tests/support/mod.rs"]
@@ -10,8 +11,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::response::IntoResponse;
 use serde_json::json;
 use support::client::{Client, ConnectOptions};
-use support::fake_anthropic::FakeAnthropic;
+use support::fake_anthropic::{FakeAnthropic, Reply};
 use support::process::GatewayProcess;
+
+/// Connect options of a molt client: it appends each delta's `deltaText`.
+fn molt_client() -> ConnectOptions {
+    ConnectOptions::new("t").caps(&["chat-delta-text"])
+}
 
 const STARTS: usize = 30;
 const TURNS: usize = 1000;
@@ -52,7 +58,7 @@ async fn memory() -> (u64, u64, u64) {
     let pid = gateway.child.id();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let idle = rss_kib(pid, "VmRSS:");
-    let (mut client, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new("t")).await.unwrap();
+    let (mut client, _) = Client::connect(&gateway.ws_url(), &molt_client()).await.unwrap();
     for turn in 0..TURNS {
         let key = format!("agent:main:bench{}", turn % 20);
         let ack = client
@@ -127,7 +133,7 @@ async fn delta_latency() -> Vec<f64> {
     let dir = tempfile::tempdir().unwrap();
     let env = [("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_BASE_URL", url.as_str()), ("MOLT_GATEWAY_TOKEN", "t")];
     let gateway = GatewayProcess::start(dir.path(), &env, &[]);
-    let (mut client, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new("t")).await.unwrap();
+    let (mut client, _) = Client::connect(&gateway.ws_url(), &molt_client()).await.unwrap();
     let ack = client.call("chat.send", json!({"sessionKey": "main", "message": "go", "idempotencyKey": "d"})).await;
     let run = ack["runId"].as_str().unwrap().to_owned();
     let mut samples = Vec::new();
@@ -146,6 +152,43 @@ async fn delta_latency() -> Vec<f64> {
     }
     samples.sort_by(f64::total_cmp);
     samples
+}
+
+/// The long reply a stuck client asks for: 2,000 deltas of 4,000 bytes (8 MB).
+const STUCK_CHUNKS: usize = 2000;
+const STUCK_CHUNK_BYTES: usize = 4000;
+
+/// A client that asks for a long reply and stops reading (its socket open, its receive buffer
+/// small) while another reads it all: RSS before, peak, and after; and how the stuck one ended.
+async fn stuck_client() -> (u64, u64, u64, String) {
+    let fake = FakeAnthropic::start().await;
+    let chunks: Vec<String> =
+        (0..STUCK_CHUNKS).map(|i| format!("{i:06} {}", "x".repeat(STUCK_CHUNK_BYTES - 7))).collect();
+    fake.push(Reply::Slow { chunks, delay_ms: 1 });
+    let url = fake.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_BASE_URL", url.as_str()), ("MOLT_GATEWAY_TOKEN", "t")];
+    let gateway = GatewayProcess::start(dir.path(), &env, &[]);
+    let pid = gateway.child.id();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(gateway.addr.parse().unwrap()).await.unwrap();
+    let (mut stuck, _) = Client::connect_over(&gateway.ws_url(), tcp, &molt_client()).await.unwrap();
+    let (mut reader, _) = Client::connect(&gateway.ws_url(), &molt_client()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = rss_kib(pid, "VmRSS:");
+    stuck
+        .send_json(&json!({"type": "req", "id": "s1", "method": "chat.send",
+            "params": {"sessionKey": "main", "message": "long", "idempotencyKey": "s1"}}))
+        .await;
+    let first = reader.event("chat").await["payload"].clone();
+    reader.chat_run(first["runId"].as_str().unwrap()).await;
+    let peak = rss_kib(pid, "VmHWM:");
+    let (_, close) = stuck.read_to_close(1_000_000).await;
+    let ended = close
+        .map_or_else(|| "socket dropped".to_owned(), |frame| format!("{} `{}`", u16::from(frame.code), frame.reason));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    (before, peak, rss_kib(pid, "VmRSS:"), ended)
 }
 
 const APPROVALS: usize = 20;
@@ -181,6 +224,7 @@ async fn main() {
     let (idle, after, peak) = memory().await;
     let deltas = delta_latency().await;
     let approvals = approval_round_trip().await;
+    let (stuck_before, stuck_peak, stuck_after, stuck_end) = stuck_client().await;
     println!("| figure | value | goal |");
     println!("|---|---|---|");
     println!(
@@ -205,6 +249,13 @@ async fn main() {
         percentile(&deltas, 0.5),
         percentile(&deltas, 0.99),
         deltas[deltas.len() - 1]
+    );
+    println!(
+        "| RSS with one stuck client during an {} MB reply: before / peak / after | {:.1} MB / {:.1} MB / {:.1} MB (closed: {stuck_end}) | bounded |",
+        STUCK_CHUNKS * STUCK_CHUNK_BYTES / 1_000_000,
+        stuck_before as f64 / 1024.0,
+        stuck_peak as f64 / 1024.0,
+        stuck_after as f64 / 1024.0
     );
     println!("| release binary, stripped | {:.1} MB | ≤ 12 MB |", binary as f64 / 1_048_576.0);
     println!(

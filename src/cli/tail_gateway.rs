@@ -108,7 +108,7 @@ async fn connect(url: &str, token: &Secret) -> anyhow::Result<Socket> {
         "client": {"id": CLIENT_ID, "version": crate::VERSION, "platform": std::env::consts::OS, "mode": CLIENT_MODE, "deviceFamily": "desktop"},
         "role": "operator",
         "scopes": SCOPES,
-        "caps": [],
+        "caps": [crate::core::frames::CAP_CHAT_DELTA_TEXT],
         "auth": {"token": token.expose()},
     });
     if !is_loopback(url) {

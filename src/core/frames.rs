@@ -6,6 +6,9 @@ use serde_json::{Map, Value, json};
 /// Protocol version molt speaks, and the oldest it still accepts.
 pub const PROTOCOL_VERSION: u64 = 4;
 pub const MIN_PROTOCOL_VERSION: u64 = 3;
+/// A molt capability (`connect.caps`): the client appends each `chat` delta's `deltaText`
+/// itself, so its deltas carry no cumulative `message`.
+pub const CAP_CHAT_DELTA_TEXT: &str = "chat-delta-text";
 
 /// A parsed `req` frame.
 #[derive(Debug, Clone, PartialEq)]

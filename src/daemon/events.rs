@@ -15,6 +15,17 @@ pub struct Broadcast {
     /// The payload, already serialised.
     pub payload: String,
     pub scope: Scope,
+    /// For `chat` events: the run and the text a delta adds, so a connection that owes its
+    /// client the cumulative text can rebuild it without parsing the payload.
+    pub run: Option<RunStep>,
+}
+
+/// One step of a run, as a `chat` event carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStep {
+    pub run_id: String,
+    /// The new text of a delta; `None` when the run ended (`final`, `aborted`, `error`).
+    pub added: Option<String>,
 }
 
 #[derive(Clone)]
@@ -33,9 +44,18 @@ impl Default for EventBus {
 
 impl EventBus {
     pub fn publish(&self, event: &'static str, scope: Scope, payload: &impl Serialize) {
+        self.send(event, scope, payload, None);
+    }
+
+    /// A `chat` event of run `step.run_id`.
+    pub fn publish_chat(&self, scope: Scope, payload: &impl Serialize, step: RunStep) {
+        self.send("chat", scope, payload, Some(step));
+    }
+
+    fn send(&self, event: &'static str, scope: Scope, payload: &impl Serialize, run: Option<RunStep>) {
         let payload = serde_json::to_string(payload).unwrap_or_else(|_| "{}".into());
         // No receivers is fine: nobody is connected.
-        let _ = self.sender.send(Arc::new(Broadcast { event, payload, scope }));
+        let _ = self.sender.send(Arc::new(Broadcast { event, payload, scope, run }));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Broadcast>> {

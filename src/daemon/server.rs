@@ -3,12 +3,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::access::AccessVerifier;
 use super::agent::Agent;
@@ -60,7 +60,8 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         auth_limiter: AuthLimiter::default(),
         access: settings.auth.access.clone().map(AccessVerifier::new),
         close_connections: CancellationToken::new(),
-        connections: AtomicUsize::new(0),
+        connection_slots: Arc::new(Semaphore::new(settings.max_connections)),
+        connection_tasks: TaskTracker::new(),
         replication,
         channels: Channels::new(&settings.channels),
         stop_reason: std::sync::Mutex::new(None),
@@ -157,6 +158,9 @@ fn on_fenced(
     }
 }
 
+/// How long a stop waits for connections to say goodbye.
+const CONNECTIONS_CLOSE: Duration = Duration::from_secs(2);
+
 async fn stop(gateway: &Gateway, agent: &Agent, store: &Store) {
     let started = Instant::now();
     if gateway.stop_reason().is_none() {
@@ -168,9 +172,9 @@ async fn stop(gateway: &Gateway, agent: &Agent, store: &Store) {
     gateway.channels.stop().await;
     gateway.close_connections.cancel();
     // Connections close themselves on the token; give them a moment to say goodbye.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while gateway.connections.load(std::sync::atomic::Ordering::Acquire) > 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    gateway.connection_tasks.close();
+    if tokio::time::timeout(CONNECTIONS_CLOSE, gateway.connection_tasks.wait()).await.is_err() {
+        tracing::warn!(open = gateway.connection_tasks.len(), "connections still open after the stop's grace");
     }
     match store.flush().await {
         Ok(()) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "stopped; store flushed"),

@@ -1,14 +1,14 @@
 //! The gateway's shared state: settings, token, readiness, the store and agent once open.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::http::HeaderMap;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::access::AccessVerifier;
 use super::agent::Agent;
@@ -61,7 +61,10 @@ pub struct Gateway {
     pub access: Option<AccessVerifier>,
     /// Fired after turns have drained: connections say `shutdown` and close.
     pub close_connections: CancellationToken,
-    pub connections: AtomicUsize,
+    /// One permit per open WebSocket connection (`max_connections`).
+    pub connection_slots: Arc<Semaphore>,
+    /// The open connections' tasks, awaited on stop.
+    pub connection_tasks: TaskTracker,
     pub replication: Replication,
     /// Chat platforms: liveness from the start, adapters once the core is open.
     pub channels: Channels,

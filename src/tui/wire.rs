@@ -164,9 +164,11 @@ impl HistoryMessage {
 /// A `chat` event: one step of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatState {
-    /// The reply so far (cumulative).
+    /// More of the reply: `text` follows what came before, or replaces it all when
+    /// `replace` (a gateway that sends the cumulative text, or OpenClaw's `replace`).
     Delta {
         text: String,
+        replace: bool,
     },
     Final {
         text: String,
@@ -195,7 +197,10 @@ impl ChatEvent {
         let session_key = optional_text(value, "sessionKey")?;
         let message = message_text(&value["message"]);
         let state = match value["state"].as_str()? {
-            "delta" => ChatState::Delta { text: message },
+            "delta" => match value["deltaText"].as_str() {
+                Some(piece) => ChatState::Delta { text: piece.to_owned(), replace: value["replace"] == true },
+                None => ChatState::Delta { text: message, replace: true },
+            },
             "final" => ChatState::Final {
                 text: message,
                 usage: Usage::from_json(&value["usage"]),

@@ -57,6 +57,7 @@ pub struct ConnectOptions {
     pub public_key_override: Option<String>,
     pub sign_token_override: Option<String>,
     pub v2: bool,
+    pub caps: Vec<String>,
 }
 
 impl ConnectOptions {
@@ -74,7 +75,13 @@ impl ConnectOptions {
             public_key_override: None,
             sign_token_override: None,
             v2: false,
+            caps: Vec::new(),
         }
+    }
+
+    pub fn caps(mut self, caps: &[&str]) -> Self {
+        self.caps = caps.iter().map(|s| s.to_string()).collect();
+        self
     }
 
     pub fn scopes(mut self, scopes: &[&str]) -> Self {
@@ -96,7 +103,7 @@ impl ConnectOptions {
             "client": {"id": "molt-test", "version": "0.0.0", "platform": "Linux ", "mode": "test", "deviceFamily": "Server"},
             "role": "operator",
             "scopes": self.scopes,
-            "caps": [],
+            "caps": self.caps,
             "auth": auth,
         });
         if let Some(identity) = &self.identity {
@@ -145,6 +152,8 @@ pub struct Client {
     /// Events received while waiting for something else.
     pub events: VecDeque<Value>,
     pub challenge: Value,
+    /// Bytes of the text frames received so far.
+    pub received_bytes: usize,
 }
 
 /// A refused connect: the error response and the close frame that followed.
@@ -182,7 +191,19 @@ impl Client {
             );
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await.expect("websocket connect");
-        let mut client = Self { socket, next_id: 0, events: VecDeque::new(), challenge: Value::Null };
+        Self::start(socket).await
+    }
+
+    /// Opens the socket over a TCP stream the test prepared (e.g. with a small receive buffer).
+    pub async fn open_over(url: &str, tcp: TcpStream) -> Self {
+        let (socket, _) =
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await.expect("websocket connect");
+        Self::start(socket).await
+    }
+
+    async fn start(socket: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        let mut client =
+            Self { socket, next_id: 0, events: VecDeque::new(), challenge: Value::Null, received_bytes: 0 };
         let challenge = client.recv_json().await.expect("challenge");
         assert_eq!(challenge["event"], "connect.challenge", "the server speaks first");
         client.challenge = challenge;
@@ -196,6 +217,13 @@ impl Client {
     /// Opens and connects; `Ok` with hello-ok, or the refusal.
     pub async fn connect(url: &str, options: &ConnectOptions) -> Result<(Self, Value), Refused> {
         let mut client = Self::open(url).await;
+        let params = options.params(&client.nonce());
+        client.handshake(params).await.map(|hello| (client, hello))
+    }
+
+    /// Like `connect`, over a TCP stream the test prepared.
+    pub async fn connect_over(url: &str, tcp: TcpStream, options: &ConnectOptions) -> Result<(Self, Value), Refused> {
+        let mut client = Self::open_over(url, tcp).await;
         let params = options.params(&client.nonce());
         client.handshake(params).await.map(|hello| (client, hello))
     }
@@ -235,7 +263,10 @@ impl Client {
         loop {
             let message = tokio::time::timeout(WAIT, self.socket.next()).await.expect("no frame within the wait")?;
             match message.ok()? {
-                Message::Text(text) => return Some(serde_json::from_str(&text).expect("server frames are JSON")),
+                Message::Text(text) => {
+                    self.received_bytes += text.len();
+                    return Some(serde_json::from_str(&text).expect("server frames are JSON"));
+                }
                 Message::Close(_) => return None,
                 _ => continue,
             }
@@ -252,6 +283,25 @@ impl Client {
                 Err(_) => return None,
             }
         }
+    }
+
+    /// Reads at most `limit` frames until the socket closes: the text frames as JSON and the
+    /// close frame (`None` when the socket ended without one).
+    pub async fn read_to_close(&mut self, limit: usize) -> (Vec<Value>, Option<CloseFrame>) {
+        let mut frames = Vec::new();
+        for _ in 0..limit {
+            let message = tokio::time::timeout(WAIT, self.socket.next()).await.expect("no frame within the wait");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    self.received_bytes += text.len();
+                    frames.push(serde_json::from_str(&text).expect("server frames are JSON"));
+                }
+                Some(Ok(Message::Close(frame))) => return (frames, frame),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return (frames, None),
+            }
+        }
+        panic!("the socket did not close within {limit} frames");
     }
 
     /// Sends a request and returns its response frame; events that arrive first are kept.

@@ -33,6 +33,8 @@ pub struct GatewaySection {
     pub loopback_auto_approve: Option<bool>,
     pub tick_interval_ms: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_buffered_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

@@ -67,6 +67,13 @@ pub struct GatewayFlags {
     pub insecure: bool,
 }
 
+/// Sized for the smallest container (`lite`, 256 MiB): a connection costs tens of KiB.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Four of the largest frames (`policy.maxPayload`, 1 MiB).
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 4 * 1024 * 1024;
+/// Below this a busy but healthy client would be closed.
+const MIN_BUFFERED_BYTES: usize = 16 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub port: u16,
@@ -81,6 +88,11 @@ pub struct Settings {
     pub tick_interval: Duration,
     /// How long a stop waits for in-flight turns before aborting them.
     pub shutdown_grace: Duration,
+    /// Open WebSocket connections at most; one more is refused with 503 before the upgrade.
+    pub max_connections: usize,
+    /// Bytes a connection may have queued for its client before it is closed as too slow
+    /// (`hello-ok.policy.maxBufferedBytes`).
+    pub max_buffered_bytes: usize,
     pub model: ModelSettings,
     pub auth: AuthSettings,
     /// Telegram, Discord and Slack: on when their tokens are set.
@@ -182,6 +194,20 @@ impl Settings {
             gateway.shutdown_grace_secs,
             10,
         )?;
+        let max_connections = layers.value(
+            "max_connections",
+            None,
+            &["MOLT_MAX_CONNECTIONS"],
+            gateway.max_connections,
+            DEFAULT_MAX_CONNECTIONS,
+        )?;
+        let max_buffered_bytes = layers.value(
+            "max_buffered_bytes",
+            None,
+            &["MOLT_MAX_BUFFERED_BYTES"],
+            gateway.max_buffered_bytes,
+            DEFAULT_MAX_BUFFERED_BYTES,
+        )?;
         let model = model::resolve(&mut layers, &file.model)?;
         let auth = access::resolve(&mut layers)?;
         let channels = channels::resolve(&mut layers, &file.channels)?;
@@ -198,6 +224,8 @@ impl Settings {
             loopback_auto_approve: loopback_auto_approve.0,
             tick_interval: Duration::from_millis(tick_ms.max(100)),
             shutdown_grace: Duration::from_secs(grace_secs),
+            max_connections: max_connections.max(1),
+            max_buffered_bytes: max_buffered_bytes.max(MIN_BUFFERED_BYTES),
             model,
             auth,
             channels,

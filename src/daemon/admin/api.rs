@@ -117,7 +117,7 @@ pub async fn status(admin: Admin) -> ApiResult {
         },
         "replication": gateway.replication.status(),
         "devModeInsecure": settings.auth.dev_mode && settings.insecure,
-        "connections": gateway.connections.load(std::sync::atomic::Ordering::Relaxed),
+        "connections": gateway.connection_tasks.len(),
     })))
 }
 

@@ -11,6 +11,7 @@ use crate::core::ids::{RunId, SessionKey};
 use crate::core::scopes::Scope;
 use crate::core::settings::NO_PROVIDER_HINT;
 use crate::core::time::now_ms;
+use crate::daemon::events::RunStep;
 use crate::daemon::providers::{self, ModelRequest, ProviderError, ToolRound};
 use crate::daemon::store::{MessageRole, NewMessage, Usage};
 
@@ -27,21 +28,25 @@ struct ChatStream<'a> {
 }
 
 impl ChatStream<'_> {
-    fn emit(&self, state: &str, mut fields: Value) {
+    /// A terminal event (`final`, `aborted`, `error`): it ends the run.
+    fn emit(&self, state: &str, fields: Value) {
+        self.publish(state, fields, None);
+    }
+
+    fn publish(&self, state: &str, mut fields: Value, added: Option<String>) {
         fields["runId"] = json!(self.run_id);
         fields["sessionKey"] = json!(self.session_key);
         fields["seq"] = json!(self.seq.fetch_add(1, Ordering::Relaxed));
         fields["state"] = json!(state);
-        self.agent.events.publish("chat", Scope::Read, &fields);
+        let step = RunStep { run_id: self.run_id.to_string(), added };
+        self.agent.events.publish_chat(Scope::Read, &fields, step);
     }
 
+    /// A delta carries only its new text, so a reply costs linear bytes; connections whose
+    /// clients need the cumulative `message` add it themselves (`ws/cumulative.rs`).
     fn delta(&self, text: &str) {
-        let cumulative = {
-            let mut so_far = lock(&self.text);
-            so_far.push_str(text);
-            so_far.clone()
-        };
-        self.emit("delta", json!({"deltaText": text, "message": assistant_message(&cumulative)}));
+        lock(&self.text).push_str(text);
+        self.publish("delta", json!({"deltaText": text}), Some(text.to_owned()));
     }
 
     fn partial(&self) -> String {

@@ -58,6 +58,45 @@ fn message_text(payload: &Value) -> Option<String> {
     Some(blocks.iter().filter_map(|block| block.get("text").and_then(Value::as_str)).collect())
 }
 
+/// The reply so far, rebuilt from the deltas' new text.
+#[derive(Debug, Default)]
+struct Reply {
+    text: String,
+    /// An event was missed: the text has a hole until the run's last event fills it.
+    holed: bool,
+    /// Text arrived that the chat does not show yet.
+    unshown: bool,
+}
+
+impl Reply {
+    fn delta(&mut self, payload: &Value) {
+        match payload["deltaText"].as_str() {
+            Some(piece) if payload["replace"] == true => piece.clone_into(&mut self.text),
+            Some(piece) => self.text.push_str(piece),
+            None => match message_text(payload) {
+                Some(text) => self.text = text,
+                None => return,
+            },
+        }
+        self.unshown = !self.holed;
+    }
+
+    fn missed(&mut self) {
+        self.holed = true;
+        self.unshown = false;
+    }
+
+    /// The text to show now, if any.
+    fn take(&mut self) -> Option<&str> {
+        std::mem::take(&mut self.unshown).then_some(self.text.as_str())
+    }
+
+    /// The text so far, unless an event was missed.
+    fn so_far(&self) -> Option<String> {
+        (!self.holed).then(|| self.text.clone())
+    }
+}
+
 /// Follows run `run_id` on `events` and streams it into `chat`.
 pub async fn stream<P: Platform>(
     platform: &P,
@@ -98,13 +137,13 @@ async fn follow<P: Platform>(
 ) -> Result<(), ChannelError> {
     let interval = platform.limits().edit_interval;
     let mut shown = Shown { platform, chat, messages: Vec::new(), last_edit: None };
-    let mut pending: Option<String> = None;
+    let mut reply = Reply::default();
     let deadline = Instant::now() + TURN_LIMIT;
     loop {
-        let due = match (&pending, shown.last_edit) {
-            (Some(_), Some(last)) => last + interval,
-            (Some(_), None) => Instant::now(),
-            (None, _) => deadline,
+        let due = match (reply.unshown, shown.last_edit) {
+            (true, Some(last)) => last + interval,
+            (true, None) => Instant::now(),
+            (false, _) => deadline,
         };
         let event = tokio::select! {
             event = events.recv() => event,
@@ -112,8 +151,8 @@ async fn follow<P: Platform>(
                 if Instant::now() >= deadline {
                     return Err(ChannelError::Invalid("the reply did not finish within 15 minutes".into()));
                 }
-                if let Some(text) = pending.take()
-                    && let Err(error) = shown.show(&text).await
+                if let Some(text) = reply.take()
+                    && let Err(error) = shown.show(text).await
                 {
                     tracing::warn!(channel = platform.name(), %error, "cannot update a streamed reply");
                 }
@@ -123,8 +162,12 @@ async fn follow<P: Platform>(
         };
         let event = match event {
             Ok(event) => event,
-            // Text is cumulative: a missed delta is covered by the next one.
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            // Deltas carry only new text: after a miss, wait for the run's final text.
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(channel = platform.name(), missed, "a streamed reply fell behind; showing its end only");
+                reply.missed();
+                continue;
+            }
             Err(broadcast::error::RecvError::Closed) => return Err(ChannelError::Cancelled),
         };
         if event.event != "chat" {
@@ -135,13 +178,15 @@ async fn follow<P: Platform>(
             continue;
         }
         match payload["state"].as_str() {
-            Some("delta") => pending = message_text(&payload),
+            Some("delta") => reply.delta(&payload),
             Some("final") | Some("aborted") => {
-                let text = message_text(&payload).or(pending).unwrap_or_default();
+                let text = message_text(&payload).or_else(|| reply.so_far()).unwrap_or_default();
                 return finish(&mut shown, interval, &text).await;
             }
             Some("error") => {
-                let so_far = pending
+                let so_far = reply
+                    .so_far()
+                    .filter(|text| !text.is_empty())
                     .or_else(|| shown.messages.iter().map(|(_, text)| text.clone()).reduce(|a, b| a + "\n\n" + &b));
                 let message = payload["errorMessage"].as_str().unwrap_or("the model failed");
                 let text = match so_far {

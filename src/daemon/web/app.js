@@ -186,7 +186,7 @@
         client: { id: CLIENT.id, version: CLIENT.version, platform: PLATFORM, mode: CLIENT.mode, deviceFamily: CLIENT.deviceFamily },
         // `pairing-wait`: the gateway holds the connect open until an operator answers, so an
         // approval lets this page in at once instead of at its next retry.
-        role: ROLE, scopes: SCOPES, caps: ['pairing-wait'],
+        role: ROLE, scopes: SCOPES, caps: ['pairing-wait', 'chat-delta-text'],
         auth: state.token ? { token: state.token } : {},
         device,
       }, ws, PAIRING_WAIT_MS);

@@ -1,46 +1,49 @@
 //! One WebSocket connection: challenge, handshake, then a loop over client frames, broadcast
-//! events, ticks and shutdown.
+//! events, ticks and shutdown. Frames go out through the connection's bounded outbox.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use tokio::sync::watch;
 
+use super::cumulative::Cumulative;
 use super::handshake::{self, Authorized, Decision, Refusal};
+use super::outbox::{self, Outbox};
 use super::{MAX_PREAUTH_PAYLOAD, methods};
-use crate::core::frames::ErrorCode;
 use crate::core::frames::{self, ErrorShape, FrameError, Request};
+use crate::core::frames::{CAP_CHAT_DELTA_TEXT, ErrorCode};
 use crate::core::pairing::DEVICE_REQUEST_TTL;
 use crate::core::time::now_ms;
+use crate::daemon::events::Broadcast;
 use crate::daemon::pairing::{PendingDevice, Resolution};
 use crate::daemon::state::{Gateway, Peer};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Counts open connections so a stop can wait for them to close.
-struct Open<'a>(&'a Gateway);
+/// The close code for a client too slow for its events (as OpenClaw closes a slow consumer).
+const CLOSE_TOO_SLOW: u16 = 1008;
 
-impl Drop for Open<'_> {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::AcqRel);
-    }
+type Incoming = SplitStream<WebSocket>;
+
+pub async fn run(gateway: Arc<Gateway>, socket: WebSocket, peer: Peer, cookie: bool) {
+    let (sink, incoming) = socket.split();
+    let (outbox, writer) = outbox::channel(sink, gateway.settings.max_buffered_bytes);
+    // The session drops its outbox when it ends; the writer then sends what is left and stops.
+    tokio::join!(session(gateway, incoming, outbox, peer, cookie), writer.run());
 }
 
-pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cookie: bool) {
-    gateway.connections.fetch_add(1, Ordering::AcqRel);
-    let _open = Open(&gateway);
+async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, peer: Peer, cookie: bool) {
     let conn_id = uuid::Uuid::new_v4().to_string();
     let nonce = uuid::Uuid::new_v4().to_string();
     let challenge = json!({"nonce": nonce, "ts": now_ms()}).to_string();
-    if send(&mut socket, frames::event_frame("connect.challenge", &challenge, None)).await.is_err() {
-        return;
-    }
-    let Some((request_id, authorized)) = handshake(&gateway, &mut socket, peer, cookie, &nonce).await else {
+    let _ = outbox.push(frames::event_frame("connect.challenge", &challenge, None));
+    let Some((request_id, authorized)) = handshake(&gateway, &mut incoming, &outbox, peer, cookie, &nonce).await else {
         return;
     };
     let mut events = gateway.events.subscribe();
@@ -56,9 +59,7 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
     let address = peer.address.to_string();
     let revoked = registration.as_ref().map(|guard| guard.revoked.clone()).unwrap_or_default();
     let hello = methods::hello(&gateway, &authorized, &conn_id).await;
-    if send(&mut socket, frames::ok_response(&request_id, &hello)).await.is_err() {
-        return;
-    }
+    let _ = outbox.push(frames::ok_response(&request_id, &hello));
     tracing::debug!(
         conn = %conn_id,
         client = %authorized.client.id,
@@ -68,23 +69,21 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
         auth = authorized.auth_method,
         "client connected"
     );
-    let mut seq: u64 = 0;
-    let mut next_seq = || {
-        seq += 1;
-        Some(seq)
-    };
+    // Clients that append `deltaText` themselves get deltas as the bus carries them.
+    let cumulative = (!authorized.caps.iter().any(|cap| cap == CAP_CHAT_DELTA_TEXT)).then(Cumulative::default);
+    let mut frames = EventFrames { seq: 0, cumulative };
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::now() + gateway.settings.tick_interval,
         gateway.settings.tick_interval,
     );
     loop {
-        tokio::select! {
-            incoming = socket.recv() => {
+        let pushed = tokio::select! {
+            incoming = incoming.next() => {
                 let text = match incoming {
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Binary(_))) => {
-                        close(&mut socket, 1003, "binary frames are not supported").await;
+                        outbox.close(1003, "binary frames are not supported");
                         break;
                     }
                     Some(Ok(_)) => continue,
@@ -99,47 +98,40 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
                     }
                     Err(FrameError::Invalid { id: Some(id), message }) => frames::error_response(&id, &ErrorShape::invalid(message)),
                     Err(FrameError::Invalid { id: None, message }) => {
-                        close(&mut socket, 1008, &message).await;
+                        outbox.close(1008, &message);
                         break;
                     }
                     Err(FrameError::NotJson) => {
-                        close(&mut socket, 1003, "invalid frame: not JSON").await;
+                        outbox.close(1003, "invalid frame: not JSON");
                         break;
                     }
                 };
-                if send(&mut socket, reply).await.is_err() {
-                    break;
-                }
+                outbox.push(reply)
             }
             event = events.recv() => match event {
-                Ok(event) if authorized.grants.allows(event.scope) => {
-                    if send(&mut socket, frames::event_frame(event.event, &event.payload, next_seq())).await.is_err() {
-                        break;
-                    }
-                }
-                Ok(_) => {}
+                Ok(event) if authorized.grants.allows(event.scope) => outbox.push(frames.broadcast(&event)),
+                Ok(_) => Ok(()),
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(conn = %conn_id, missed, "client too slow for the event stream; closing");
-                    close(&mut socket, 1013, "client too slow; reconnect to catch up").await;
+                    outbox.abort(CLOSE_TOO_SLOW, &format!("client too slow: {missed} events missed"));
                     break;
                 }
                 Err(RecvError::Closed) => break,
             },
             _ = tick.tick() => {
                 let payload = json!({"ts": now_ms()}).to_string();
-                if send(&mut socket, frames::event_frame("tick", &payload, next_seq())).await.is_err() {
-                    break;
-                }
+                outbox.push(frames.event("tick", &payload))
             }
+            () = outbox.closed() => break,
             () = revoked.cancelled() => {
-                close(&mut socket, handshake::CLOSE_POLICY, "device revoked by an operator").await;
+                outbox.close(handshake::CLOSE_POLICY, "device revoked by an operator");
                 break;
             }
             () = gateway.close_connections.cancelled() => {
                 // Events published before the stop (the aborted runs' last words) go out first.
                 while let Ok(event) = events.try_recv() {
                     if authorized.grants.allows(event.scope) {
-                        let _ = send(&mut socket, frames::event_frame(event.event, &event.payload, next_seq())).await;
+                        let _ = outbox.push(frames.broadcast(&event));
                     }
                 }
                 let payload = match gateway.stop_reason() {
@@ -147,26 +139,56 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
                     None => json!({"reason": "gateway stopping", "restartExpectedMs": 5000}),
                 }
                 .to_string();
-                let _ = send(&mut socket, frames::event_frame("shutdown", &payload, next_seq())).await;
-                close(&mut socket, 1012, "gateway restarting").await;
+                let _ = outbox.push(frames.event("shutdown", &payload));
+                outbox.close(1012, "gateway restarting");
                 break;
             }
+        };
+        if let Err(too_slow) = pushed {
+            tracing::warn!(conn = %conn_id, queued = too_slow.queued, "client too slow for its events; closing");
+            outbox.abort(CLOSE_TOO_SLOW, &too_slow.to_string());
+            break;
         }
     }
     tracing::debug!(conn = %conn_id, "client disconnected");
 }
 
+/// Event frames of one connection: its `seq`, and the cumulative chat text its client needs.
+struct EventFrames {
+    seq: u64,
+    cumulative: Option<Cumulative>,
+}
+
+impl EventFrames {
+    fn event(&mut self, name: &str, payload: &str) -> String {
+        self.seq += 1;
+        frames::event_frame(name, payload, Some(self.seq))
+    }
+
+    fn broadcast(&mut self, event: &Broadcast) -> String {
+        match self.cumulative.as_mut() {
+            Some(cumulative) => {
+                let payload = cumulative.payload(event);
+                self.seq += 1;
+                frames::event_frame(event.event, &payload, Some(self.seq))
+            }
+            None => self.event(event.event, &event.payload),
+        }
+    }
+}
+
 /// Reads the first frame and decides the connect; answers and closes on refusal.
 async fn handshake(
     gateway: &Gateway,
-    socket: &mut WebSocket,
+    incoming: &mut Incoming,
+    outbox: &Outbox,
     peer: Peer,
     cookie: bool,
     nonce: &str,
 ) -> Option<(String, Authorized)> {
     let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
         loop {
-            match socket.recv().await {
+            match incoming.next().await {
                 Some(Ok(Message::Text(text))) => return Some(text),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 _ => return None,
@@ -176,27 +198,27 @@ async fn handshake(
     .await;
     let text = match first {
         Err(_) => {
-            close(socket, 1008, "handshake timeout").await;
+            outbox.close(1008, "handshake timeout");
             return None;
         }
         Ok(None) => return None,
         Ok(Some(text)) => text,
     };
     if text.len() > MAX_PREAUTH_PAYLOAD {
-        close(socket, 1009, "frame too large before the handshake").await;
+        outbox.close(1009, "frame too large before the handshake");
         return None;
     }
     let request = match Request::parse(text.as_str()) {
         Ok(request) => request,
         Err(FrameError::NotJson) => {
-            close(socket, 1000, "").await;
+            outbox.close(1000, "");
             return None;
         }
         Err(FrameError::Invalid { id, message }) => {
             if let Some(id) = id {
-                let _ = send(socket, frames::error_response(&id, &ErrorShape::invalid(message.clone()))).await;
+                let _ = outbox.push(frames::error_response(&id, &ErrorShape::invalid(message.clone())));
             }
-            close(socket, 1008, &message).await;
+            outbox.close(1008, &message);
             return None;
         }
     };
@@ -212,7 +234,7 @@ async fn handshake(
     let decided = match decided {
         Ok(Decision::Accept(authorized)) => Ok(authorized),
         Ok(Decision::Wait { accepted, request: pending, resolution }) => {
-            wait_for_operator(gateway, socket, *accepted, pending, resolution).await
+            wait_for_operator(gateway, incoming, outbox, *accepted, pending, resolution).await
         }
         Err(refusal) => Err(refusal),
     };
@@ -220,8 +242,8 @@ async fn handshake(
         Ok(authorized) => Some((request.id, authorized)),
         Err(refusal) => {
             tracing::info!(address = %peer.address, code = refusal.error.detail_code().unwrap_or("-"), "connect refused: {}", refusal.error.message);
-            let _ = send(socket, frames::error_response(&request.id, &refusal.error)).await;
-            close(socket, refusal.close_code, &refusal.error.message).await;
+            let _ = outbox.push(frames::error_response(&request.id, &refusal.error));
+            outbox.close(refusal.close_code, &refusal.error.message);
             None
         }
     }
@@ -231,14 +253,15 @@ async fn handshake(
 /// client leaves, or the gateway stops). The client learns the request id at once.
 async fn wait_for_operator(
     gateway: &Gateway,
-    socket: &mut WebSocket,
+    incoming: &mut Incoming,
+    outbox: &Outbox,
     mut accepted: Authorized,
     pending: PendingDevice,
     mut resolution: watch::Receiver<Option<Resolution>>,
 ) -> Result<Authorized, Refusal> {
     let notice =
         json!({"requestId": pending.request_id, "deviceId": pending.device_id, "expiresAtMs": pending.expires_at_ms});
-    let _ = send(socket, frames::event_frame("device.pair.pending", &notice.to_string(), None)).await;
+    let _ = outbox.push(frames::event_frame("device.pair.pending", &notice.to_string(), None));
     let refusal = |message: &str, code: &str| Refusal {
         error: ErrorShape::new(ErrorCode::NotPaired, message)
             .with_details(json!({"code": code, "requestId": pending.request_id})),
@@ -265,7 +288,7 @@ async fn wait_for_operator(
                     return Err(refusal("pairing request expired or was superseded; connect again", "PAIRING_EXPIRED"));
                 }
             }
-            incoming = socket.recv() => match incoming {
+            frame = incoming.next() => match frame {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {
                     return Err(refusal("the client left while waiting for approval", "PAIRING_ABANDONED"));
                 }
@@ -277,18 +300,4 @@ async fn wait_for_operator(
             }
         }
     }
-}
-
-async fn send(socket: &mut WebSocket, text: String) -> Result<(), axum::Error> {
-    socket.send(Message::Text(text.into())).await
-}
-
-/// Sends a close frame; the reason is cut to the 123 bytes a close frame allows.
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    let frame = CloseFrame { code, reason: reason[..end].to_owned().into() };
-    let _ = socket.send(Message::Close(Some(frame))).await;
 }

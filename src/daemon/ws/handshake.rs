@@ -52,6 +52,8 @@ pub struct Authorized {
     pub client: ClientInfo,
     /// A token issued on this connect, returned once in `hello-ok.auth`.
     pub issued_token: Option<(Secret, i64)>,
+    /// What the client announced in `connect.caps`.
+    pub caps: Vec<String>,
 }
 
 /// The outcome of a connect.
@@ -243,6 +245,7 @@ pub async fn authorize(
         device: None,
         client: params.client.clone(),
         issued_token: None,
+        caps: params.caps.clone(),
     };
     let Some(proof) = &params.device else {
         // OpenClaw's CLI sends no device on a loopback URL with the shared token.

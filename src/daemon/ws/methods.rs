@@ -112,7 +112,7 @@ pub async fn hello(gateway: &Gateway, client: &Authorized, conn_id: &str) -> Val
         "auth": auth_payload(client),
         "policy": {
             "maxPayload": MAX_PAYLOAD,
-            "maxBufferedBytes": MAX_PAYLOAD * 4,
+            "maxBufferedBytes": gateway.settings.max_buffered_bytes,
             "tickIntervalMs": u64::try_from(gateway.settings.tick_interval.as_millis()).unwrap_or(u64::MAX),
         },
         "protocolVersion": PROTOCOL_VERSION,
@@ -167,7 +167,7 @@ async fn status(gateway: &Gateway) -> Value {
         "uptimeMs": uptime_ms(gateway),
         "store": store,
         "provider": provider_state(gateway),
-        "connections": gateway.connections.load(std::sync::atomic::Ordering::Relaxed),
+        "connections": gateway.connection_tasks.len(),
         "activeRuns": active_runs,
         "channelSummary": [],
         "replication": gateway.replication.status(),

@@ -1,14 +1,18 @@
 //! The gateway WebSocket: upgrade, handshake, then requests, responses and events.
 
 mod connection;
+mod cumulative;
 mod handshake;
 mod methods;
+mod outbox;
 mod pairing_methods;
 
 use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 use super::state::{Gateway, Peer};
 
@@ -17,9 +21,24 @@ pub const MAX_PAYLOAD: usize = 1024 * 1024;
 /// Largest frame before the handshake.
 pub const MAX_PREAUTH_PAYLOAD: usize = 64 * 1024;
 
+/// Upgrades to the gateway protocol when a connection slot is free; otherwise answers 503
+/// before upgrading, so a flood of sockets cannot exhaust the gateway.
 pub fn upgrade(gateway: Arc<Gateway>, upgrade: WebSocketUpgrade, peer: Peer, cookie: bool) -> Response {
-    upgrade
-        .max_message_size(MAX_PAYLOAD)
-        .max_frame_size(MAX_PAYLOAD)
-        .on_upgrade(move |socket| connection::run(gateway, socket, peer, cookie))
+    let Ok(slot) = Arc::clone(&gateway.connection_slots).try_acquire_owned() else {
+        let max = gateway.settings.max_connections;
+        tracing::warn!(max_connections = max, address = %peer.address, "connection refused: the gateway is full");
+        let body = json!({
+            "error": "too many connections",
+            "reason": format!("the gateway serves at most {max} connections at once; try again shortly"),
+            "maxConnections": max,
+        });
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], axum::Json(body)).into_response();
+    };
+    let tasks = gateway.connection_tasks.clone();
+    upgrade.max_message_size(MAX_PAYLOAD).max_frame_size(MAX_PAYLOAD).on_upgrade(move |socket| {
+        tasks.track_future(async move {
+            connection::run(gateway, socket, peer, cookie).await;
+            drop(slot);
+        })
+    })
 }

@@ -220,7 +220,8 @@ impl App {
             None => streaming.run_id = Some(event.run_id.clone()),
         }
         match event.state {
-            ChatState::Delta { text } => streaming.text = text,
+            ChatState::Delta { text, replace: true } => streaming.text = text,
+            ChatState::Delta { text, replace: false } => streaming.text.push_str(&text),
             ChatState::Final { text, usage, model } => {
                 self.streaming = None;
                 if model.is_some() {

@@ -300,3 +300,17 @@ fn scrolled_back_the_view_stays_put_as_the_reply_grows() {
     app.update(Event::Measured { height: 10, lines: 30 });
     assert_eq!(app.scroll, 0, "at the bottom it follows the reply");
 }
+
+#[test]
+fn deltas_with_new_text_are_appended_and_a_replace_starts_over() {
+    let mut app = connected();
+    type_text(&mut app, "hi");
+    app.update(key(KeyCode::Enter));
+    app.update(chat("r1", "delta", json!({"deltaText": "Hel"})));
+    app.update(chat("r1", "delta", json!({"deltaText": "lo"})));
+    assert_eq!(app.streaming.as_ref().map(|s| s.text.as_str()), Some("Hello"));
+    app.update(chat("r1", "delta", json!({"deltaText": "Hi", "replace": true})));
+    assert_eq!(app.streaming.as_ref().map(|s| s.text.as_str()), Some("Hi"));
+    app.update(chat("r1", "final", json!({"message": text_message("Hi there")})));
+    assert_eq!(app.transcript.last().map(|entry| entry.text.as_str()), Some("Hi there"));
+}

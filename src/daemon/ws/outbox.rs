@@ -1,0 +1,209 @@
+//! A connection's outgoing queue: frames wait here for the socket, counted in bytes. A client
+//! whose queue passes the bound is too slow and is closed; every write to the socket has a
+//! timeout, so a client that stops reading can hold neither memory nor a task for long.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::SinkExt;
+use futures_util::stream::SplitSink;
+use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// Longest one frame may take to reach the socket before the client counts as gone.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest a close frame may wait for the socket.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Sink = SplitSink<WebSocket, Message>;
+
+enum Command {
+    Frame(String),
+    /// A close frame after everything queued before it; the writer ends after it.
+    Close(u16, String),
+}
+
+/// The queue's bound was passed: the client is not reading fast enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("client too slow: {queued} bytes queued")]
+pub struct TooSlow {
+    pub queued: usize,
+}
+
+#[derive(Default)]
+struct Queue {
+    commands: VecDeque<Command>,
+    /// Bytes of the queued frames.
+    bytes: usize,
+    /// The outbox is gone: the writer ends once the queue is empty.
+    finished: bool,
+    /// The close frame of an abort.
+    abort: Option<(u16, String)>,
+}
+
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Notify,
+    /// Fired by an abort: the writer drops the queue and sends `Queue::abort`.
+    aborted: CancellationToken,
+}
+
+impl Shared {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The sending side, held by the connection.
+pub struct Outbox {
+    shared: Arc<Shared>,
+    limit: usize,
+    done: CancellationToken,
+}
+
+/// The writing side: owns the socket's sink until the outbox closes or the socket fails.
+pub struct Writer {
+    sink: Sink,
+    shared: Arc<Shared>,
+    /// Fires `Outbox::closed` when the writer is dropped.
+    _done: DropGuard,
+}
+
+/// An outbox bounded at `limit` queued bytes and the writer that empties it into `sink`.
+pub fn channel(sink: Sink, limit: usize) -> (Outbox, Writer) {
+    let shared = Arc::new(Shared::default());
+    let done = CancellationToken::new();
+    let outbox = Outbox { shared: Arc::clone(&shared), limit, done: done.clone() };
+    let writer = Writer { sink, shared, _done: done.drop_guard() };
+    (outbox, writer)
+}
+
+impl Outbox {
+    /// Queues a text frame, unless the frames waiting behind the next one to be written would
+    /// pass the bound. One large frame (a long reply's `final`) never closes a client that
+    /// keeps up; a client that stops reading is closed after `limit` bytes.
+    pub fn push(&self, text: String) -> Result<(), TooSlow> {
+        let mut queue = self.shared.queue();
+        let first = match queue.commands.front() {
+            Some(Command::Frame(first)) => first.len(),
+            _ => 0,
+        };
+        if !queue.commands.is_empty() && queue.bytes + text.len() - first > self.limit {
+            return Err(TooSlow { queued: queue.bytes });
+        }
+        queue.bytes += text.len();
+        queue.commands.push_back(Command::Frame(text));
+        drop(queue);
+        self.shared.ready.notify_one();
+        Ok(())
+    }
+
+    /// Queues a close frame after the frames already queued; nothing is sent after it.
+    pub fn close(&self, code: u16, reason: &str) {
+        self.shared.queue().commands.push_back(Command::Close(code, reason.to_owned()));
+        self.shared.ready.notify_one();
+    }
+
+    /// Drops whatever is queued and closes at once: for a client that is too slow.
+    pub fn abort(&self, code: u16, reason: &str) {
+        let mut queue = self.shared.queue();
+        queue.commands.clear();
+        queue.bytes = 0;
+        queue.abort.get_or_insert_with(|| (code, reason.to_owned()));
+        drop(queue);
+        self.shared.aborted.cancel();
+    }
+
+    /// Fires when the writer has stopped: the socket failed, timed out or was closed.
+    pub async fn closed(&self) {
+        self.done.cancelled().await;
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.shared.queue().finished = true;
+        self.shared.ready.notify_one();
+    }
+}
+
+impl Shared {
+    /// The next command (`Some(None)` once the outbox is gone and the queue empty), or `None`
+    /// when there is nothing to do yet.
+    fn next(&self) -> Option<Option<Command>> {
+        let mut queue = self.queue();
+        match queue.commands.pop_front() {
+            Some(command) => {
+                if let Command::Frame(text) = &command {
+                    queue.bytes -= text.len();
+                }
+                Some(Some(command))
+            }
+            None if queue.finished => Some(None),
+            None => None,
+        }
+    }
+}
+
+impl Writer {
+    async fn aborted(&mut self) {
+        let abort = self.shared.queue().abort.take();
+        if let Some((code, reason)) = abort {
+            close(&mut self.sink, code, &reason).await;
+        }
+    }
+
+    /// Writes queued frames until a close, an abort, a failed or timed-out write, or the
+    /// outbox being dropped with nothing left to send.
+    pub async fn run(mut self) {
+        loop {
+            let command = match self.shared.next() {
+                Some(command) => command,
+                None => {
+                    tokio::select! {
+                        biased;
+                        () = self.shared.aborted.cancelled() => return self.aborted().await,
+                        () = self.shared.ready.notified() => continue,
+                    }
+                }
+            };
+            match command {
+                None => return,
+                Some(Command::Close(code, reason)) => {
+                    close(&mut self.sink, code, &reason).await;
+                    return;
+                }
+                Some(Command::Frame(text)) => {
+                    let sent = tokio::select! {
+                        biased;
+                        // A frame cut short stays in the socket's buffer and is finished before
+                        // the close frame.
+                        () = self.shared.aborted.cancelled() => return self.aborted().await,
+                        sent = tokio::time::timeout(SEND_TIMEOUT, self.sink.send(Message::Text(text.into()))) => sent,
+                    };
+                    match sent {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return,
+                        Err(_) => {
+                            tracing::info!(timeout_s = SEND_TIMEOUT.as_secs(), "a client stopped reading; dropping it");
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends a close frame (the reason cut to the 123 bytes a close frame allows), bounded in time.
+async fn close(sink: &mut Sink, code: u16, reason: &str) {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let frame = CloseFrame { code, reason: reason[..end].to_owned().into() };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+}
