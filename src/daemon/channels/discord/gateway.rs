@@ -16,11 +16,15 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::Discord;
+use crate::core::delay::Limits;
 use crate::daemon::channels::net::{backoff, scrub};
 use crate::daemon::channels::{ChannelError, Router};
 
 /// GUILD_MESSAGES | DIRECT_MESSAGES | MESSAGE_CONTENT.
 pub const INTENTS: u64 = (1 << 9) | (1 << 12) | (1 << 15);
+/// Hello's `heartbeat_interval`: 100 ms to 10 min, Discord's usual 41.25 s when unusable.
+const HEARTBEAT_LIMITS: Limits =
+    Limits::new(Duration::from_millis(100), Duration::from_secs(10 * 60), Duration::from_millis(41_250));
 
 /// Where a dropped session can be resumed.
 #[derive(Debug, Default, Clone)]
@@ -131,11 +135,11 @@ async fn connect(
         Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<Value>(&text)
             .ok()
             .filter(|hello| hello["op"] == 10)
-            .and_then(|hello| hello["d"]["heartbeat_interval"].as_u64()),
+            .and_then(|hello| hello["d"]["heartbeat_interval"].as_f64()),
         _ => None,
     }
     .ok_or_else(|| ChannelError::Invalid("the discord gateway did not say hello".into()))?;
-    let interval = Duration::from_millis(interval.clamp(100, 10 * 60 * 1000));
+    let interval = HEARTBEAT_LIMITS.millis(interval);
     if resuming {
         socket
             .send(send(json!({"op": 6, "d": {"token": token, "session_id": session.id, "seq": session.seq}})))
