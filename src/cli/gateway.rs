@@ -84,6 +84,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
         UserError::new(error.to_string(), "check the data directory's permissions, or set `MOLT_GATEWAY_TOKEN`")
     })?;
     settings.gateway_token = Some(token.clone());
+    logging::install_panic_hook(settings.secrets().into_iter().map(|secret| secret.expose().to_owned()).collect());
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;

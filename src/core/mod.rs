@@ -9,4 +9,5 @@ pub mod pairing;
 pub mod scopes;
 pub mod secret;
 pub mod settings;
+pub mod sync;
 pub mod time;

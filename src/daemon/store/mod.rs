@@ -13,6 +13,7 @@ mod settings;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::core::sync::lock;
 use rusqlite::Connection;
 use tokio::sync::watch;
 
@@ -73,7 +74,7 @@ impl Store {
     {
         let connection = Arc::clone(&self.connection);
         tokio::task::spawn_blocking(move || {
-            let mut guard = connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = lock(&connection);
             work(&mut guard)
         })
         .await

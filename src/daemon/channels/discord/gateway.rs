@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::Discord;
 use crate::core::delay::Limits;
+use crate::core::sync::lock;
 use crate::daemon::channels::net::{backoff, scrub};
 use crate::daemon::channels::{ChannelError, Router};
 
@@ -211,7 +212,7 @@ async fn connect(
                         session.resume_url = data["resume_gateway_url"].as_str().map(str::to_owned);
                         let user = data["user"]["id"].as_str().unwrap_or_default().to_owned();
                         tracing::info!(bot_user = %user, "discord connected");
-                        *discord.bot_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = user;
+                        *lock(&discord.bot_user) = user;
                         discord.liveness.connected();
                     }
                     Some("RESUMED") => discord.liveness.connected(),

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::core::delay::{self, Limits};
 use crate::core::secret::Secret;
+use crate::core::sync::lock;
 use crate::daemon::channels::ChannelError;
 use crate::daemon::channels::net::{self, REQUEST_TIMEOUT};
 
@@ -64,7 +65,7 @@ impl Rest {
     }
 
     fn buckets(&self) -> std::sync::MutexGuard<'_, Buckets> {
-        self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.buckets)
     }
 
     /// Sends one request; `route` names its rate-limit bucket.
