@@ -96,7 +96,7 @@ async fn connect(url: &str, token: &Secret) -> anyhow::Result<Socket> {
             "start it with `molt gateway`, or pass `--url`",
         )
     };
-    let (mut socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+    let (mut socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async_with_config(url, None, true))
         .await
         .map_err(|_| unreachable("no answer within 10 s".into()))?
         .map_err(|error| unreachable(error.to_string()))?;

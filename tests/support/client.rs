@@ -181,7 +181,8 @@ impl Client {
                 value.parse().unwrap(),
             );
         }
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.expect("websocket connect");
+        let (socket, _) =
+            tokio_tungstenite::connect_async_with_config(request, None, true).await.expect("websocket connect");
         let mut client = Self { socket, next_id: 0, events: VecDeque::new(), challenge: Value::Null };
         let challenge = client.recv_json().await.expect("challenge");
         assert_eq!(challenge["event"], "connect.challenge", "the server speaks first");

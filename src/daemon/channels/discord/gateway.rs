@@ -124,10 +124,13 @@ async fn connect(
         platform: "discord",
         message: scrub(&error.to_string(), token),
     };
-    let (mut socket, _) = tokio::time::timeout(Duration::from_secs(15), tokio_tungstenite::connect_async(url.as_str()))
-        .await
-        .map_err(|_| ChannelError::Network { platform: "discord", message: "connecting the gateway timed out".into() })?
-        .map_err(network)?;
+    let (mut socket, _) = tokio::time::timeout(
+        Duration::from_secs(15),
+        tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
+    )
+    .await
+    .map_err(|_| ChannelError::Network { platform: "discord", message: "connecting the gateway timed out".into() })?
+    .map_err(network)?;
     let send = |value: Value| Message::Text(value.to_string().into());
 
     // Hello first; its interval paces the heartbeats.
