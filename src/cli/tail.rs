@@ -4,7 +4,7 @@
 //! coloured on a terminal unless `NO_COLOR` — or as JSON; `--gateway` follows the daemon's own
 //! log stream instead (`tail_gateway.rs`).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -130,10 +130,7 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
             continue;
         }
         let text = if as_json { event.to_string() } else { render(&event, &paint) };
-        if writeln!(stdout, "{text}").is_err() {
-            return Ok(()); // broken pipe: the reader left
-        }
-        let _ = stdout.flush();
+        super::output::line(&mut stdout, text)?;
     }
     Ok(())
 }

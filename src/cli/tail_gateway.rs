@@ -1,7 +1,6 @@
 //! `molt tail --gateway`: a small client of the gateway protocol that connects with the gateway
 //! token (scope `operator.admin`) and polls `logs.tail` with its cursor, printing each line.
 
-use std::io::Write;
 use std::time::Duration;
 
 use base64::Engine;
@@ -49,11 +48,8 @@ pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
         let mut stdout = std::io::stdout().lock();
         for line in payload["lines"].as_array().into_iter().flatten().filter_map(Value::as_str) {
             let text = if args.json { line.to_owned() } else { render(line, &paint) };
-            if writeln!(stdout, "{text}").is_err() {
-                return Ok(());
-            }
+            super::output::line(&mut stdout, text)?;
         }
-        let _ = stdout.flush();
         cursor = payload["cursor"].as_u64();
         if args.no_follow {
             return Ok(());
