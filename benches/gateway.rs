@@ -118,7 +118,7 @@ async fn stamping_provider() -> String {
     let app = axum::Router::new().route("/v1/messages", axum::routing::post(messages));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(async move { axum::serve(support::no_delay(listener), app).await.unwrap() });
     url
 }
 

@@ -346,3 +346,40 @@ async fn a_missing_node_or_docker_is_explained_with_a_hint() {
     assert!(stderr.contains("wrangler needs a running Docker engine"), "{stderr}");
     assert!(stderr.contains("--image REF"), "{stderr}");
 }
+
+#[tokio::test]
+async fn npm_ci_installs_from_the_lockfile_without_secrets_and_only_wrangler_gets_the_token() {
+    let operator = Operator::new().await;
+    operator.fake.add_script("molt");
+    assert_success(&operator.init(&[]).await);
+    // npm, npx and docker stand-ins that record their arguments and environment.
+    let bin = operator.home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let record = |name: &str, then: &str| {
+        let out = bin.join(format!("{name}.txt"));
+        let script = format!(
+            "#!/bin/sh\n{{ echo \"args: $*\"; test -f package-lock.json && echo 'lockfile: present'; env; }} > '{}'\n{then}\n",
+            out.display()
+        );
+        let path = bin.join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    };
+    record("npm", "exit 0");
+    record("npx", "echo 'Deployed molt triggers'; echo '  https://molt.ada.workers.dev'");
+    record("docker", "exit 0");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let dir = operator.dir();
+    let env = [("PATH", path.as_str()), ("CLOUDFLARE_API_TOKEN", TOKEN), ("ANTHROPIC_API_KEY", "sk-ant-in-the-shell")];
+    assert_success(&operator.run(&["deploy", "--dir", dir.to_str().unwrap()], &env, None).await);
+
+    let npm = std::fs::read_to_string(bin.join("npm.txt")).expect("npm ran");
+    assert!(npm.starts_with("args: ci --no-audit --no-fund --loglevel=error\nlockfile: present\n"), "{npm}");
+    for secret in [TOKEN, "sk-ant-in-the-shell", "CLOUDFLARE_API_TOKEN"] {
+        assert!(!npm.contains(secret), "the install's environment holds no secret: {npm}");
+    }
+    assert!(npm.lines().any(|line| line == format!("PATH={path}")), "npm still finds its programs: {npm}");
+    let npx = std::fs::read_to_string(bin.join("npx.txt")).expect("wrangler ran");
+    assert!(npx.starts_with("args: --no-install wrangler deploy\n"), "the token is never in argv: {npx}");
+    assert!(npx.lines().any(|line| line == format!("CLOUDFLARE_API_TOKEN={TOKEN}")), "{npx}");
+}

@@ -1,6 +1,6 @@
 //! `molt doctor` against a deployment made on the fake Cloudflare API, a real gateway standing in
-//! for the Worker, and a fake of Anthropic's `GET /v1/models`: all green, then each failure with
-//! the hint that fixes it and exit code 1.
+//! for the Worker (its Telegram channel on the fake Bot API), and a fake of Anthropic's
+//! `GET /v1/models`: all green, then each failure with the hint that fixes it and exit code 1.
 
 mod support;
 
@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use serde_json::{Value, json};
 use support::fake_cloudflare::{ACCOUNT, FakeCloudflare, TOKEN};
+use support::fake_telegram::{self, FakeTelegram};
 use support::gateway::TestGateway;
 use support::process::molt;
 
@@ -41,14 +42,27 @@ struct Setup {
     fake: FakeCloudflare,
     home: tempfile::TempDir,
     gateway: TestGateway,
+    telegram: FakeTelegram,
     models: String,
 }
 
-async fn setup() -> Setup {
+/// A deployment with Telegram configured, and a gateway whose Telegram channel polls the fake
+/// Bot API; `before` prepares the fake before the gateway starts.
+async fn setup_with(before: impl FnOnce(&FakeTelegram)) -> Setup {
     let fake = FakeCloudflare::start().await;
     fake.add_script("molt");
     let home = tempfile::tempdir().unwrap();
-    let setup = Setup { fake, home, gateway: TestGateway::start(&[]).await, models: fake_models().await };
+    let telegram = FakeTelegram::start().await;
+    before(&telegram);
+    let api = telegram.base_url();
+    let gateway = TestGateway::start(&[
+        ("TELEGRAM_BOT_TOKEN", fake_telegram::TOKEN),
+        ("MOLT_TELEGRAM_API_URL", api.as_str()),
+        // Polls of one second, so the first answer (and `connected`) comes soon.
+        ("MOLT_CHANNEL_DEAF_AFTER_SECS", "2"),
+    ])
+    .await;
+    let setup = Setup { fake, home, gateway, telegram, models: fake_models().await };
     let init = [
         "init",
         "--non-interactive",
@@ -73,7 +87,24 @@ async fn setup() -> Setup {
     setup
 }
 
+async fn setup() -> Setup {
+    setup_with(|_| {}).await
+}
+
 impl Setup {
+    /// Waits (bounded) until `/readyz` reports the Telegram channel as `check` wants it.
+    async fn wait_for_telegram(&self, what: &str, check: impl Fn(&Value) -> bool) {
+        let url = self.gateway.http_url("/readyz");
+        for _ in 0..200 {
+            let body: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+            if check(&body["channels"]["telegram"]) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the telegram channel never became {what}");
+    }
+
     async fn run(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         let mut command = molt();
         command
@@ -111,6 +142,7 @@ fn statuses(output: &std::process::Output) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_healthy_deployment_passes_every_check() {
     let setup = setup().await;
+    setup.wait_for_telegram("connected", |telegram| telegram["connected"] == true).await;
     let output = setup.doctor(true).await;
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
     let expected = [
@@ -121,17 +153,39 @@ async fn a_healthy_deployment_passes_every_check() {
         ("secrets", "ok"),
         ("worker", "ok"),
         ("readyz", "ok"),
-        ("channel telegram", "skip"),
+        ("channel telegram", "ok"),
         ("provider", "ok"),
     ];
     let expected: Vec<(String, String)> = expected.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
     assert_eq!(statuses(&output), expected);
     let text = setup.doctor(false).await;
     let stdout = String::from_utf8_lossy(&text.stdout);
-    assert!(
-        stdout.contains("skip channel telegram  configured; this gateway does not report channel liveness yet"),
-        "{stdout}"
+    assert!(stdout.contains("ok   channel telegram  connected (polling)\n"), "{stdout}");
+    assert!(!setup.telegram.calls_of("getUpdates").is_empty(), "the channel really polls the fake");
+    setup.gateway.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deaf_channel_fails_with_its_error_and_a_hint() {
+    let setup = setup_with(|telegram| telegram.fail("getUpdates", 1000, 502, "Bad Gateway", None)).await;
+    setup
+        .wait_for_telegram("deaf", |telegram| {
+            telegram["connected"] == false && telegram["lastError"].as_str().is_some_and(|e| e.contains("Bad Gateway"))
+        })
+        .await;
+    let output = setup.doctor(false).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().position(|line| line.starts_with("FAIL channel telegram")).expect(&stdout);
+    let lines: Vec<&str> = stdout.lines().skip(line).take(2).collect();
+    assert!(lines[0].starts_with("FAIL channel telegram  not connected (polling): "), "{stdout}");
+    assert!(lines[0].contains("Bad Gateway"), "{stdout}");
+    assert_eq!(
+        lines[1],
+        "     hint: read why with `molt tail --gateway`; the channel reconnects by itself once the cause is fixed"
     );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("error: 1 check(s) failed"), "{stderr}");
     setup.gateway.stop().await.unwrap();
 }
 

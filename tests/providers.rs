@@ -110,7 +110,7 @@ async fn rate_limits_are_retried_after_retry_after() {
         status: 429,
         error_type: "rate_limit_error".into(),
         message: "Number of request tokens has exceeded your per-minute rate limit".into(),
-        retry_after: Some(1),
+        retry_after: Some("1".into()),
     });
     fake.push(fake_anthropic::Reply::text("after the wait"));
     let started = std::time::Instant::now();
@@ -118,6 +118,26 @@ async fn rate_limits_are_retried_after_retry_after() {
     assert_eq!(final_text(&events), "after the wait");
     assert!(started.elapsed() >= std::time::Duration::from_secs(1), "waited for retry-after");
     assert_eq!(fake.requests().len(), 2);
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_absurd_retry_after_is_an_error_at_once_and_the_gateway_keeps_serving() {
+    let (gateway, fake) = anthropic_gateway(&[]).await;
+    fake.push(fake_anthropic::Reply::Status {
+        status: 429,
+        error_type: "rate_limit_error".into(),
+        message: "slow down".into(),
+        retry_after: Some("1e20".into()),
+    });
+    let events = turn(&gateway, "hello").await;
+    let last = events.last().unwrap();
+    assert_eq!((last["state"].as_str(), last["errorKind"].as_str()), (Some("error"), Some("rate_limit")));
+    assert_eq!(last["errorMessage"], "the model provider is rate limiting requests (HTTP 429): slow down");
+    assert_eq!(fake.requests().len(), 1, "a wait past the bound is not waited out");
+
+    fake.push(fake_anthropic::Reply::text("still here"));
+    assert_eq!(final_text(&turn(&gateway, "again").await), "still here");
     gateway.stop().await.unwrap();
 }
 

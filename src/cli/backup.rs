@@ -62,13 +62,12 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
     } else {
         runtime.block_on(online(&settings, args.url))?
     };
-    println!(
+    super::output::println(format_args!(
         "snapshot `{}`: {} bytes, up to change {}",
         report["key"].as_str().unwrap_or_default(),
         report["bytes"],
         report["seq"]
-    );
-    Ok(())
+    ))
 }
 
 async fn online(settings: &Settings, url: Option<String>) -> anyhow::Result<Value> {

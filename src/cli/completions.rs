@@ -45,13 +45,11 @@ pub struct CompletionsArgs {
 }
 
 pub fn run(args: CompletionsArgs) -> anyhow::Result<()> {
-    print!("{}", completion(args.shell));
-    Ok(())
+    super::output::print(completion(args.shell))
 }
 
 pub fn man() -> anyhow::Result<()> {
-    print!("{}", man_page()?);
-    Ok(())
+    super::output::print(man_page()?)
 }
 
 /// The completion script for `shell`.

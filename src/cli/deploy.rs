@@ -89,7 +89,7 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
         n => format!("{n} step(s) changed something"),
     };
     eprintln!("{summary}");
-    println!("{}", deployed.url);
+    super::output::println(&deployed.url)?;
     eprintln!(
         "open `{}?token=TOKEN` once (the token becomes a cookie and leaves the address bar); \
          `molt secrets get MOLTBOT_GATEWAY_TOKEN --dir {}` prints TOKEN",

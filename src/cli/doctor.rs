@@ -45,7 +45,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
     let checks = runtime.block_on(doctor::run(&inputs));
     let failed = checks.iter().filter(|check| check.status == Status::Fail).count();
     if args.json {
-        println!("{}", serde_json::json!({"ok": failed == 0, "checks": checks}));
+        super::output::println(serde_json::json!({"ok": failed == 0, "checks": checks}))?;
     } else {
         let paint = super::tail::Paint(std::io::stdout().is_terminal() && env("NO_COLOR").is_none());
         for check in &checks {
@@ -54,9 +54,9 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
                 Status::Fail => paint.red("FAIL"),
                 Status::Skip => paint.dim("skip"),
             };
-            println!("{mark} {:<17} {}", check.name, check.detail);
+            super::output::println(format_args!("{mark} {:<17} {}", check.name, check.detail))?;
             if let Some(hint) = &check.hint {
-                println!("     hint: {hint}");
+                super::output::println(format_args!("     hint: {hint}"))?;
             }
         }
     }

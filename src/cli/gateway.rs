@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use super::UserError;
-use super::logging;
+use super::{logging, output};
 use crate::core::settings::{GatewayFlags, LogFormat, Settings};
 use crate::daemon::token::{self, TokenSource};
 
@@ -69,8 +69,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
         )
     })?;
     if args.print_config {
-        print!("{}", settings.describe());
-        return Ok(());
+        return output::print(settings.describe());
     }
     logging::init(settings.log_format);
     let data_dir = settings.data_dir.clone();
@@ -84,6 +83,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
         UserError::new(error.to_string(), "check the data directory's permissions, or set `MOLT_GATEWAY_TOKEN`")
     })?;
     settings.gateway_token = Some(token.clone());
+    logging::install_panic_hook(settings.secrets().into_iter().map(|secret| secret.expose().to_owned()).collect());
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
@@ -98,14 +98,16 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
         let local = listener.local_addr().context("cannot read the bound address")?;
         let host = if local.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { local.ip() };
         let base = format!("http://{}/", SocketAddr::new(host, local.port()));
-        match source {
-            TokenSource::Generated => println!("molt gateway is running: open {base}?token={}", token.expose()),
-            TokenSource::Stored => println!(
+        let line = match source {
+            TokenSource::Generated => format!("molt gateway is running: open {base}?token={}", token.expose()),
+            TokenSource::Stored => format!(
                 "molt gateway is running: open {base} (token in `{}`)",
                 data_dir.join(token::TOKEN_FILE).display()
             ),
-            TokenSource::Environment => println!("molt gateway is running: open {base} (token from the environment)"),
-        }
+            TokenSource::Environment => format!("molt gateway is running: open {base} (token from the environment)"),
+        };
+        // A courtesy line: the gateway keeps serving when nobody reads its stdout.
+        let _ = output::println(line);
         tracing::info!(address = %local, data_dir = %data_dir.display(), "listening");
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));

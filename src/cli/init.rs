@@ -148,7 +148,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
     let written = write_folder(&args.dir, &config)?;
     eprintln!("{} secrets kept in {}", secrets.len(), store.location());
     for path in written {
-        println!("{}", path.display());
+        super::output::println(path.display())?;
     }
     eprintln!("next: `molt deploy --dir {}`", args.dir.display());
     Ok(())

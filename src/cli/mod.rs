@@ -1,5 +1,8 @@
 //! The command line: one module per subcommand, each with its clap `Args` and `run`.
 
+// Stdout goes through `output`, so a closed pipe ends a command quietly instead of panicking.
+#![deny(clippy::print_stdout)]
+
 mod admin_client;
 mod backup;
 mod chat;
@@ -9,6 +12,7 @@ mod doctor;
 mod gateway;
 mod init;
 mod logging;
+mod output;
 mod pair;
 mod pair_text;
 mod prompt;
@@ -91,6 +95,7 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if output::is_closed(&error) => ExitCode::SUCCESS,
         Err(error) => report(&error),
     }
 }

@@ -57,11 +57,10 @@ pub fn run(args: PairArgs) -> anyhow::Result<()> {
         let client = AdminClient::from_environment(args.url.as_deref(), args.data_dir.as_deref())?;
         let output = execute(&client, &args.command).await?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&output.json).unwrap_or_default());
+            super::output::println(serde_json::to_string_pretty(&output.json).unwrap_or_default())
         } else {
-            print!("{}", output.text);
+            super::output::print(&output.text)
         }
-        Ok(())
     })
 }
 

@@ -87,7 +87,7 @@ pub fn run(args: SecretsArgs) -> anyhow::Result<()> {
                 } else {
                     "-"
                 };
-                println!("{name}\t{here}\t{there}");
+                super::output::println(format_args!("{name}\t{here}\t{there}"))?;
             }
             Ok(())
         }
@@ -96,8 +96,7 @@ pub fn run(args: SecretsArgs) -> anyhow::Result<()> {
             let value = local.get(&name).ok_or_else(|| {
                 UserError::new(format!("no local secret `{name}`"), "see the names with `molt secrets list`")
             })?;
-            println!("{}", value.expose());
-            Ok(())
+            super::output::println(value.expose())
         }
         SecretsCommand::Set { name } => {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {

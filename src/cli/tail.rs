@@ -4,7 +4,7 @@
 //! coloured on a terminal unless `NO_COLOR` — or as JSON; `--gateway` follows the daemon's own
 //! log stream instead (`tail_gateway.rs`).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -105,7 +105,7 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
 async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<()> {
     let mut request = url.into_client_request().context("the tail session's URL is not a WebSocket URL")?;
     request.headers_mut().insert("Sec-WebSocket-Protocol", "trace-v1".parse().context("header")?);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
         .await
         .map_err(|error| UserError::new(format!("cannot open the tail WebSocket: {error}"), "run `molt tail` again"))?;
     socket.send(Message::Text(json!({"debug": false}).to_string().into())).await.context("cannot start the stream")?;
@@ -130,10 +130,7 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
             continue;
         }
         let text = if as_json { event.to_string() } else { render(&event, &paint) };
-        if writeln!(stdout, "{text}").is_err() {
-            return Ok(()); // broken pipe: the reader left
-        }
-        let _ = stdout.flush();
+        super::output::line(&mut stdout, text)?;
     }
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! `molt tail --gateway`: a small client of the gateway protocol that connects with the gateway
 //! token (scope `operator.admin`) and polls `logs.tail` with its cursor, printing each line.
 
-use std::io::Write;
 use std::time::Duration;
 
 use base64::Engine;
@@ -49,11 +48,8 @@ pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
         let mut stdout = std::io::stdout().lock();
         for line in payload["lines"].as_array().into_iter().flatten().filter_map(Value::as_str) {
             let text = if args.json { line.to_owned() } else { render(line, &paint) };
-            if writeln!(stdout, "{text}").is_err() {
-                return Ok(());
-            }
+            super::output::line(&mut stdout, text)?;
         }
-        let _ = stdout.flush();
         cursor = payload["cursor"].as_u64();
         if args.no_follow {
             return Ok(());
@@ -96,7 +92,7 @@ async fn connect(url: &str, token: &Secret) -> anyhow::Result<Socket> {
             "start it with `molt gateway`, or pass `--url`",
         )
     };
-    let (mut socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+    let (mut socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async_with_config(url, None, true))
         .await
         .map_err(|_| unreachable("no answer within 10 s".into()))?
         .map_err(|error| unreachable(error.to_string()))?;

@@ -1,6 +1,7 @@
 //! Pure domain types shared by the daemon and the clients: settings, secrets, ids, wire frames,
 //! device identity and scopes. Nothing here does network IO or knows axum, clap or reqwest.
 
+pub mod delay;
 pub mod device;
 pub mod frames;
 pub mod ids;
@@ -8,4 +9,5 @@ pub mod pairing;
 pub mod scopes;
 pub mod secret;
 pub mod settings;
+pub mod sync;
 pub mod time;

@@ -11,6 +11,7 @@ use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer};
 
 use crate::core::frames::ErrorShape;
+use crate::core::sync::lock;
 use crate::core::time::now_ms;
 
 /// Lines kept; older ones are dropped.
@@ -54,7 +55,7 @@ impl LogRing {
             }
             line.truncate(end);
         }
-        let mut ring = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut ring = lock(&self.state);
         if ring.lines.len() == CAPACITY {
             ring.lines.pop_front();
         }
@@ -64,7 +65,7 @@ impl LogRing {
 
     /// Lines from `cursor` on (the last `limit` when `cursor` is `None`), at most `limit`.
     pub fn read(&self, cursor: Option<u64>, limit: usize) -> Slice {
-        let ring = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let ring = lock(&self.state);
         let first = ring.next - ring.lines.len() as u64;
         let (start, truncated, reset) = match cursor {
             None => (ring.next.saturating_sub(limit as u64).max(first), false, false),

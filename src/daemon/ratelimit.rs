@@ -1,5 +1,6 @@
 //! Failed-authentication limits per client address: a burst of failures locks the address out.
 
+use crate::core::sync::lock;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -38,14 +39,14 @@ impl AuthLimiter {
     /// `Some(wait)` while the address is locked out.
     pub fn locked(&self, address: IpAddr) -> Option<Duration> {
         let now = Instant::now();
-        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entries = lock(&self.entries);
         let until = entries.get(&address)?.locked_until?;
         (until > now).then(|| until - now)
     }
 
     pub fn record_failure(&self, address: IpAddr) {
         let now = Instant::now();
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = lock(&self.entries);
         if entries.len() >= MAX_TRACKED && !entries.contains_key(&address) {
             let horizon = self.window.max(self.lockout);
             entries.retain(|_, entry| now.duration_since(entry.window_start) < horizon);
@@ -64,7 +65,7 @@ impl AuthLimiter {
     }
 
     pub fn record_success(&self, address: IpAddr) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = lock(&self.entries);
         if entries.get(&address).is_some_and(|entry| entry.locked_until.is_none()) {
             entries.remove(&address);
         }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
+use axum::serve::ListenerExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -68,7 +69,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         settings,
     });
     let app = super::http::router(Arc::clone(&gateway)).into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server = axum::serve(accepting(listener), app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let server = tokio::spawn(server.into_future());
 
     if let Err(error) = restore(&gateway, &data_dir, &workspace, &shutdown).await {
@@ -161,6 +162,19 @@ fn on_fenced(
 /// How long a stop waits for connections to say goodbye.
 const CONNECTIONS_CLOSE: Duration = Duration::from_secs(2);
 
+/// The listener as the server accepts from it: Nagle's algorithm off on every accepted socket,
+/// so a small write (a WebSocket frame, an HTTP answer) goes out at once instead of waiting for
+/// the peer's delayed ACK (40 ms on Linux) while an earlier write is unacknowledged.
+fn accepting(listener: TcpListener) -> axum::serve::TapIo<TcpListener, fn(&mut TcpStream)> {
+    listener.tap_io(no_delay)
+}
+
+fn no_delay(tcp: &mut TcpStream) {
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY on an accepted socket");
+    }
+}
+
 async fn stop(gateway: &Gateway, agent: &Agent, store: &Store) {
     let started = Instant::now();
     if gateway.stop_reason().is_none() {
@@ -204,4 +218,20 @@ async fn restore(
         gateway.readiness.send_replace(Readiness::Failed { reason: format!("restore refused: {error}") });
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::serve::Listener;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_sockets_have_nagle_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut listener = accepting(listener);
+        let (_client, (accepted, _)) = tokio::join!(TcpStream::connect(address), listener.accept());
+        assert!(accepted.nodelay().unwrap());
+    }
 }

@@ -116,7 +116,8 @@ pub async fn run(inputs: &Inputs) -> Vec<Check> {
     let (reachable, ready, readiness) = gateway_health(worker_url.as_deref(), &deploy_cmd).await;
     checks.push(reachable);
     checks.push(ready);
-    checks.extend(channels(&inputs.deploy, readiness.as_ref()));
+    let push_cmd = format!("molt secrets push --dir {}", inputs.dir);
+    checks.extend(channels(&inputs.deploy, readiness.as_ref(), &push_cmd));
     checks.push(provider(inputs).await);
     checks
 }
@@ -224,7 +225,7 @@ async fn gateway_health(url: Option<&str>, deploy_cmd: &str) -> (Check, Check, O
 }
 
 /// Channel liveness, from `/readyz` when the gateway reports it; otherwise said plainly.
-fn channels(deploy: &DeploySection, readiness: Option<&Value>) -> Vec<Check> {
+fn channels(deploy: &DeploySection, readiness: Option<&Value>, push_cmd: &str) -> Vec<Check> {
     let configured = [
         ("telegram", &deploy.channels.telegram),
         ("discord", &deploy.channels.discord),
@@ -240,17 +241,36 @@ fn channels(deploy: &DeploySection, readiness: Option<&Value>) -> Vec<Check> {
             "discord" => "channel discord",
             _ => "channel slack",
         };
-        let reported = readiness.and_then(|body| body.get("channels")).and_then(|channels| channels.get(name));
-        checks.push(match reported {
-            Some(state) if state["live"] == true => Check::ok(label, "live"),
-            Some(state) => Check::fail(label, format!("not live: {state}"), "read why with `molt tail --gateway`"),
-            None => Check::skip(label, "configured; this gateway does not report channel liveness yet"),
-        });
+        checks.push(channel(label, name, readiness.and_then(|body| body.get("channels")), push_cmd));
     }
     if checks.is_empty() {
         checks.push(Check::skip("channels", "none configured"));
     }
     checks
+}
+
+/// One configured channel as `/readyz` reports it (`channels.<name>.connected`, `lastError`).
+fn channel(label: &'static str, name: &str, reported: Option<&Value>, push_cmd: &str) -> Check {
+    let Some(reported) = reported else {
+        return Check::skip(label, "configured; this gateway does not report channel liveness");
+    };
+    let Some(state) = reported.get(name) else {
+        return Check::fail(
+            label,
+            "configured, but the gateway does not run it: its token did not reach the gateway",
+            format!("push the secrets with `{push_cmd}`, then check again with `molt doctor`"),
+        );
+    };
+    let mode = state["mode"].as_str().unwrap_or("unknown mode");
+    if state["connected"] == true {
+        return Check::ok(label, format!("connected ({mode})"));
+    }
+    let why = state["lastError"].as_str().unwrap_or("no error reported yet");
+    Check::fail(
+        label,
+        format!("not connected ({mode}): {why}"),
+        "read why with `molt tail --gateway`; the channel reconnects by itself once the cause is fixed",
+    )
 }
 
 /// The model provider answers the operator's key (`GET /v1/models`).

@@ -1,6 +1,7 @@
-//! The deploy folder: `wrangler.toml`, `worker.js`, `package.json` and the image's `Dockerfile`,
-//! rendered from `templates/` (compiled in) with values from `molt.toml`. Placeholders are
-//! `{{name}}`; every value is quoted for its file's syntax, and an unfilled placeholder is an error.
+//! The deploy folder: `wrangler.toml`, `worker.js`, `package.json` with its `package-lock.json`
+//! and the image's `Dockerfile`, rendered from `templates/` (compiled in) with values from
+//! `molt.toml`. Placeholders are `{{name}}`; every value is quoted for its file's syntax, and an
+//! unfilled placeholder is an error.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,9 @@ use crate::core::settings::FileConfig;
 const WRANGLER: &str = include_str!("../../templates/wrangler.toml.tmpl");
 const WORKER: &str = include_str!("../../templates/worker.js");
 const PACKAGE: &str = include_str!("../../templates/package.json.tmpl");
+/// `npm install --package-lock-only` of `package.json.tmpl`, its name made a placeholder:
+/// `npm ci` installs exactly these versions and checksums.
+const PACKAGE_LOCK: &str = include_str!("../../templates/package-lock.json.tmpl");
 const DOCKERFILE: &str = include_str!("../../templates/Dockerfile.tmpl");
 
 /// What `image` in `wrangler.toml` is when no registry image was chosen.
@@ -87,11 +91,14 @@ pub fn render(config: &FileConfig) -> Result<Vec<RenderedFile>, TemplateError> {
             ("vars", vars_block.trim_end().to_owned()),
         ],
     )?;
-    let package = fill("package.json.tmpl", PACKAGE, &[("package_name", json_string(&deploy.worker_name))])?;
+    let name = [("package_name", json_string(&deploy.worker_name))];
+    let package = fill("package.json.tmpl", PACKAGE, &name)?;
+    let lock = fill("package-lock.json.tmpl", PACKAGE_LOCK, &name)?;
     let mut files = vec![
         RenderedFile { name: "wrangler.toml", text: wrangler },
         RenderedFile { name: "worker.js", text: WORKER.to_owned() },
         RenderedFile { name: "package.json", text: package },
+        RenderedFile { name: "package-lock.json", text: lock },
     ];
     if deploy.image.is_none() {
         files.push(RenderedFile { name: "Dockerfile", text: DOCKERFILE.to_owned() });
@@ -163,6 +170,22 @@ mod tests {
         let package: serde_json::Value = serde_json::from_str(&files[2].text).unwrap();
         assert_eq!(package["name"], "molt-\"quoted\"");
         assert!(files.iter().any(|file| file.name == "Dockerfile"));
+    }
+
+    #[test]
+    fn the_lockfile_matches_the_package_json_it_locks() {
+        let files = render(&config(None)).unwrap();
+        let read = |name: &str| -> serde_json::Value {
+            serde_json::from_str(&files.iter().find(|file| file.name == name).unwrap().text).unwrap()
+        };
+        let (package, lock) = (read("package.json"), read("package-lock.json"));
+        let root = &lock["packages"][""];
+        assert_eq!((&lock["name"], &root["name"]), (&package["name"], &package["name"]));
+        assert_eq!(root["dependencies"], package["dependencies"], "npm ci refuses a lockfile out of sync");
+        assert_eq!(root["devDependencies"], package["devDependencies"]);
+        for (name, version) in package["devDependencies"].as_object().unwrap() {
+            assert_eq!(&lock["packages"][format!("node_modules/{name}")]["version"], version, "{name}");
+        }
     }
 
     #[test]

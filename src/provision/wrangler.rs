@@ -1,6 +1,9 @@
-//! Runs wrangler in the deploy folder: `npm install` when `node_modules` is missing, then
-//! `npx --no-install wrangler <args>`. Credentials go through the child's environment, never its
-//! argv; each output line goes to a callback so the caller can show it under its progress display.
+//! Runs wrangler in the deploy folder: `npm ci` (from the folder's `package-lock.json`) when
+//! `node_modules` is missing, then `npx --no-install wrangler <args>`. The install runs with
+//! none of molt's secrets in its environment (an allowlist of what npm needs; package install
+//! scripts never see the Cloudflare token); wrangler gets the token through its environment,
+//! never its argv. Each output line goes to a callback so the caller can show it under its
+//! progress display.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -36,35 +39,54 @@ pub struct Wrangler {
 }
 
 impl Wrangler {
-    /// `npm install` (once) and `npx wrangler deploy`; returns wrangler's output lines.
+    /// `npm ci` (once) and `npx wrangler deploy`; returns wrangler's output lines.
     pub async fn deploy(&self, on_line: &mut dyn FnMut(&str)) -> Result<Vec<String>, WranglerError> {
         if !self.dir.join("node_modules").join("wrangler").exists() {
-            self.run("npm", &["install", "--no-audit", "--no-fund", "--loglevel=error"], on_line).await?;
+            self.install(on_line).await?;
         }
         self.run("npx", &["--no-install", "wrangler", "deploy"], on_line).await
     }
 
+    /// `npm ci`: exactly the lockfile's packages, with an environment that holds no secret.
+    async fn install(&self, on_line: &mut dyn FnMut(&str)) -> Result<Vec<String>, WranglerError> {
+        let mut command = Command::new("npm");
+        command.env_clear().envs(install_environment(std::env::vars_os()));
+        self.spawn(command, "npm", &["ci", "--no-audit", "--no-fund", "--loglevel=error"], on_line).await
+    }
+
+    /// Runs `program` with the Cloudflare credentials in its environment.
     pub async fn run(
         &self,
         program: &'static str,
         args: &[&str],
         on_line: &mut dyn FnMut(&str),
     ) -> Result<Vec<String>, WranglerError> {
-        let command_text = format!("{program} {}", args.join(" "));
         let mut command = Command::new(program);
+        command
+            .env("CLOUDFLARE_API_TOKEN", self.token.expose())
+            .env("CLOUDFLARE_ACCOUNT_ID", &self.account_id)
+            .env("WRANGLER_SEND_METRICS", "false");
+        if let Some(base) = &self.api_base_url {
+            command.env("CLOUDFLARE_API_BASE_URL", base);
+        }
+        self.spawn(command, program, args, on_line).await
+    }
+
+    async fn spawn(
+        &self,
+        mut command: Command,
+        program: &'static str,
+        args: &[&str],
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>, WranglerError> {
+        let command_text = format!("{program} {}", args.join(" "));
         command
             .args(args)
             .current_dir(&self.dir)
-            .env("CLOUDFLARE_API_TOKEN", self.token.expose())
-            .env("CLOUDFLARE_ACCOUNT_ID", &self.account_id)
-            .env("WRANGLER_SEND_METRICS", "false")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        if let Some(base) = &self.api_base_url {
-            command.env("CLOUDFLARE_API_BASE_URL", base);
-        }
         let mut child = command.spawn().map_err(|error| match error.kind() {
             std::io::ErrorKind::NotFound => WranglerError::NodeMissing { program },
             _ => WranglerError::Spawn { command: command_text.clone(), reason: error.to_string() },
@@ -108,6 +130,43 @@ impl Wrangler {
             output: tail,
         })
     }
+}
+
+/// What `npm ci` may see of molt's environment: where programs, the home folder and temporary
+/// files are, the locale, proxies and certificates, and npm's own settings. Everything else
+/// (`CLOUDFLARE_API_TOKEN`, provider keys, bot tokens) stays out of reach of install scripts.
+fn install_environment(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    const KEPT: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "TMPDIR",
+        "TMP",
+        "TEMP",
+        "LANG",
+        "LC_ALL",
+        "TERM",
+        "XDG_CONFIG_HOME",
+        "XDG_CACHE_HOME",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "NODE_EXTRA_CA_CERTS",
+        "SSL_CERT_FILE",
+        "SYSTEMROOT",
+        "APPDATA",
+        "LOCALAPPDATA",
+        "USERPROFILE",
+    ];
+    vars.filter(|(name, _)| {
+        let name = name.to_string_lossy().to_ascii_uppercase();
+        KEPT.contains(&name.as_str()) || name.starts_with("NPM_CONFIG_")
+    })
+    .collect()
 }
 
 /// wrangler's words when it cannot reach a Docker engine.
@@ -157,6 +216,23 @@ mod tests {
     fn the_deployed_url_is_found_in_wranglers_output() {
         let lines = vec!["Deployed molt triggers (0.3 sec)".to_owned(), "  https://molt.ada.workers.dev".to_owned()];
         assert_eq!(deployed_url(&lines).as_deref(), Some("https://molt.ada.workers.dev"));
+    }
+
+    #[test]
+    fn the_install_sees_no_secret() {
+        let vars = [
+            ("PATH", "/usr/bin"),
+            ("HOME", "/home/ada"),
+            ("https_proxy", "http://proxy:3128"),
+            ("npm_config_registry", "https://registry.example"),
+            ("CLOUDFLARE_API_TOKEN", "cf-secret"),
+            ("CLOUDFLARE_ACCOUNT_ID", "acc"),
+            ("ANTHROPIC_API_KEY", "sk-ant"),
+            ("TELEGRAM_BOT_TOKEN", "123:abc"),
+        ];
+        let kept = install_environment(vars.iter().map(|(name, value)| ((*name).into(), (*value).into())));
+        let names: Vec<String> = kept.iter().map(|(name, _)| name.to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["PATH", "HOME", "https_proxy", "npm_config_registry"]);
     }
 
     #[tokio::test]

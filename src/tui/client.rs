@@ -245,7 +245,7 @@ fn upgrade_request(settings: &ClientSettings) -> Result<tungstenite::handshake::
 
 async fn open(settings: &ClientSettings) -> Result<Socket, Failure> {
     let request = upgrade_request(settings)?;
-    match tokio::time::timeout(OPEN_TIMEOUT, tokio_tungstenite::connect_async(request)).await {
+    match tokio::time::timeout(OPEN_TIMEOUT, tokio_tungstenite::connect_async_with_config(request, None, true)).await {
         Err(_) => Err(Failure::Unreachable("no answer within 10 s".to_owned())),
         Ok(Ok((socket, _))) => Ok(socket),
         Ok(Err(tungstenite::Error::Http(response))) => Err(Failure::Http(response.status().as_u16())),

@@ -50,7 +50,7 @@ pub fn restore() {
 }
 
 /// Restores the terminal before the default hook prints the panic, so the message is readable,
-/// then exits: a panic in any task leaves no half-alive screen behind (release builds abort).
+/// then exits: a panic in any task leaves no half-alive screen behind.
 fn install_panic_hook() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {

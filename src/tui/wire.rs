@@ -1,7 +1,11 @@
 //! Typed views of the gateway's payloads that the terminal client reads. Parsing is lenient
 //! (a missing field becomes empty) and never panics: the server is outside this process.
 
+use std::time::Duration;
+
 use serde_json::Value;
+
+use crate::core::delay::Limits;
 
 fn text(value: &Value, field: &str) -> String {
     value[field].as_str().unwrap_or_default().to_owned()
@@ -217,6 +221,9 @@ impl ChatEvent {
     }
 }
 
+/// The gateway's `retryAfterMs`: at most 15 minutes, 5 s when unusable.
+const SERVER_RETRY_LIMITS: Limits = Limits::new(Duration::ZERO, Duration::from_secs(15 * 60), Duration::from_secs(5));
+
 /// An error answer to a request, or a refused connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerError {
@@ -234,7 +241,10 @@ impl ServerError {
             code: text(error, "code"),
             detail: text(&error["details"], "code"),
             message: optional_text(error, "message").unwrap_or_else(|| "the gateway refused the request".to_owned()),
-            retry_after_ms: error["retryAfterMs"].as_u64(),
+            retry_after_ms: error["retryAfterMs"].as_f64().map(|ms| {
+                let wait = SERVER_RETRY_LIMITS.millis(ms);
+                u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
+            }),
         }
     }
 

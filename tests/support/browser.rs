@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -79,7 +79,7 @@ impl Browser {
             }
         };
         let ws_url = page_ws_url(port).await?;
-        let (socket, _) = tokio::time::timeout(COMMAND_TIMEOUT, connect_async(ws_url.as_str()))
+        let (socket, _) = tokio::time::timeout(COMMAND_TIMEOUT, connect_async_with_config(ws_url.as_str(), None, true))
             .await
             .context("timed out connecting to the DevTools WebSocket")?
             .with_context(|| format!("connecting to {ws_url}"))?;

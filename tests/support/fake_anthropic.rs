@@ -27,7 +27,8 @@ pub enum Reply {
     /// arrives as `input_json_delta` pieces; `stop_reason: "tool_use"`.
     ToolUse { text: String, tool_name: String, input_json_chunks: Vec<String> },
     /// An HTTP error with the real error body (`retry-after` header when set).
-    Status { status: u16, error_type: String, message: String, retry_after: Option<u64> },
+    /// `retry_after` is the header's text as sent, so tests can send what a broken server might.
+    Status { status: u16, error_type: String, message: String, retry_after: Option<String> },
     /// 200, some text deltas, then an `error` event and the end of the stream.
     ErrorAfter { chunks: Vec<String>, error_type: String, message: String },
     /// 200, some text deltas, then silence until the client leaves (60 s at most).
@@ -138,7 +139,7 @@ async fn handle(State(shared): State<Arc<Shared<Reply>>>, req: Request) -> Respo
 
 fn answer(shared: &Shared<Reply>, request: &RecordedRequest, request_id: &str) -> Response {
     let body = &request.body;
-    let error = |status: u16, error_type: &str, message: &str, retry_after: Option<u64>| {
+    let error = |status: u16, error_type: &str, message: &str, retry_after: Option<String>| {
         error_response(status, error_type, message, retry_after, request_id)
     };
     let invalid = |message: &str| error(400, "invalid_request_error", message, None);
@@ -342,7 +343,7 @@ fn error_response(
     status: u16,
     error_type: &str,
     message: &str,
-    retry_after: Option<u64>,
+    retry_after: Option<String>,
     request_id: &str,
 ) -> Response {
     let body = json!({
@@ -352,7 +353,7 @@ fn error_response(
     });
     let mut headers = Vec::new();
     if let Some(seconds) = retry_after {
-        headers.push(("retry-after", seconds.to_string()));
+        headers.push(("retry-after", seconds));
     }
     json_response(status, &body, &headers)
 }

@@ -59,7 +59,7 @@ impl FakeCloudflare {
         let addr = listener.local_addr().expect("fake cloudflare: address");
         state.lock().expect("fresh lock").tail_base = format!("ws://{addr}");
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = axum::serve(super::no_delay(listener), router).await;
         });
         FakeCloudflare { addr, state }
     }

@@ -95,7 +95,7 @@ impl FakeDiscord {
         let addr = listener.local_addr().unwrap();
         *shared.addr.lock().unwrap() = Some(addr);
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = axum::serve(super::no_delay(listener), router).await;
         });
         FakeDiscord { shared, addr, task }
     }

@@ -60,7 +60,7 @@ impl FakeTelegram {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = axum::serve(super::no_delay(listener), router).await;
         });
         FakeTelegram { inner, addr, task }
     }

@@ -64,7 +64,7 @@ impl FakeAccess {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let certs_url = format!("http://{}/cdn-cgi/access/certs", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(super::no_delay(listener), app).await;
         });
         Self { certs_url, state, task }
     }

@@ -155,7 +155,7 @@ impl<R: Send + 'static> Shared<R> {
         let addr = listener.local_addr().expect("fake provider: local address");
         let stop = self.cancel.clone().cancelled_owned();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router).with_graceful_shutdown(stop).await;
+            let _ = axum::serve(super::no_delay(listener), router).with_graceful_shutdown(stop).await;
         });
         addr
     }

@@ -235,6 +235,29 @@ impl Settings {
         })
     }
 
+    /// Every secret the settings hold, for scrubbing text that may quote one (panic messages).
+    pub fn secrets(&self) -> Vec<&Secret> {
+        let model =
+            self.model.provider.as_ref().map_or([None, None], |p| [p.api_key.as_ref(), p.gateway_auth.as_ref()]);
+        let channels = &self.channels;
+        let telegram = channels.telegram.as_ref().map_or([None, None], |t| [Some(&t.token), t.webhook_secret.as_ref()]);
+        let discord = [channels.discord.as_ref().map(|d| &d.token)];
+        let slack = channels
+            .slack
+            .as_ref()
+            .map_or([None, None, None], |s| [Some(&s.bot_token), s.app_token.as_ref(), s.signing_secret.as_ref()]);
+        let bucket =
+            self.replication.as_ref().map_or([None, None], |r| [Some(&r.access_key_id), Some(&r.secret_access_key)]);
+        std::iter::once(self.gateway_token.as_ref())
+            .chain(model)
+            .chain(telegram)
+            .chain(discord)
+            .chain(slack)
+            .chain(bucket)
+            .flatten()
+            .collect()
+    }
+
     /// `--print-config`: one line per setting, secrets redacted, with its origin.
     pub fn describe(&self) -> String {
         let width = self.provenance.iter().map(|line| line.name.len()).max().unwrap_or(0);

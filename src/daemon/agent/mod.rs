@@ -20,6 +20,7 @@ pub use prompt::WORKSPACE_FILES;
 use crate::core::frames::ErrorShape;
 use crate::core::ids::{RunId, SessionKey};
 use crate::core::settings::ModelSettings;
+use crate::core::sync::lock;
 use crate::daemon::events::EventBus;
 use crate::daemon::providers::Provider;
 use crate::daemon::store::{Appended, MessageRole, NewMessage, Store, Usage};
@@ -140,8 +141,9 @@ impl Agent {
                 let agent = Arc::clone(self);
                 let turn_run = run_id.clone();
                 self.tracker.spawn(async move {
+                    // Unregistered on every path, a panic in the turn included.
+                    let _registered = Registered { agent: &agent, run_id: &turn_run };
                     agent.run_turn(session_key, turn_run.clone(), cancel).await;
-                    lock(&agent.runs).remove(&turn_run);
                 });
                 Ok(SendAck { run_id, status: "started" })
             }
@@ -200,9 +202,16 @@ impl Agent {
     }
 }
 
-/// Locks a std mutex, recovering from poisoning: the maps stay consistent on every path.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// A running turn's entry in `runs`, removed when the turn's task ends however it ends.
+struct Registered<'a> {
+    agent: &'a Agent,
+    run_id: &'a RunId,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        lock(&self.agent.runs).remove(self.run_id);
+    }
 }
 
 #[cfg(test)]

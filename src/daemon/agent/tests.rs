@@ -57,3 +57,80 @@ async fn after_shutdown_new_messages_are_refused() {
     }
     assert_eq!(states, ["error"], "no provider: the run ends with an error event");
 }
+
+/// A provider with a bug: the first call panics, later calls answer.
+struct PanicsOnce(std::sync::atomic::AtomicBool);
+
+impl Provider for PanicsOnce {
+    fn name(&self) -> &str {
+        "panics-once"
+    }
+    fn stream<'a>(
+        &'a self,
+        model: &'a str,
+        _: &'a crate::daemon::providers::ModelRequest,
+        on_delta: crate::daemon::providers::DeltaSink<'a>,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<crate::daemon::providers::Completion, crate::daemon::providers::ProviderError>,
+    > {
+        let first = !self.0.swap(true, Ordering::SeqCst);
+        Box::pin(async move {
+            on_delta("partial");
+            assert!(!first, "a bug in a provider");
+            Ok(crate::daemon::providers::Completion { text: "fine".into(), model: model.into(), ..Default::default() })
+        })
+    }
+}
+
+/// The run's `chat` states, once its run has ended.
+async fn chat_states(
+    receiver: &mut tokio::sync::broadcast::Receiver<Arc<crate::daemon::events::Broadcast>>,
+) -> Vec<String> {
+    let mut states = Vec::new();
+    for _ in 0..100 {
+        let Ok(Ok(event)) = tokio::time::timeout(std::time::Duration::from_secs(5), receiver.recv()).await else {
+            break;
+        };
+        if event.event != "chat" {
+            continue;
+        }
+        let payload: serde_json::Value = serde_json::from_str(&event.payload).unwrap();
+        let state = payload["state"].as_str().unwrap().to_owned();
+        states.push(state.clone());
+        if state != "delta" {
+            break;
+        }
+    }
+    states
+}
+
+#[tokio::test]
+async fn a_panicking_turn_tells_its_clients_and_the_next_turn_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let settings = crate::core::settings::Settings::resolve(
+        &Default::default(),
+        &|_| None,
+        &crate::core::settings::FileConfig::default(),
+    )
+    .unwrap();
+    let events = EventBus::default();
+    let provider: Arc<dyn Provider> = Arc::new(PanicsOnce(Default::default()));
+    let agent = Agent::new(store, Some(provider), settings.model, dir.path().to_owned(), events.clone());
+    let mut receiver = events.subscribe();
+
+    agent.send(SessionKey::main(), "hi".into(), "k1".into()).await.unwrap();
+    assert_eq!(chat_states(&mut receiver).await, ["delta", "error"], "the panic ends the run with an error event");
+    for _ in 0..100 {
+        if agent.active_runs() == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(agent.active_runs(), 0, "the panicked run is no longer listed as running");
+
+    agent.send(SessionKey::main(), "again".into(), "k2".into()).await.unwrap();
+    assert_eq!(chat_states(&mut receiver).await, ["delta", "final"], "the same session still answers");
+    agent.shutdown(std::time::Duration::from_secs(5)).await;
+}

@@ -1,7 +1,7 @@
 //! One agent turn: prompt → provider stream → `chat` events → the reply stored with its usage.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -18,18 +18,36 @@ use crate::daemon::store::{MessageRole, NewMessage, Usage};
 /// Messages of history read for a prompt.
 const HISTORY_LIMIT: usize = 200;
 
-/// Emits the `chat` events of one run with their per-run `seq`.
+/// Emits the `chat` events of one run with their per-run `seq`. Dropped before the run ended
+/// (a panic unwinding the turn, or the turn's task dropped), it still tells the clients.
 struct ChatStream<'a> {
     agent: &'a Agent,
     run_id: &'a RunId,
     session_key: &'a SessionKey,
     seq: AtomicU64,
     text: Mutex<String>,
+    ended: AtomicBool,
+}
+
+impl Drop for ChatStream<'_> {
+    fn drop(&mut self) {
+        if self.ended.load(Ordering::Relaxed) {
+            return;
+        }
+        if std::thread::panicking() {
+            tracing::error!(run = %self.run_id, "the turn panicked; its clients get an error event");
+            let message = "the turn failed unexpectedly inside molt; the gateway log has the details";
+            self.emit("error", json!({"errorMessage": message, "errorKind": "unknown"}));
+        } else {
+            self.emit("aborted", json!({"message": assistant_message(&self.partial()), "stopReason": "aborted"}));
+        }
+    }
 }
 
 impl ChatStream<'_> {
     /// A terminal event (`final`, `aborted`, `error`): it ends the run.
     fn emit(&self, state: &str, fields: Value) {
+        self.ended.store(true, Ordering::Relaxed);
         self.publish(state, fields, None);
     }
 
@@ -72,6 +90,7 @@ impl Agent {
             session_key: &session_key,
             seq: AtomicU64::new(0),
             text: Mutex::new(String::new()),
+            ended: AtomicBool::new(false),
         };
         let session_lock = self.session_lock(&session_key);
         let _turn = tokio::select! {

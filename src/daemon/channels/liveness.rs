@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
+use crate::core::sync::lock;
 use crate::core::time::now_ms;
 
 pub struct Liveness {
@@ -33,7 +34,7 @@ impl Liveness {
     }
 
     pub fn set_mode(&self, mode: &'static str) {
-        *self.mode.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = mode;
+        *lock(&self.mode) = mode;
     }
 
     pub fn connected(&self) {
@@ -61,7 +62,7 @@ impl Liveness {
 
     /// Records an error; the text must already be free of secrets.
     pub fn error(&self, message: impl Into<String>) {
-        *self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now_ms(), message.into()));
+        *lock(&self.last_error) = Some((now_ms(), message.into()));
     }
 
     pub fn reconnecting(&self) {
@@ -75,9 +76,9 @@ impl Liveness {
 
     pub fn view(&self) -> Value {
         let millis = |value: i64| (value > 0).then_some(value);
-        let error = self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let error = lock(&self.last_error).clone();
         json!({
-            "mode": *self.mode.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+            "mode": *lock(&self.mode),
             "connected": self.is_connected(),
             "lastInboundAtMs": millis(self.last_inbound_ms.load(Ordering::Acquire)),
             "lastAliveAtMs": millis(self.last_alive_ms.load(Ordering::Acquire)),

@@ -85,18 +85,6 @@ pub fn scrub(text: &str, secret: &str) -> String {
     if secret.is_empty() { text.to_owned() } else { text.replace(secret, "[redacted]") }
 }
 
-/// `Retry-After` in seconds (integer or fractional).
-pub fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let raw = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    raw.trim().parse::<f64>().ok().and_then(seconds)
-}
-
-/// Seconds from outside as a duration: negative, infinite or absurd values are refused, so
-/// a bad header never panics or stalls a loop for years.
-pub fn seconds(value: f64) -> Option<Duration> {
-    (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value.min(86_400.0)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,14 +97,6 @@ mod tests {
         }
         assert!(backoff(0, Duration::from_millis(100), Duration::from_secs(5)) <= Duration::from_millis(100));
         assert!(backoff(5, Duration::from_millis(100), Duration::from_secs(5)) >= Duration::from_millis(1600));
-    }
-
-    #[test]
-    fn outside_seconds_are_bounded() {
-        assert_eq!(seconds(1.5), Some(Duration::from_millis(1500)));
-        assert_eq!(seconds(1e300), Some(Duration::from_secs(86_400)));
-        assert_eq!(seconds(-1.0), None);
-        assert_eq!(seconds(f64::NAN), None);
     }
 
     #[test]

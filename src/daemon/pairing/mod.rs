@@ -26,6 +26,7 @@ pub struct DeviceView {
 use crate::core::pairing::DEVICE_REQUEST_TTL;
 use crate::core::scopes::Scope;
 use crate::core::secret::Secret;
+use crate::core::sync::lock;
 use crate::core::time::now_ms;
 use crate::daemon::events::EventBus;
 use crate::daemon::store::{PairedDevice, Store, StoreError};
@@ -123,10 +124,6 @@ pub struct Pairing {
     pending: Mutex<HashMap<String, Pending>>,
     connections: Mutex<HashMap<String, Vec<(u64, CancellationToken)>>>,
     next_connection: std::sync::atomic::AtomicU64,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Unregisters a connection from its device when dropped.

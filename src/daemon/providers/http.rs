@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::header::HeaderMap;
 
 use super::error::{ErrorKind, ProviderError};
 use super::sse::{SseDecoder, SseEvent};
+use crate::core::delay::{self, Limits};
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -37,7 +37,7 @@ pub async fn send(
     if status.is_success() {
         return Ok(response);
     }
-    let retry_after = retry_after(response.headers());
+    let retry_after = delay::retry_after(response.headers(), Limits::RETRY);
     let body = tokio::time::timeout(timeout, response.text()).await.ok().and_then(Result::ok).unwrap_or_default();
     let (error_type, message) = parse_error(&body);
     Err(ProviderError::from_status(status.as_u16(), &error_type, &message, retry_after))
@@ -51,16 +51,6 @@ fn network_error(error: &reqwest::Error) -> ProviderError {
         source = cause.source();
     }
     ProviderError::new(ErrorKind::Network, message)
-}
-
-/// `retry-after` as seconds or an HTTP date.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let raw = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = raw.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
-    }
-    let when = httpdate::parse_http_date(raw).ok()?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or_default())
 }
 
 /// Reads SSE records from a response body, bounding the silence between chunks.

@@ -26,6 +26,7 @@ pub use bucket::BucketError;
 pub use status::{OperationCounts, Phase, Restored, Status};
 
 use crate::core::settings::ReplicationSettings;
+use crate::core::sync::lock;
 use crate::daemon::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -114,12 +115,12 @@ impl Replication {
     }
 
     fn set(&self, update: impl FnOnce(&mut Status)) {
-        update(&mut self.inner.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        update(&mut lock(&self.inner.status));
     }
 
     /// The current status, for `/readyz`, the `status` method and the admin page.
     pub fn status(&self) -> Status {
-        let mut status = self.inner.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let mut status = lock(&self.inner.status).clone();
         if let Some(bucket) = &self.inner.bucket {
             status.operations = bucket.operations.counts();
         }
@@ -160,7 +161,7 @@ impl Replication {
                         status.last_shipped_seq = last;
                         status.restored = Some(restored);
                     });
-                    *self.inner.claimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(claimed);
+                    *lock(&self.inner.claimed) = Some(claimed);
                     return Ok(());
                 }
                 Err(error) if error.is_transient() && !shutdown.is_cancelled() => {
@@ -199,11 +200,11 @@ impl Replication {
     ) {
         let Some(settings) = self.inner.settings.clone() else { return };
         let Some(bucket) = self.inner.bucket.clone() else { return };
-        let Some(claimed) = self.inner.claimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else {
+        let Some(claimed) = lock(&self.inner.claimed).take() else {
             return;
         };
         let (sender, receiver) = mpsc::channel(4);
-        *self.inner.commands.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sender);
+        *lock(&self.inner.commands) = Some(sender);
         // Changes a restore would replay count towards the next snapshot.
         let since_snapshot =
             claimed.manifest.last_seq.saturating_sub(claimed.manifest.snapshots.last().map_or(0, |s| s.last));
@@ -252,7 +253,7 @@ impl Replication {
         if !self.is_configured() {
             return Err(ReplicationError::NotConfigured);
         }
-        let sender = self.inner.commands.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let sender = lock(&self.inner.commands).clone();
         let sender = sender.ok_or(ReplicationError::NotRunning)?;
         let (reply, answer) = oneshot::channel();
         sender.send(shipper::Command::Backup(reply)).await.map_err(|_| ReplicationError::NotRunning)?;

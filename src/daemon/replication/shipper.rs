@@ -18,6 +18,7 @@ use super::status::{Phase, Status, millis};
 use super::workspace::{Scanner, merge};
 use super::{BackupReport, ReplicationError, rows};
 use crate::core::settings::ReplicationSettings;
+use crate::core::sync::lock;
 use crate::core::time::now_ms;
 use crate::daemon::store::{Store, StoreError};
 
@@ -47,12 +48,12 @@ pub struct Shipper {
 
 impl Shipper {
     fn set(&self, update: impl FnOnce(&mut Status)) {
-        let mut status = self.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut status = lock(&self.status);
         update(&mut status);
     }
 
     fn fenced(&self) -> bool {
-        self.status.lock().map(|status| status.phase == Phase::Fenced).unwrap_or(true)
+        lock(&self.status).phase == Phase::Fenced
     }
 
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, stop: CancellationToken) {
@@ -478,7 +479,7 @@ pub async fn watch_lag(store: Store, status: Arc<Mutex<Status>>, stop: Cancellat
             _ = tick.tick() => {}
         }
         let latest = *committed.borrow_and_update();
-        let mut status = status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut status = lock(&status);
         status.last_committed_seq = latest;
         if latest > status.last_shipped_seq {
             let since = *oldest_pending.get_or_insert_with(Instant::now);

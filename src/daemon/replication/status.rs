@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::core::sync::lock;
 use crate::core::time::now_ms;
 
 /// Requests counted per minute over a sliding hour.
@@ -44,7 +45,7 @@ impl Operations {
     }
 
     fn count(&self, write: bool) {
-        let mut minutes = self.minutes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut minutes = lock(&self.minutes);
         let minute = minutes.minute_now();
         minutes.expire(minute);
         match minutes.buckets.back_mut() {
@@ -58,7 +59,7 @@ impl Operations {
     }
 
     pub fn counts(&self) -> OperationCounts {
-        let mut minutes = self.minutes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut minutes = lock(&self.minutes);
         let minute = minutes.minute_now();
         minutes.expire(minute);
         OperationCounts {

@@ -14,6 +14,7 @@ mod settings;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::core::sync::lock;
 use rusqlite::Connection;
 use tokio::sync::watch;
 
@@ -95,8 +96,8 @@ impl Store {
         let connection = Arc::clone(&self.connection);
         let refusal = Arc::clone(&self.refusal);
         tokio::task::spawn_blocking(move || {
-            let mut guard = connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let refused = refusal.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            let mut guard = lock(&connection);
+            let refused = lock(&refusal).clone();
             if let Some(reason) = &refused {
                 // SQLite's own switch, so no write path can slip past; reads go on.
                 guard.pragma_update(None, "query_only", true).map_err(|_| StoreError::Refused(reason.clone()))?;

@@ -16,11 +16,16 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::Discord;
+use crate::core::delay::Limits;
+use crate::core::sync::lock;
 use crate::daemon::channels::net::{backoff, scrub};
 use crate::daemon::channels::{ChannelError, Router};
 
 /// GUILD_MESSAGES | DIRECT_MESSAGES | MESSAGE_CONTENT.
 pub const INTENTS: u64 = (1 << 9) | (1 << 12) | (1 << 15);
+/// Hello's `heartbeat_interval`: 100 ms to 10 min, Discord's usual 41.25 s when unusable.
+const HEARTBEAT_LIMITS: Limits =
+    Limits::new(Duration::from_millis(100), Duration::from_secs(10 * 60), Duration::from_millis(41_250));
 
 /// Where a dropped session can be resumed.
 #[derive(Debug, Default, Clone)]
@@ -119,10 +124,13 @@ async fn connect(
         platform: "discord",
         message: scrub(&error.to_string(), token),
     };
-    let (mut socket, _) = tokio::time::timeout(Duration::from_secs(15), tokio_tungstenite::connect_async(url.as_str()))
-        .await
-        .map_err(|_| ChannelError::Network { platform: "discord", message: "connecting the gateway timed out".into() })?
-        .map_err(network)?;
+    let (mut socket, _) = tokio::time::timeout(
+        Duration::from_secs(15),
+        tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
+    )
+    .await
+    .map_err(|_| ChannelError::Network { platform: "discord", message: "connecting the gateway timed out".into() })?
+    .map_err(network)?;
     let send = |value: Value| Message::Text(value.to_string().into());
 
     // Hello first; its interval paces the heartbeats.
@@ -131,11 +139,11 @@ async fn connect(
         Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<Value>(&text)
             .ok()
             .filter(|hello| hello["op"] == 10)
-            .and_then(|hello| hello["d"]["heartbeat_interval"].as_u64()),
+            .and_then(|hello| hello["d"]["heartbeat_interval"].as_f64()),
         _ => None,
     }
     .ok_or_else(|| ChannelError::Invalid("the discord gateway did not say hello".into()))?;
-    let interval = Duration::from_millis(interval.clamp(100, 10 * 60 * 1000));
+    let interval = HEARTBEAT_LIMITS.millis(interval);
     if resuming {
         socket
             .send(send(json!({"op": 6, "d": {"token": token, "session_id": session.id, "seq": session.seq}})))
@@ -207,7 +215,7 @@ async fn connect(
                         session.resume_url = data["resume_gateway_url"].as_str().map(str::to_owned);
                         let user = data["user"]["id"].as_str().unwrap_or_default().to_owned();
                         tracing::info!(bot_user = %user, "discord connected");
-                        *discord.bot_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = user;
+                        *lock(&discord.bot_user) = user;
                         discord.liveness.connected();
                     }
                     Some("RESUMED") => discord.liveness.connected(),

@@ -16,6 +16,7 @@ use super::net::with_retries;
 use super::platform::{ChatKind, ChatRef, Inbound, Limits, MessageRef, Platform};
 use super::{ChannelError, Router};
 use crate::core::settings::DiscordSettings;
+use crate::core::sync::lock;
 
 pub use gateway::run;
 
@@ -39,7 +40,7 @@ impl Discord {
     }
 
     fn bot_user(&self) -> String {
-        self.bot_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        lock(&self.bot_user).clone()
     }
 }
 

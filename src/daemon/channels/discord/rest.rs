@@ -10,11 +10,15 @@ use reqwest::Method;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::core::delay::{self, Limits};
 use crate::core::secret::Secret;
+use crate::core::sync::lock;
 use crate::daemon::channels::ChannelError;
 use crate::daemon::channels::net::{self, REQUEST_TIMEOUT};
 
 const PLATFORM: &str = "discord";
+/// A bucket's `X-RateLimit-Reset-After`: at most an hour, one second when unreadable.
+const RESET_LIMITS: Limits = Limits::new(Duration::ZERO, Duration::from_secs(3600), Duration::from_secs(1));
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -61,7 +65,7 @@ impl Rest {
     }
 
     fn buckets(&self) -> std::sync::MutexGuard<'_, Buckets> {
-        self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.buckets)
     }
 
     /// Sends one request; `route` names its rate-limit bucket.
@@ -94,22 +98,20 @@ impl Rest {
         let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
         if let (Some(remaining), Some(reset_after)) =
             (header("x-ratelimit-remaining"), header("x-ratelimit-reset-after"))
-            && let (Ok(remaining), Ok(reset_after)) = (remaining.parse::<u64>(), reset_after.parse::<f64>())
-            && reset_after.is_finite()
-            && reset_after >= 0.0
+            && let Ok(remaining) = remaining.parse::<u64>()
         {
-            let reset_at = Instant::now() + Duration::from_secs_f64(reset_after.min(3600.0));
+            let reset_at = Instant::now() + RESET_LIMITS.header_value(&reset_after, std::time::SystemTime::now());
             self.buckets().update(route, header("x-ratelimit-bucket"), Bucket { remaining, reset_at });
         }
-        let header_retry = net::retry_after_header(response.headers());
+        let header_retry = delay::retry_after(response.headers(), Limits::RETRY);
         let text = response.text().await.map_err(network)?;
         let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status == 429 {
             let retry_after = answer["retry_after"]
                 .as_f64()
-                .and_then(net::seconds)
+                .map(|seconds| Limits::RETRY.seconds(seconds))
                 .or(header_retry)
-                .unwrap_or(Duration::from_secs(1));
+                .unwrap_or(Limits::RETRY.default);
             return Err(ChannelError::RateLimited { platform: PLATFORM, retry_after });
         }
         if (200..300).contains(&status) {

@@ -1,10 +1,9 @@
 //! Slack Web API calls: `POST <url>/<method>` with a bearer token and a JSON (or form) body;
 //! `{"ok":false,"error":"…"}` and 429 with `Retry-After` mapped to [`ChannelError`].
 
-use std::time::Duration;
-
 use serde_json::Value;
 
+use crate::core::delay::{self, Limits};
 use crate::core::secret::Secret;
 use crate::daemon::channels::ChannelError;
 use crate::daemon::channels::net::{self, REQUEST_TIMEOUT};
@@ -36,7 +35,7 @@ impl Api {
         let response = request.send().await.map_err(network)?;
         let status = response.status().as_u16();
         if status == 429 {
-            let retry_after = net::retry_after_header(response.headers()).unwrap_or(Duration::from_secs(1));
+            let retry_after = delay::retry_after(response.headers(), Limits::RETRY).unwrap_or(Limits::RETRY.default);
             return Err(ChannelError::RateLimited { platform: PLATFORM, retry_after });
         }
         let answer: Value = response.json().await.unwrap_or(Value::Null);

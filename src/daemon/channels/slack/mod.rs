@@ -18,6 +18,7 @@ use super::net::with_retries;
 use super::platform::{ChatRef, Limits, MessageRef, Platform};
 use super::{ChannelError, Router};
 use crate::core::settings::SlackSettings;
+use crate::core::sync::lock;
 
 pub struct Slack {
     api: api::Api,
@@ -39,7 +40,7 @@ impl Slack {
     }
 
     fn bot_user(&self) -> String {
-        self.bot_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        lock(&self.bot_user).clone()
     }
 
     async fn web(&self, method: &str, body: &Value) -> Result<Value, ChannelError> {
@@ -98,7 +99,7 @@ pub async fn run(slack: Arc<Slack>, router: Arc<Router>, deaf_after: Duration) {
             Ok(me) => {
                 let user = me["user_id"].as_str().unwrap_or_default().to_owned();
                 tracing::info!(bot_user = %user, "slack connected");
-                *slack.bot_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = user;
+                *lock(&slack.bot_user) = user;
                 break;
             }
             Err(error) => {

@@ -62,7 +62,7 @@ async fn session(
         // The socket URL carries a ticket: never shown.
         message: scrub(&error.to_string(), url),
     };
-    let connect = tokio_tungstenite::connect_async(url);
+    let connect = tokio_tungstenite::connect_async_with_config(url, None, true);
     let (mut socket, _) = tokio::time::timeout(Duration::from_secs(15), connect)
         .await
         .map_err(|_| ChannelError::Network { platform: "slack", message: "connecting the socket timed out".into() })?

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::core::delay::Limits;
 use crate::core::secret::Secret;
 use crate::daemon::channels::ChannelError;
 use crate::daemon::channels::net::{self, REQUEST_TIMEOUT};
@@ -39,8 +40,10 @@ impl Api {
         let code = answer["error_code"].as_u64().and_then(|code| u16::try_from(code).ok()).unwrap_or(status);
         let description = net::scrub(answer["description"].as_str().unwrap_or("no description"), secret);
         if code == 429 {
-            let seconds = answer["parameters"]["retry_after"].as_u64().unwrap_or(1);
-            return Err(ChannelError::RateLimited { platform: PLATFORM, retry_after: Duration::from_secs(seconds) });
+            let retry_after = answer["parameters"]["retry_after"]
+                .as_f64()
+                .map_or(Limits::RETRY.default, |s| Limits::RETRY.seconds(s));
+            return Err(ChannelError::RateLimited { platform: PLATFORM, retry_after });
         }
         Err(ChannelError::Api { platform: PLATFORM, status: code, description })
     }

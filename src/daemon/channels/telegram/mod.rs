@@ -18,6 +18,7 @@ use super::net::{backoff, with_retries};
 use super::platform::{ChatRef, Limits, MessageRef, Platform};
 use super::{ChannelError, Router};
 use crate::core::settings::{TelegramMode, TelegramSettings};
+use crate::core::sync::lock;
 use update::BotIdentity;
 
 /// Seconds `getUpdates` waits for an update before answering empty.
@@ -47,7 +48,7 @@ impl Telegram {
     }
 
     fn bot(&self) -> BotIdentity {
-        self.bot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        lock(&self.bot).clone()
     }
 
     /// Sends one text; the HTML form first, the plain text when Telegram rejects the markup.
@@ -71,7 +72,7 @@ impl Telegram {
     /// Waits for this chat's edit slot.
     async fn pace(&self, chat: &str) {
         let slot = {
-            let mut next = self.next_edit.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut next = lock(&self.next_edit);
             let now = Instant::now();
             next.retain(|_, at| *at + Duration::from_secs(60) > now);
             let slot = next.get(chat).copied().unwrap_or(now).max(now);
@@ -137,7 +138,7 @@ pub async fn run(telegram: Arc<Telegram>, router: Arc<Router>, deaf_after: Durat
                     username: me["username"].as_str().unwrap_or_default().to_owned(),
                 };
                 tracing::info!(bot = %bot.username, mode = %telegram.settings.mode, "telegram connected");
-                *telegram.bot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = bot;
+                *lock(&telegram.bot) = bot;
                 break;
             }
             Err(error) => {
