@@ -9,3 +9,4 @@ pub mod scopes;
 pub mod secret;
 pub mod settings;
 pub mod time;
+pub mod url;

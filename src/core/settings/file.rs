@@ -33,6 +33,10 @@ pub struct GatewaySection {
     pub loopback_auto_approve: Option<bool>,
     pub tick_interval_ms: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
+    /// Origins besides the gateway's own that may open browser WebSockets.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Peers (IPs or CIDRs) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

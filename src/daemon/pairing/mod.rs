@@ -24,7 +24,7 @@ pub struct DeviceView {
 }
 
 use crate::core::pairing::DEVICE_REQUEST_TTL;
-use crate::core::scopes::Scope;
+use crate::core::scopes::{Grants, Scope};
 use crate::core::secret::Secret;
 use crate::core::time::now_ms;
 use crate::daemon::events::EventBus;
@@ -42,6 +42,9 @@ pub enum PairingError {
     UnknownChannel(String),
     #[error("{0}")]
     Invalid(String),
+    /// The approver lacks a scope the device would get: nobody hands out more than they hold.
+    #[error("missing scope: {scope} (the device would get it, and you do not hold it)", scope = .0.as_str())]
+    MissingScope(Scope),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -114,6 +117,8 @@ pub struct Actor {
     /// The Access email, `local token`, a device id, or `loopback`.
     pub name: String,
     pub address: Option<String>,
+    /// What the actor holds; it may not grant a device more.
+    pub grants: Grants,
 }
 
 pub struct Pairing {
@@ -237,7 +242,7 @@ impl Pairing {
     /// Approves a request: the device is stored with a fresh token, and a waiting connection
     /// gets it at once.
     pub async fn approve(&self, request_id: &str, actor: &Actor) -> Result<PairedDevice, PairingError> {
-        let entry = self.take(request_id)?;
+        let entry = self.take_within(request_id, &actor.grants)?;
         let device = entry.request.into_paired("operator");
         let (device, token) = self.store_with_token(device).await?;
         entry.resolution.send_replace(Some(Resolution::Approved { device: Box::new(device.clone()), token }));
@@ -252,6 +257,19 @@ impl Pairing {
         self.resolved(request_id, &entry.request.device_id, "rejected");
         self.audit(actor, "device.reject", &entry.request.device_id, entry.request.display_name.as_deref()).await;
         Ok(())
+    }
+
+    /// Takes a request the actor may approve: one asking for no scope beyond `grants`. A
+    /// refused one stays pending for an operator who holds enough.
+    fn take_within(&self, request_id: &str, grants: &Grants) -> Result<Pending, PairingError> {
+        let pending = lock(&self.pending);
+        if let Some(entry) = pending.get(request_id)
+            && let Some(scope) = grants.missing(entry.request.scopes.iter().map(String::as_str))
+        {
+            return Err(PairingError::MissingScope(scope));
+        }
+        drop(pending);
+        self.take(request_id)
     }
 
     fn take(&self, request_id: &str) -> Result<Pending, PairingError> {
@@ -278,7 +296,7 @@ impl Pairing {
     pub async fn approve_silently(&self, device: PairedDevice) -> Result<(PairedDevice, Secret), PairingError> {
         let (device, token) = self.store_with_token(device).await?;
         self.audit(
-            &Actor { name: device.approved_via.clone(), address: device.last_address.clone() },
+            &Actor { name: device.approved_via.clone(), address: device.last_address.clone(), grants: Grants::all() },
             "device.approve",
             &device.device_id,
             device.display_name.as_deref(),
@@ -306,8 +324,16 @@ impl Pairing {
     }
 
     /// Rotates a device's token: the old one stops working; the new one is returned once.
+    /// The actor must hold every scope the device has: the new token is handed to the actor.
+    /// The device's open connections close, as with a revocation: the old credential is gone.
     pub async fn rotate(&self, device_id: &str, actor: &Actor) -> Result<(Secret, i64), PairingError> {
+        let device =
+            self.store.device(device_id).await?.ok_or_else(|| PairingError::UnknownDevice(device_id.to_owned()))?;
+        if let Some(scope) = actor.grants.missing(device.scopes.iter().map(String::as_str)) {
+            return Err(PairingError::MissingScope(scope));
+        }
         let rotated = self.reissue(device_id).await?;
+        self.close_connections_of(device_id);
         self.audit(actor, "device.rotate", device_id, None).await;
         self.events.publish(
             "device.pair.changed",

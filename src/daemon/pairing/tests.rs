@@ -10,7 +10,7 @@ fn pairing(dir: &std::path::Path) -> (Pairing, EventBus) {
 }
 
 fn actor() -> Actor {
-    Actor { name: "local token".into(), address: Some("127.0.0.1".into()) }
+    Actor { name: "local token".into(), address: Some("127.0.0.1".into()), grants: crate::core::scopes::Grants::all() }
 }
 
 fn request(device: &str, scopes: &[&str]) -> PendingDevice {

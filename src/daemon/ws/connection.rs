@@ -55,6 +55,25 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
     };
     let address = peer.address.to_string();
     let revoked = registration.as_ref().map(|guard| guard.revoked.clone()).unwrap_or_default();
+    if !handshake::still_valid(&gateway, &authorized).await {
+        let error = ErrorShape::new(ErrorCode::NotPaired, "device revoked by an operator during the handshake")
+            .with_details(json!({"code": "DEVICE_REVOKED"}));
+        let _ = send(&mut socket, frames::error_response(&request_id, &error)).await;
+        close(&mut socket, handshake::CLOSE_POLICY, "device revoked by an operator").await;
+        return;
+    }
+    // A connection signed in with a device token lasts no longer than the token.
+    let expiry = authorized.device_token.as_ref().map(|(_, expires_ms)| {
+        let left = u64::try_from(expires_ms.saturating_sub(now_ms())).unwrap_or(0);
+        tokio::time::Instant::now() + Duration::from_millis(left)
+    });
+    let expired = async move {
+        match expiry {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expired);
     let hello = methods::hello(&gateway, &authorized, &conn_id).await;
     if send(&mut socket, frames::ok_response(&request_id, &hello)).await.is_err() {
         return;
@@ -133,6 +152,10 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
             }
             () = revoked.cancelled() => {
                 close(&mut socket, handshake::CLOSE_POLICY, "device revoked by an operator").await;
+                break;
+            }
+            () = &mut expired => {
+                close(&mut socket, handshake::CLOSE_POLICY, "device token expired; connect with the gateway token").await;
                 break;
             }
             () = gateway.close_connections.cancelled() => {

@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use crate::core::device::{self, DeviceProof, SignedFields, VerifiedDevice};
 use crate::core::frames::{ErrorCode, ErrorShape, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
-use crate::core::scopes::{Grants, Scope};
+use crate::core::scopes::Grants;
 use crate::core::secret::Secret;
 use crate::core::time::now_ms;
 use crate::daemon::pairing::{PairingError, PendingDevice, Resolution};
@@ -52,6 +52,9 @@ pub struct Authorized {
     pub client: ClientInfo,
     /// A token issued on this connect, returned once in `hello-ok.auth`.
     pub issued_token: Option<(Secret, i64)>,
+    /// The device token this connection signed in with, and when it expires: the connection
+    /// ends when the token does.
+    pub device_token: Option<(Secret, i64)>,
 }
 
 /// The outcome of a connect.
@@ -243,6 +246,7 @@ pub async fn authorize(
         device: None,
         client: params.client.clone(),
         issued_token: None,
+        device_token: None,
     };
     let Some(proof) = &params.device else {
         // OpenClaw's CLI sends no device on a loopback URL with the shared token.
@@ -272,31 +276,39 @@ pub async fn authorize(
         error: ErrorShape::unavailable(format!("pairing unavailable: {error}")),
         close_code: 1013,
     };
-    if let Shared::DeviceToken(grant) = &shared {
-        if grant.device_id != device_id {
-            return Err(fail(auth_error(
-                "unauthorized: device token mismatch (it belongs to another device)",
-                "AUTH_DEVICE_TOKEN_MISMATCH",
-            )));
+    // What the operator approved for this device bounds what it gets: a device token carries
+    // the scopes it was issued with, a paired device its approved ones.
+    let approved = match &shared {
+        Shared::DeviceToken(grant) => {
+            if grant.device_id != device_id {
+                return Err(fail(auth_error(
+                    "unauthorized: device token mismatch (it belongs to another device)",
+                    "AUTH_DEVICE_TOKEN_MISMATCH",
+                )));
+            }
+            accepted.device_token = Some((Secret::new(sent_token), grant.expires_ms));
+            Some(grant.scopes.clone())
         }
-        let allowed = Grants::from_requested(grant.scopes.iter().map(String::as_str));
-        accepted.grants = Grants::from_requested(
-            params
-                .scopes
-                .iter()
-                .map(String::as_str)
-                .filter(|scope| Scope::parse(scope).is_some_and(|scope| allowed.allows(scope))),
-        );
-        gateway.auth_limiter.record_success(peer.address);
-        return Ok(Decision::Accept(accepted));
-    }
+        _ => {
+            core.store.device(&device_id).await.map_err(|error| unavailable(error.into()))?.map(|device| device.scopes)
+        }
+    };
     gateway.auth_limiter.record_success(peer.address);
     let pairing = &core.pairing;
-    let paired = core.store.device(&device_id).await.map_err(|error| unavailable(error.into()))?;
-    if paired.is_some() {
-        accepted.issued_token = Some(pairing.reissue(&device_id).await.map_err(unavailable)?);
+    let within = approved.as_ref().is_some_and(|approved| {
+        Grants::from_requested(approved.iter().map(String::as_str))
+            .missing(params.scopes.iter().map(String::as_str))
+            .is_none()
+    });
+    if within {
+        if !matches!(shared, Shared::DeviceToken(_)) {
+            accepted.issued_token = Some(pairing.reissue(&device_id).await.map_err(unavailable)?);
+        }
         return Ok(Decision::Accept(accepted));
     }
+    // An unknown device, or a paired one asking for more than it was approved for: either way
+    // a pairing request an operator (holding those scopes) must approve.
+    let upgrade = approved.is_some();
     let request = PendingDevice {
         request_id: String::new(),
         device_id: device_id.clone(),
@@ -330,8 +342,32 @@ pub async fn authorize(
     if params.caps.iter().any(|cap| cap == PAIRING_WAIT) {
         return Ok(Decision::Wait { accepted: Box::new(accepted), request, resolution });
     }
-    Err(not_paired(
-        "pairing required: an operator must approve this device (`molt pair approve` or the admin page)",
-        json!({"code": "PAIRING_REQUIRED", "requestId": request.request_id, "deviceId": request.device_id}),
-    ))
+    let mut details =
+        json!({"code": "PAIRING_REQUIRED", "requestId": request.request_id, "deviceId": request.device_id});
+    let message = if upgrade {
+        details["reason"] = json!("scope-upgrade");
+        "pairing required: this device asks for scopes beyond those approved; an operator must approve them (`molt pair approve` or the admin page)"
+    } else {
+        "pairing required: an operator must approve this device (`molt pair approve` or the admin page)"
+    };
+    Err(not_paired(message, details))
+}
+
+/// Whether a connection's credentials still hold, checked after it registered for revocations
+/// and before `hello-ok`: a revocation that landed while the handshake ran is seen here, and
+/// one that lands later cancels the registration.
+pub async fn still_valid(gateway: &Gateway, accepted: &Authorized) -> bool {
+    let (Some(core), Some(device)) = (gateway.core(), &accepted.device) else { return true };
+    if let Some((token, _)) = &accepted.device_token {
+        return matches!(
+            core.store.check_device_token(token.expose()).await,
+            Ok(Some(grant)) if grant.device_id == device.id.as_str()
+        );
+    }
+    // Signed in with the gateway token: the device must still be paired and hold a token (a
+    // revocation deletes them all; another connect of the same device merely replaces it).
+    matches!(
+        core.store.device(device.id.as_str()).await,
+        Ok(Some(paired)) if paired.token_expires_at_ms.is_some_and(|expires| expires > now_ms())
+    )
 }
