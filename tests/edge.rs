@@ -100,7 +100,7 @@ async fn the_fragment_token_becomes_the_cookie_and_wrong_guesses_are_limited() {
 async fn refused_connect(gateway: &TestGateway, headers: &[(&str, &str)], options: &ConnectOptions) -> Value {
     let mut client = Client::open_with(&gateway.ws_url(), headers).await;
     let params = options.params(&client.nonce());
-    client.handshake(params).await.err().expect("refused").response.expect("an error response")
+    client.handshake(params).await.expect_err("refused").response.expect("an error response")
 }
 
 #[tokio::test]
