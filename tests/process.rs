@@ -21,7 +21,7 @@ async fn first_start_prints_the_url_with_the_token_once_and_keeps_it() {
     let mut first = GatewayProcess::start(&data, &[("MOLT_LOG_FORMAT", "json")], &[]);
     let token = token(&data);
     assert_eq!(token.len(), 64);
-    assert_eq!(first.banner.trim(), format!("molt gateway is running: open http://{}/?token={token}", first.addr));
+    assert_eq!(first.banner.trim(), format!("molt gateway is running: open http://{}/#token={token}", first.addr));
     let ready = reqwest::get(format!("http://{}/readyz", first.addr)).await.unwrap();
     assert_eq!(ready.status(), 200);
     first.signal("TERM");
