@@ -125,6 +125,9 @@ fn print_config_shows_sources_and_redacts_secrets() {
         .env("ANTHROPIC_API_KEY", "sk-ant-secret-value")
         .env("MOLTBOT_GATEWAY_TOKEN", "gateway-secret-value")
         .env("MOLT_DATA_DIR", "/srv/molt")
+        .env("MOLT_PROXY_SECRET", "proxy-secret-value")
+        .env("MOLT_ALLOWED_ORIGINS", "https://chat.example.com")
+        .env("MOLT_TRUSTED_PROXIES", "127.0.0.1,10.0.0.0/8")
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -143,6 +146,9 @@ fn print_config_shows_sources_and_redacts_secrets() {
     assert_eq!(line("gateway_token"), "gateway_token [redacted] (env MOLTBOT_GATEWAY_TOKEN)");
     assert_eq!(line("anthropic_api_key"), "anthropic_api_key [redacted] (env ANTHROPIC_API_KEY)");
     assert_eq!(line("bind"), "bind 127.0.0.1 (default)");
+    assert_eq!(line("proxy_secret"), "proxy_secret [redacted] (env MOLT_PROXY_SECRET)");
+    assert_eq!(line("allowed_origins"), "allowed_origins https://chat.example.com (env MOLT_ALLOWED_ORIGINS)");
+    assert_eq!(line("trusted_proxies"), "trusted_proxies 127.0.0.1/32,10.0.0.0/8 (env MOLT_TRUSTED_PROXIES)");
 }
 
 #[test]
