@@ -246,3 +246,50 @@ async fn rotating_a_token_closes_the_connections_that_used_it() {
     assert_eq!(u16::from(close.code), 1008);
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_device_token_connection_ends_when_its_token_expires() {
+    let gateway = TestGateway::start(&[]).await;
+    let identity = Identity::generate();
+    let mut options = ConnectOptions::new(TOKEN);
+    options.identity = Some(identity.clone());
+    let (_, hello) = Client::connect(&gateway.ws_url(), &options).await.unwrap();
+    // Tokens live for days; bring this one's end near, as the calendar would.
+    let store = rusqlite::Connection::open(gateway.data_dir.join("molt.db")).unwrap();
+    store.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let soon = support::client::now_ms() + 3_000;
+    let changed =
+        store.execute("UPDATE device_tokens SET expires_ms = ?1 WHERE device_id = ?2", (soon, identity.device_id()));
+    assert_eq!(changed.unwrap(), 1);
+    let mut with_device_token = options.clone();
+    with_device_token.token = None;
+    with_device_token.device_token = hello["auth"]["deviceToken"].as_str().map(str::to_owned);
+    let (mut device, _) = Client::connect(&gateway.ws_url(), &with_device_token).await.unwrap();
+    let close = device.recv_close().await.expect("a close frame once the token expired");
+    assert_eq!(
+        (u16::from(close.code), close.reason.as_str()),
+        (1008, "device token expired; connect with the gateway token")
+    );
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_waiting_scope_upgrade_on_a_device_token_is_let_in_with_its_new_token() {
+    let gateway = TestGateway::start(&[]).await;
+    let identity = Identity::generate();
+    let mut options = ConnectOptions::new(TOKEN);
+    options.identity = Some(identity.clone());
+    let (_, hello) = Client::connect(&gateway.ws_url(), &options).await.unwrap();
+    let mut wider = options.clone().scopes(&["operator.admin"]);
+    wider.token = None;
+    wider.device_token = hello["auth"]["deviceToken"].as_str().map(str::to_owned);
+    let (mut waiting, request_id) = Client::connect_waiting(&gateway.ws_url(), &REMOTE, &wider).await;
+    let mut admin = operator(&gateway, &["operator.admin"]).await;
+    admin.call("device.pair.approve", json!({"requestId": request_id})).await;
+    let hello = waiting.recv_json().await.unwrap();
+    assert_eq!(hello["ok"], true, "{hello}");
+    assert_eq!(hello["payload"]["auth"]["scopes"], json!(["operator.admin"]));
+    assert!(hello["payload"]["auth"]["deviceToken"].is_string(), "the approval's token replaces the old one");
+    assert_eq!(waiting.call("logs.tail", json!({"limit": 1})).await["lines"].is_array(), true);
+    gateway.stop().await.unwrap();
+}

@@ -269,7 +269,7 @@ async fn wait_for_operator(
         if let Some(outcome) = resolution.borrow_and_update().clone() {
             return match outcome {
                 Resolution::Approved { device, token } => {
-                    accepted.issued_token = Some((token, device.token_expires_at_ms.unwrap_or_default()));
+                    accepted.issue(token, device.token_expires_at_ms.unwrap_or_default());
                     Ok(accepted)
                 }
                 Resolution::Rejected => Err(refusal("pairing rejected by an operator", "PAIRING_REJECTED")),

@@ -57,6 +57,17 @@ pub struct Authorized {
     pub device_token: Option<(Secret, i64)>,
 }
 
+impl Authorized {
+    /// Records a token issued on this connect. A connection that signed in with a device token
+    /// now holds the new one (issuing replaced the old).
+    pub fn issue(&mut self, token: Secret, expires_at_ms: i64) {
+        if self.device_token.is_some() {
+            self.device_token = Some((token.clone(), expires_at_ms));
+        }
+        self.issued_token = Some((token, expires_at_ms));
+    }
+}
+
 /// The outcome of a connect.
 pub enum Decision {
     Accept(Authorized),
@@ -335,7 +346,7 @@ pub async fn authorize(
     if let Some(via) = silent {
         let device = request.into_paired(via);
         let (device, token) = pairing.approve_silently(device).await.map_err(unavailable)?;
-        accepted.issued_token = Some((token, device.token_expires_at_ms.unwrap_or_default()));
+        accepted.issue(token, device.token_expires_at_ms.unwrap_or_default());
         return Ok(Decision::Accept(accepted));
     }
     let (request, resolution) = pairing.request(request);
