@@ -293,3 +293,31 @@ async fn a_waiting_scope_upgrade_on_a_device_token_is_let_in_with_its_new_token(
     assert!(waiting.call("logs.tail", json!({"limit": 1})).await["lines"].is_array(), "an admin method works");
     gateway.stop().await.unwrap();
 }
+
+/// OpenClaw 2026.9.6's CLI on a loopback URL: no `device`, no `Origin` (connect frames as
+/// recorded in `shared/fixtures/openclaw-frames.json`, sessions `cli_gateway_call_health` and
+/// `cli_devices_list`). It keeps working, with exactly the scopes it asked for.
+#[tokio::test]
+async fn openclaws_cli_on_direct_loopback_gets_exactly_what_it_asked_for() {
+    let gateway = TestGateway::start(&[]).await;
+    let recorded = [
+        (
+            r#"{"minProtocol": 4, "maxProtocol": 4, "client": {"id": "cli", "version": "2026.9.6", "platform": "linux", "deviceFamily": "Linux", "mode": "cli", "instanceId": "a1e10e79-bf17-4086-8a41-ce0568d19a7d"}, "caps": [], "auth": {"token": "<GATEWAY_TOKEN>"}, "role": "operator", "scopes": ["operator.read"]}"#,
+            "health",
+        ),
+        (
+            r#"{"minProtocol": 4, "maxProtocol": 4, "client": {"id": "cli", "version": "2026.9.6", "platform": "linux", "deviceFamily": "Linux", "mode": "cli", "instanceId": "0987021a-9c55-427b-80e4-2753c1cbd570"}, "caps": [], "auth": {"token": "<GATEWAY_TOKEN>"}, "role": "operator", "scopes": ["operator.pairing"]}"#,
+            "device.pair.list",
+        ),
+    ];
+    for (params, method) in recorded {
+        let params: Value = serde_json::from_str(&params.replace("<GATEWAY_TOKEN>", TOKEN)).unwrap();
+        let extensions = [("sec-websocket-extensions", "permessage-deflate; client_max_window_bits")];
+        let mut client = Client::open_with(&gateway.ws_url(), &extensions).await;
+        let hello = client.handshake(params.clone()).await.unwrap();
+        assert_eq!(hello["auth"]["scopes"], params["scopes"]);
+        assert!(hello["auth"].get("deviceToken").is_none(), "no device, no device token");
+        assert_eq!(client.request(method, json!({})).await["ok"], true, "{method}");
+    }
+    gateway.stop().await.unwrap();
+}
