@@ -192,7 +192,11 @@ async fn a_paired_device_gets_only_its_approved_scopes_and_asks_again_for_more()
     let upgrade = request_pairing(&gateway, &wider).await;
     assert_eq!(upgrade["reason"], "scope-upgrade");
     let pending = admin.call("device.pair.list", json!({})).await["pending"].clone();
-    assert_eq!(pending[0]["scopes"], json!(["operator.admin"]));
+    assert_eq!(
+        pending[0]["scopes"],
+        json!(["operator.read", "operator.write", "operator.admin"]),
+        "nothing taken away"
+    );
     // Nor does the device token.
     let mut with_device_token = wider.clone();
     with_device_token.token = None;

@@ -319,7 +319,14 @@ pub async fn authorize(
     }
     // An unknown device, or a paired one asking for more than it was approved for: either way
     // a pairing request an operator (holding those scopes) must approve.
+    // An upgrade asks for what was approved plus what is new, so approving it takes nothing away.
     let upgrade = approved.is_some();
+    let mut scopes = approved.unwrap_or_default();
+    for scope in &params.scopes {
+        if !scopes.contains(scope) {
+            scopes.push(scope.clone());
+        }
+    }
     let request = PendingDevice {
         request_id: String::new(),
         device_id: device_id.clone(),
@@ -330,7 +337,7 @@ pub async fn authorize(
         platform: params.client.platform.trim().to_ascii_lowercase(),
         device_family: params.client.device_family.clone(),
         role: params.role.clone(),
-        scopes: params.scopes.clone(),
+        scopes,
         address: peer.address.to_string(),
         created_at_ms: 0,
         last_attempt_at_ms: 0,
