@@ -93,21 +93,20 @@ fn forwarded_client(headers: &HeaderMap, edge: &EdgeSettings) -> Option<IpAddr> 
 }
 
 /// The origins this request may come from: `http://<Host>` (the gateway serves plain HTTP),
-/// and behind the Worker or a trusted proxy the public origin it forwards.
+/// `https://<Host>` when a proxy says the request arrived over HTTPS (the Worker's container
+/// transport rewrites `https:` to `http:` but keeps the host; a browser page cannot add these
+/// headers to a WebSocket upgrade), and behind the Worker or a trusted proxy the public host it
+/// forwards in `x-forwarded-host`.
 fn own_origins(headers: &HeaderMap, peer: &Peer) -> Vec<String> {
-    let mut own = Vec::new();
+    let https = header(headers, "x-forwarded-proto").is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+        || header(headers, "cf-visitor").is_some_and(|visitor| visitor.contains("\"https\""));
+    let schemes: &[&str] = if https { &["http", "https"] } else { &["http"] };
     let host = header(headers, header::HOST.as_str());
-    if let Some(origin) = host.and_then(|host| normalize_origin(&format!("http://{host}"))) {
-        own.push(origin);
-    }
-    if peer.via_edge {
-        let https = header(headers, "x-forwarded-proto").is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
-            || header(headers, "cf-visitor").is_some_and(|visitor| visitor.contains("https"));
-        let scheme = if https { "https" } else { "http" };
-        for public in [header(headers, "x-forwarded-host"), host].into_iter().flatten() {
-            if let Some(origin) = normalize_origin(&format!("{scheme}://{public}")) {
-                own.push(origin);
-            }
+    let forwarded_host = if peer.via_edge { header(headers, "x-forwarded-host") } else { None };
+    let mut own = Vec::new();
+    for authority in [host, forwarded_host].into_iter().flatten() {
+        for scheme in schemes {
+            own.extend(normalize_origin(&format!("{scheme}://{authority}")));
         }
     }
     own
@@ -206,5 +205,14 @@ mod tests {
         ]);
         let peer = Peer::new(([10, 0, 0, 2], 1).into(), &spoofed, &edge);
         assert!(!origin_allowed(&spoofed, &peer, &edge), "forwarding headers count only from the edge");
+        // A deployment whose Worker predates the proxy secret: the host is kept, the scheme
+        // comes from Cloudflare's `cf-visitor`.
+        let old_worker = headers(&[
+            ("host", "molt.ada.workers.dev"),
+            ("cf-visitor", r#"{"scheme":"https"}"#),
+            ("origin", "https://molt.ada.workers.dev"),
+        ]);
+        let peer = Peer::new(([10, 0, 0, 2], 1).into(), &old_worker, &edge);
+        assert!(origin_allowed(&old_worker, &peer, &edge));
     }
 }
