@@ -61,6 +61,9 @@ impl Peer {
         let worker_client = from_worker
             .then(|| header(headers, "cf-connecting-ip").and_then(|value| value.parse::<IpAddr>().ok()))
             .flatten();
+        if !from_worker && headers.contains_key("cf-connecting-ip") {
+            warn_once(edge);
+        }
         let trusted_proxy = edge.trusts_proxy(socket_ip);
         let address = worker_client
             .or_else(|| trusted_proxy.then(|| forwarded_client(headers, edge)).flatten())
@@ -68,6 +71,23 @@ impl Peer {
             .to_canonical();
         Self { address, direct_loopback: socket_ip.is_loopback() && !proxied, via_edge: from_worker || trusted_proxy }
     }
+}
+
+/// Says once per process why `cf-connecting-ip` was not believed: behind a Worker deployed
+/// before the proxy secret, every visitor shares the Worker's address (and its rate limit).
+fn warn_once(edge: &EdgeSettings) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let why = if edge.proxy_secret.is_some() {
+        "its `x-molt-proxy-secret` did not match"
+    } else {
+        "`MOLT_PROXY_SECRET` is not set"
+    };
+    tracing::warn!(
+        "ignoring `cf-connecting-ip`: {why}; hint: run `molt init` and `molt deploy` again so the Worker sends the secret"
+    );
 }
 
 /// The client named by `X-Forwarded-For`, read from the right: each hop a trusted proxy added
