@@ -18,16 +18,30 @@ fn token(data_dir: &std::path::Path) -> String {
 async fn first_start_prints_the_url_with_the_token_once_and_keeps_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut first = GatewayProcess::start(&data, &[("MOLT_LOG_FORMAT", "json")], &[]);
+    let mut first = GatewayProcess::start(&data, &[("MOLT_LOG_FORMAT", "json"), ("RUST_LOG", "trace")], &[]);
     let token = token(&data);
     assert_eq!(token.len(), 64);
     assert_eq!(first.banner.trim(), format!("molt gateway is running: open http://{}/#token={token}", first.addr));
     let ready = reqwest::get(format!("http://{}/readyz", first.addr)).await.unwrap();
     assert_eq!(ready.status(), 200);
+    // Old `/?token=` links, right and wrong, and the fragment's exchange leave no trace in the log.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for query in [token.as_str(), "wrong-guess-in-the-url"] {
+        let old = client.get(format!("http://{}/?token={query}", first.addr)).send().await.unwrap();
+        assert_eq!(old.status(), 303);
+    }
+    let exchange = client
+        .post(format!("http://{}/auth/token", first.addr))
+        .json(&json!({"token": "wrong-guess-in-the-body"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exchange.status(), 401);
     first.signal("TERM");
     assert!(first.wait_exit(Duration::from_secs(15)).0.success());
     let logs = first.stderr();
     assert!(!logs.contains(&token), "the token is never logged");
+    assert!(!logs.contains("wrong-guess"), "nor a guess at it: {logs}");
     for line in logs.lines() {
         let parsed: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
