@@ -2,6 +2,7 @@
 //! a device token, rejection, revocation that closes the device's connections at once.
 
 mod codes;
+mod connections;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +14,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use codes::{PolicyView, channel_name};
+pub use connections::ConnectionGuard;
 
 /// A paired device as lists show it, with whether it is connected now.
 #[derive(Debug, Clone, Serialize)]
@@ -132,28 +134,6 @@ pub struct Pairing {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Unregisters a connection from its device when dropped.
-pub struct ConnectionGuard<'a> {
-    pairing: &'a Pairing,
-    device_id: String,
-    id: u64,
-    pub revoked: CancellationToken,
-}
-
-impl Drop for ConnectionGuard<'_> {
-    fn drop(&mut self) {
-        let mut connections = lock(&self.pairing.connections);
-        if let Some(list) = connections.get_mut(&self.device_id) {
-            list.retain(|(id, _)| *id != self.id);
-            if list.is_empty() {
-                connections.remove(&self.device_id);
-            }
-        }
-        drop(connections);
-        self.pairing.presence(&self.device_id, false);
-    }
 }
 
 impl Pairing {
@@ -348,19 +328,14 @@ impl Pairing {
         if !self.store.remove_device(device_id).await? {
             return Err(PairingError::UnknownDevice(device_id.to_owned()));
         }
-        let closed = lock(&self.connections).remove(device_id).map(|list| {
-            for (_, token) in &list {
-                token.cancel();
-            }
-            list.len()
-        });
+        let closed = self.close_connections_of(device_id);
         self.audit(actor, "device.revoke", device_id, None).await;
         self.events.publish(
             "device.pair.changed",
             Scope::Pairing,
             &json!({"deviceId": device_id, "change": "revoked", "ts": now_ms()}),
         );
-        Ok(closed.unwrap_or(0))
+        Ok(closed)
     }
 
     /// Revokes a device's tokens (it stays paired and may pair a session again with the
@@ -378,32 +353,6 @@ impl Pairing {
             &json!({"deviceId": device_id, "change": "token-revoked", "ts": now_ms()}),
         );
         Ok(closed)
-    }
-
-    fn close_connections_of(&self, device_id: &str) -> usize {
-        lock(&self.connections).remove(device_id).map_or(0, |list| {
-            for (_, token) in &list {
-                token.cancel();
-            }
-            list.len()
-        })
-    }
-
-    /// Registers an open connection of a device, so a revocation can close it.
-    pub fn register(&self, device_id: &str) -> ConnectionGuard<'_> {
-        let id = self.next_connection.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let revoked = CancellationToken::new();
-        lock(&self.connections).entry(device_id.to_owned()).or_default().push((id, revoked.clone()));
-        self.presence(device_id, true);
-        ConnectionGuard { pairing: self, device_id: device_id.to_owned(), id, revoked }
-    }
-
-    fn presence(&self, device_id: &str, connected: bool) {
-        self.events.publish("device.presence", Scope::Pairing, &json!({"deviceId": device_id, "connected": connected}));
-    }
-
-    pub fn is_connected(&self, device_id: &str) -> bool {
-        lock(&self.connections).contains_key(device_id)
     }
 
     /// Paired devices, newest approval first.

@@ -44,24 +44,27 @@ pub async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, peer: Peer, cooki
         return;
     };
     let mut events = gateway.events.subscribe();
+    // Registered before hello-ok and checked after registering: a revocation that lands while
+    // the handshake runs is never missed.
     let registration = match (gateway.core(), &authorized.device) {
         (Some(core), Some(device)) => {
             if let Err(error) = core.store.touch_device(device.id.as_str(), &peer.address.to_string()).await {
                 tracing::warn!(%error, "cannot record the device's last connect");
             }
-            Some(core.pairing.register(device.id.as_str()))
+            let token = authorized.device_token.as_ref().map(|(token, _)| token.expose());
+            let Some(guard) = core.pairing.register_checked(device.id.as_str(), token).await else {
+                let error = ErrorShape::new(ErrorCode::NotPaired, "device revoked by an operator during the handshake")
+                    .with_details(json!({"code": "DEVICE_REVOKED"}));
+                let _ = send(&mut socket, frames::error_response(&request_id, &error)).await;
+                close(&mut socket, handshake::CLOSE_POLICY, "device revoked by an operator").await;
+                return;
+            };
+            Some(guard)
         }
         _ => None,
     };
     let address = peer.address.to_string();
     let revoked = registration.as_ref().map(|guard| guard.revoked.clone()).unwrap_or_default();
-    if !handshake::still_valid(&gateway, &authorized).await {
-        let error = ErrorShape::new(ErrorCode::NotPaired, "device revoked by an operator during the handshake")
-            .with_details(json!({"code": "DEVICE_REVOKED"}));
-        let _ = send(&mut socket, frames::error_response(&request_id, &error)).await;
-        close(&mut socket, handshake::CLOSE_POLICY, "device revoked by an operator").await;
-        return;
-    }
     // A connection signed in with a device token lasts no longer than the token.
     let expiry = authorized.device_token.as_ref().map(|(_, expires_ms)| {
         let left = u64::try_from(expires_ms.saturating_sub(now_ms())).unwrap_or(0);

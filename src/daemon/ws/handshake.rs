@@ -370,22 +370,3 @@ pub async fn authorize(
     };
     Err(not_paired(message, details))
 }
-
-/// Whether a connection's credentials still hold, checked after it registered for revocations
-/// and before `hello-ok`: a revocation that landed while the handshake ran is seen here, and
-/// one that lands later cancels the registration.
-pub async fn still_valid(gateway: &Gateway, accepted: &Authorized) -> bool {
-    let (Some(core), Some(device)) = (gateway.core(), &accepted.device) else { return true };
-    if let Some((token, _)) = &accepted.device_token {
-        return matches!(
-            core.store.check_device_token(token.expose()).await,
-            Ok(Some(grant)) if grant.device_id == device.id.as_str()
-        );
-    }
-    // Signed in with the gateway token: the device must still be paired and hold a token (a
-    // revocation deletes them all; another connect of the same device merely replaces it).
-    matches!(
-        core.store.device(device.id.as_str()).await,
-        Ok(Some(paired)) if paired.token_expires_at_ms.is_some_and(|expires| expires > now_ms())
-    )
-}
