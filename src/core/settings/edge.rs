@@ -109,4 +109,19 @@ mod tests {
         assert!(resolve_env(&[("MOLT_TRUSTED_PROXIES", "not-an-ip")]).is_err());
         assert_eq!(resolve_env(&[]).unwrap(), EdgeSettings::default());
     }
+
+    #[test]
+    fn molt_toml_gives_both_lists_and_the_environment_wins() {
+        let text = "[gateway]\nallowed_origins = [\"https://chat.example.com\"]\ntrusted_proxies = [\"10.1.0.0/16\"]\n";
+        let file: crate::core::settings::FileConfig = toml::from_str(text).unwrap();
+        let env = |name: &str| (name == "MOLT_TRUSTED_PROXIES").then(|| "127.0.0.1".to_owned());
+        let mut layers = Layers::new(&env);
+        let gateway = &file.gateway;
+        let edge =
+            resolve(&mut layers, gateway.allowed_origins.as_deref(), gateway.trusted_proxies.as_deref()).unwrap();
+        assert_eq!(edge.allowed_origins, ["https://chat.example.com"]);
+        assert!(edge.trusts_proxy([127, 0, 0, 1].into()) && !edge.trusts_proxy([10, 1, 2, 3].into()));
+        let origin = layers.provenance.iter().find(|line| line.name == "allowed_origins").unwrap();
+        assert_eq!(origin.origin, Origin::File);
+    }
 }
