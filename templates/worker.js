@@ -33,9 +33,20 @@ export class MoltContainer extends Container {
   }
 }
 
+// The gateway believes `cf-connecting-ip` only on requests carrying MOLT_PROXY_SECRET, and
+// checks browser origins against the public host and scheme named here.
+function forwarded(request, env) {
+  const url = new URL(request.url);
+  const headers = new Headers(request.headers);
+  if (env.MOLT_PROXY_SECRET) headers.set("x-molt-proxy-secret", env.MOLT_PROXY_SECRET);
+  headers.set("x-forwarded-host", url.host);
+  headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
+  return new Request(request, { headers });
+}
+
 export default {
   // HTTP and WebSocket upgrades alike: the container's fetch proxies both.
   async fetch(request, env) {
-    return getContainer(env.MOLT, INSTANCE).fetch(request);
+    return getContainer(env.MOLT, INSTANCE).fetch(forwarded(request, env));
   },
 };

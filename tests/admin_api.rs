@@ -60,7 +60,8 @@ async fn the_page_cookie_works_but_not_from_another_origin() {
 
 #[tokio::test]
 async fn approve_a_device_from_the_api_and_see_it_audited() {
-    let gateway = TestGateway::start(&[]).await;
+    // The test's own connection plays the reverse proxy that names the client.
+    let gateway = TestGateway::start(&[("MOLT_TRUSTED_PROXIES", "127.0.0.1")]).await;
     let mut remote = Client::open_with(&gateway.ws_url(), &[("x-forwarded-for", "198.51.100.7")]).await;
     let refusal = remote.handshake(ConnectOptions::new(TOKEN).params(&remote.nonce())).await.unwrap_err();
     let request_id = refusal.response.unwrap()["error"]["details"]["requestId"].as_str().unwrap().to_owned();

@@ -29,10 +29,19 @@ async fn the_page_streams_a_reply_from_the_provider() {
     });
     let browser = Browser::launch().await.expect("launch chromium");
 
-    browser.goto(&gateway.http_url(&format!("/?token={TOKEN}"))).await.unwrap();
+    // The printed URL carries the token in the fragment: the page trades it for the HttpOnly
+    // cookie and clears it, so it is in neither the address bar, the history, nor storage.
+    browser.goto(&gateway.http_url(&format!("/#token={TOKEN}"))).await.unwrap();
+    browser.wait_for("document.querySelector('#status').dataset.state === 'connected'", WAIT).await.unwrap();
     let address = browser.eval("location.href").await.unwrap();
     assert_eq!(address, serde_json::json!(gateway.http_url("/")), "the token left the address bar");
-    browser.wait_for("document.querySelector('#status').dataset.state === 'connected'", WAIT).await.unwrap();
+    let kept = browser
+        .eval(&format!("[document.cookie, JSON.stringify(localStorage), JSON.stringify(sessionStorage)].join('|').includes('{TOKEN}')"))
+        .await
+        .unwrap();
+    assert_eq!(kept, serde_json::json!(false), "no script-readable copy of the token");
+    let cookie = browser.eval("document.cookie.includes('molt_token')").await.unwrap();
+    assert_eq!(cookie, serde_json::json!(false), "the cookie is HttpOnly");
 
     browser.eval(TYPE_AND_SEND.replace("MESSAGE", "Hi molt").as_str()).await.unwrap();
     browser.wait_for("document.querySelector('.msg.assistant.streaming') !== null", WAIT).await.unwrap();

@@ -137,6 +137,7 @@ async fn deploy_makes_exactly_the_expected_requests_and_a_second_run_changes_not
         "ANTHROPIC_API_KEY",
         "CF_ACCESS_AUD",
         "MOLTBOT_GATEWAY_TOKEN",
+        "MOLT_PROXY_SECRET",
         "R2_ACCESS_KEY_ID",
         "R2_SECRET_ACCESS_KEY",
         "TELEGRAM_BOT_TOKEN",
@@ -188,6 +189,8 @@ async fn deploy_makes_exactly_the_expected_requests_and_a_second_run_changes_not
         assert_eq!(pushed["R2_SECRET_ACCESS_KEY"], digest);
         assert_eq!(pushed["CF_ACCESS_AUD"], state.apps[0]["aud"].as_str().unwrap());
         assert_eq!(pushed["MOLTBOT_GATEWAY_TOKEN"].len(), 64);
+        assert_eq!(pushed["MOLT_PROXY_SECRET"].len(), 64, "the Worker proves itself to the gateway with it");
+        assert_ne!(pushed["MOLT_PROXY_SECRET"], pushed["MOLTBOT_GATEWAY_TOKEN"]);
         let (webhook, webhook_secret) = state.telegram_webhook.clone().unwrap();
         assert_eq!(webhook, format!("https://{host}/channels/telegram/webhook"));
         assert_eq!(&webhook_secret, &pushed["TELEGRAM_WEBHOOK_SECRET"]);
@@ -224,8 +227,9 @@ async fn a_failed_deploy_resumes_where_it_stopped() {
         changes.iter().all(|call| call.ends_with("/workers/scripts/molt/secrets")),
         "only the secrets were left: {changes:?}"
     );
-    // ANTHROPIC_API_KEY, MOLTBOT_GATEWAY_TOKEN, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY.
-    assert_eq!(changes.len(), 4, "{changes:?}");
+    // ANTHROPIC_API_KEY, MOLTBOT_GATEWAY_TOKEN, MOLT_PROXY_SECRET, R2_ACCESS_KEY_ID,
+    // R2_SECRET_ACCESS_KEY.
+    assert_eq!(changes.len(), 5, "{changes:?}");
 }
 
 #[tokio::test]

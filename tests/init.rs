@@ -92,6 +92,8 @@ fn non_interactive_init_writes_the_pinned_files() {
     assert!(token.len() == 64 && token.chars().all(|c| c.is_ascii_hexdigit()), "32 bytes, hex");
     assert_eq!(stored["SLACK_SIGNING_SECRET"], "slack-signing-secret");
     assert!(stored.get("TELEGRAM_WEBHOOK_SECRET").is_some(), "webhook mode gets a secret token");
+    let proxy_secret = stored["MOLT_PROXY_SECRET"].as_str().unwrap();
+    assert!(proxy_secret.len() == 64 && proxy_secret != token, "the Worker's own secret, apart from the token");
 
     // A second init keeps the gateway token and the choices made before.
     let again = init(home.path(), &[], &[("MOLT_SECRET_STORE", "file"), ("MOLT_WORKER_NAME", "assistant")]);
@@ -100,6 +102,7 @@ fn non_interactive_init_writes_the_pinned_files() {
         serde_json::from_str(&std::fs::read_to_string(home.path().join("config/secrets/assistant.json")).unwrap())
             .unwrap();
     assert_eq!(stored_again["MOLTBOT_GATEWAY_TOKEN"], token);
+    assert_eq!(stored_again["MOLT_PROXY_SECRET"], proxy_secret);
     assert!(file("molt.toml").contains("[deploy.channels.slack]"));
 }
 

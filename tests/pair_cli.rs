@@ -47,7 +47,8 @@ async fn remote_request(gateway: &TestGateway) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn list_approve_and_revoke() {
-    let gateway = TestGateway::start(&[]).await;
+    // The test's own connection plays the reverse proxy that names the client.
+    let gateway = TestGateway::start(&[("MOLT_TRUSTED_PROXIES", "127.0.0.1")]).await;
     let url = gateway.http_url("");
     // Held open so the paired device lists as connected.
     let _local = Client::connect(&gateway.ws_url(), &ConnectOptions::new(TOKEN)).await.unwrap();

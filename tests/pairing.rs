@@ -11,7 +11,8 @@ use support::gateway::{TOKEN, TestGateway};
 const REMOTE: [(&str, &str); 1] = [("x-forwarded-for", "198.51.100.7")];
 
 async fn operator(gateway: &TestGateway) -> Client {
-    let mut options = ConnectOptions::new(TOKEN).scopes(&["operator.pairing", "operator.read"]);
+    // An approver holds what it approves: nobody hands out scopes beyond their own.
+    let mut options = ConnectOptions::new(TOKEN).scopes(&["operator.pairing", "operator.read", "operator.write"]);
     options.identity = None;
     Client::connect(&gateway.ws_url(), &options).await.unwrap().0
 }
@@ -27,7 +28,8 @@ async fn remote_connect(
 
 #[tokio::test]
 async fn request_approve_reconnect_revoke() {
-    let gateway = TestGateway::start(&[]).await;
+    // The test's own connection plays the reverse proxy that names the client.
+    let gateway = TestGateway::start(&[("MOLT_TRUSTED_PROXIES", "127.0.0.1")]).await;
     let mut admin = operator(&gateway).await;
     let identity = Identity::generate();
     let mut options = ConnectOptions::new(TOKEN);

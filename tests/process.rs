@@ -18,16 +18,30 @@ fn token(data_dir: &std::path::Path) -> String {
 async fn first_start_prints_the_url_with_the_token_once_and_keeps_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut first = GatewayProcess::start(&data, &[("MOLT_LOG_FORMAT", "json")], &[]);
+    let mut first = GatewayProcess::start(&data, &[("MOLT_LOG_FORMAT", "json"), ("RUST_LOG", "trace")], &[]);
     let token = token(&data);
     assert_eq!(token.len(), 64);
-    assert_eq!(first.banner.trim(), format!("molt gateway is running: open http://{}/?token={token}", first.addr));
+    assert_eq!(first.banner.trim(), format!("molt gateway is running: open http://{}/#token={token}", first.addr));
     let ready = reqwest::get(format!("http://{}/readyz", first.addr)).await.unwrap();
     assert_eq!(ready.status(), 200);
+    // Old `/?token=` links, right and wrong, and the fragment's exchange leave no trace in the log.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for query in [token.as_str(), "wrong-guess-in-the-url"] {
+        let old = client.get(format!("http://{}/?token={query}", first.addr)).send().await.unwrap();
+        assert_eq!(old.status(), 303);
+    }
+    let exchange = client
+        .post(format!("http://{}/auth/token", first.addr))
+        .json(&json!({"token": "wrong-guess-in-the-body"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exchange.status(), 401);
     first.signal("TERM");
     assert!(first.wait_exit(Duration::from_secs(15)).0.success());
     let logs = first.stderr();
     assert!(!logs.contains(&token), "the token is never logged");
+    assert!(!logs.contains("wrong-guess"), "nor a guess at it: {logs}");
     for line in logs.lines() {
         let parsed: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
@@ -125,6 +139,9 @@ fn print_config_shows_sources_and_redacts_secrets() {
         .env("ANTHROPIC_API_KEY", "sk-ant-secret-value")
         .env("MOLTBOT_GATEWAY_TOKEN", "gateway-secret-value")
         .env("MOLT_DATA_DIR", "/srv/molt")
+        .env("MOLT_PROXY_SECRET", "proxy-secret-value")
+        .env("MOLT_ALLOWED_ORIGINS", "https://chat.example.com")
+        .env("MOLT_TRUSTED_PROXIES", "127.0.0.1,10.0.0.0/8")
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -143,6 +160,9 @@ fn print_config_shows_sources_and_redacts_secrets() {
     assert_eq!(line("gateway_token"), "gateway_token [redacted] (env MOLTBOT_GATEWAY_TOKEN)");
     assert_eq!(line("anthropic_api_key"), "anthropic_api_key [redacted] (env ANTHROPIC_API_KEY)");
     assert_eq!(line("bind"), "bind 127.0.0.1 (default)");
+    assert_eq!(line("proxy_secret"), "proxy_secret [redacted] (env MOLT_PROXY_SECRET)");
+    assert_eq!(line("allowed_origins"), "allowed_origins https://chat.example.com (env MOLT_ALLOWED_ORIGINS)");
+    assert_eq!(line("trusted_proxies"), "trusted_proxies 127.0.0.1/32,10.0.0.0/8 (env MOLT_TRUSTED_PROXIES)");
 }
 
 #[test]

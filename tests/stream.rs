@@ -131,7 +131,7 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 
 /// Tries an upgrade; the HTTP status and JSON body when it is refused.
 async fn try_connect(gateway: &TestGateway) -> Result<Socket, (u16, Value)> {
-    match tokio_tungstenite::connect_async(gateway.ws_url()).await {
+    match tokio_tungstenite::connect_async_with_config(gateway.ws_url(), None, true).await {
         Ok((socket, _)) => Ok(socket),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             let body = response.body().as_deref().map(|body| serde_json::from_slice(body).unwrap());
@@ -146,7 +146,9 @@ async fn the_connection_cap_refuses_one_more_with_503_and_accepts_again_after_a_
     let gateway = TestGateway::start(&[("MOLT_MAX_CONNECTIONS", "2")]).await;
     let (first, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new(TOKEN)).await.unwrap();
     let (mut second, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new(TOKEN)).await.unwrap();
-    let refused = tokio_tungstenite::connect_async(gateway.ws_url()).await.expect_err("a third is refused");
+    let refused = tokio_tungstenite::connect_async_with_config(gateway.ws_url(), None, true)
+        .await
+        .expect_err("a third is refused");
     let tokio_tungstenite::tungstenite::Error::Http(response) = refused else { panic!("HTTP refusal: {refused}") };
     assert_eq!(response.status().as_u16(), 503);
     assert_eq!(response.headers()["retry-after"], "5");

@@ -159,7 +159,7 @@ async fn tail_filters_by_status_and_prints_readable_lines_without_colour_when_pi
 fn tail_gateway_prints_the_daemons_own_log_lines() {
     let data = tempfile::tempdir().unwrap();
     let gateway = GatewayProcess::start(&data.path().join("data"), &[("MOLT_LOG_FORMAT", "json")], &[]);
-    let token = gateway.banner.split("?token=").nth(1).unwrap().trim().to_owned();
+    let token = gateway.banner.split("#token=").nth(1).unwrap().trim().to_owned();
     let url = gateway.ws_url();
     let run = |args: &[&str], token: &str| {
         molt()

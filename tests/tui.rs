@@ -45,7 +45,10 @@ async fn chat_streams_a_reply_approves_a_device_and_restores_the_terminal() {
     let fake = FakeAnthropic::start().await;
     fake.push(slow_reply());
     let url = fake.base_url();
-    let gateway = TestGateway::start(&[("ANTHROPIC_API_KEY", "sk-ant-test"), ("ANTHROPIC_BASE_URL", &url)]).await;
+    // The remote device's connection comes through a reverse proxy (the test) that names it.
+    let env =
+        [("ANTHROPIC_API_KEY", "sk-ant-test"), ("ANTHROPIC_BASE_URL", &url), ("MOLT_TRUSTED_PROXIES", "127.0.0.1")];
+    let gateway = TestGateway::start(&env).await;
     let config = tempfile::tempdir().unwrap();
     let tmux = start_chat(&gateway.http_url(""), config.path(), Some(TOKEN));
     tmux.wait_for("● connected", WAIT).await;
@@ -148,7 +151,7 @@ async fn chat_waits_for_its_own_approval_and_connects_the_moment_it_is_given() {
     let tmux = start_chat(&gateway.http_url(""), config.path(), Some(TOKEN));
     tmux.wait_for_all(&["Waiting for approval", "hint: on the gateway's machine run `molt pair approve"], WAIT).await;
 
-    let mut options = ConnectOptions::new(TOKEN).scopes(&["operator.pairing"]);
+    let mut options = ConnectOptions::new(TOKEN).scopes(&["operator.admin"]);
     options.identity = None;
     let (mut admin, _) = Client::connect(&gateway.ws_url(), &options).await.unwrap();
     let pending = admin.call("device.pair.list", json!({})).await["pending"].clone();

@@ -142,6 +142,8 @@ async fn the_rendered_deploy_folder_passes_a_wrangler_dry_run_offline() {
     assert!(stdout.contains("--dry-run: exiting now."), "{stdout}");
     let bundle = std::fs::read_to_string(out.join("worker.js")).expect("the bundled Worker");
     assert!(bundle.contains("MoltContainer = class extends Container"), "the Worker defines the container class");
+    // The gateway believes `cf-connecting-ip` only with this header carrying MOLT_PROXY_SECRET.
+    assert!(bundle.contains(r#"headers.set("x-molt-proxy-secret", env.MOLT_PROXY_SECRET)"#), "{bundle}");
 }
 
 #[test]

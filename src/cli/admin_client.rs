@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::UserError;
 use crate::core::secret::Secret;
 use crate::core::settings::{GatewayFlags, Settings};
+use crate::core::url::local_token_for;
 use crate::daemon::token::TOKEN_FILE;
 
 pub struct AdminClient {
@@ -35,12 +36,9 @@ impl AdminClient {
                 format!("http://{host}:{}", settings.port)
             }
         };
-        let token = settings.gateway_token.clone().or_else(|| {
-            std::fs::read_to_string(settings.data_dir.join(TOKEN_FILE))
-                .ok()
-                .map(|text| Secret::new(text.trim()))
-                .filter(|token| !token.expose().is_empty())
-        });
+        // The data directory's token belongs to the local gateway: never sent to another host.
+        let token =
+            settings.gateway_token.clone().or_else(|| local_token_for(&base, &settings.data_dir.join(TOKEN_FILE)));
         let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
         let access = match (env("MOLT_ACCESS_CLIENT_ID"), env("MOLT_ACCESS_CLIENT_SECRET")) {
             (Some(id), Some(secret)) => Some((id, Secret::new(secret))),

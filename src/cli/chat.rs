@@ -1,7 +1,7 @@
 //! `molt chat`: settles where the gateway is and which credentials to send, then hands over to
 //! the terminal client in `crate::tui`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -9,6 +9,7 @@ use clap::Args;
 use super::UserError;
 use crate::core::secret::Secret;
 use crate::core::settings::{GatewayFlags, Settings};
+use crate::core::url::local_token_for;
 use crate::daemon::token::TOKEN_FILE;
 use crate::tui::{Options, TuiError};
 
@@ -57,10 +58,8 @@ fn options(args: &ChatArgs) -> anyhow::Result<Options> {
         )
     })?;
     // The token kept in the data directory belongs to the local gateway: never send it elsewhere.
-    let gateway_token = settings
-        .gateway_token
-        .clone()
-        .or_else(|| is_loopback(&display_url).then(|| read_token(&settings.data_dir.join(TOKEN_FILE))).flatten());
+    let gateway_token =
+        settings.gateway_token.clone().or_else(|| local_token_for(&display_url, &settings.data_dir.join(TOKEN_FILE)));
     let access = match (env("MOLT_ACCESS_CLIENT_ID"), env("MOLT_ACCESS_CLIENT_SECRET")) {
         (Some(id), Some(secret)) => Some((id, Secret::new(secret))),
         _ => None,
@@ -73,11 +72,6 @@ fn options(args: &ChatArgs) -> anyhow::Result<Options> {
         config_dir: config_dir(&env)?,
         color: env("NO_COLOR").is_none(),
     })
-}
-
-fn read_token(path: &Path) -> Option<Secret> {
-    let text = std::fs::read_to_string(path).ok()?;
-    Some(Secret::new(text.trim())).filter(|token| !token.expose().is_empty())
 }
 
 /// `$XDG_CONFIG_HOME/molt`, else `~/.config/molt`.
@@ -110,16 +104,6 @@ fn websocket_url(url: &str) -> Option<String> {
     Some(if has_path { format!("{scheme}://{rest}") } else { format!("{scheme}://{}/ws", rest.trim_end_matches('/')) })
 }
 
-fn is_loopback(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else { return false };
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
-    };
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,14 +118,5 @@ mod tests {
         assert_eq!(websocket_url("wss://h/custom").as_deref(), Some("wss://h/custom"));
         assert_eq!(websocket_url("ftp://h"), None);
         assert_eq!(websocket_url("127.0.0.1:18789"), None);
-    }
-
-    #[test]
-    fn only_loopback_hosts_get_the_local_token() {
-        assert!(is_loopback("http://127.0.0.1:18789"));
-        assert!(is_loopback("http://localhost:1"));
-        assert!(is_loopback("http://[::1]:18789"));
-        assert!(!is_loopback("https://molt.example.workers.dev"));
-        assert!(!is_loopback("http://127.0.0.1.example.com"));
     }
 }

@@ -91,9 +91,9 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
     eprintln!("{summary}");
     super::output::println(&deployed.url)?;
     eprintln!(
-        "open `{}?token=TOKEN` once (the token becomes a cookie and leaves the address bar); \
+        "open `{}/#token=TOKEN` once (the page trades it for a cookie and clears it from the address bar); \
          `molt secrets get MOLTBOT_GATEWAY_TOKEN --dir {}` prints TOKEN",
-        deployed.url,
+        deployed.url.trim_end_matches('/'),
         args.dir.display()
     );
     Ok(())

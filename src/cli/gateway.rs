@@ -99,7 +99,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
         let host = if local.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { local.ip() };
         let base = format!("http://{}/", SocketAddr::new(host, local.port()));
         let line = match source {
-            TokenSource::Generated => format!("molt gateway is running: open {base}?token={}", token.expose()),
+            TokenSource::Generated => format!("molt gateway is running: open {base}#token={}", token.expose()),
             TokenSource::Stored => format!(
                 "molt gateway is running: open {base} (token in `{}`)",
                 data_dir.join(token::TOKEN_FILE).display()

@@ -134,6 +134,11 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
     if !secrets.contains_key("MOLTBOT_GATEWAY_TOKEN") {
         secrets.insert("MOLTBOT_GATEWAY_TOKEN".into(), gateway_token()?);
     }
+    // The Worker sends it on every forwarded request (`x-molt-proxy-secret`); only requests
+    // carrying it may name the client in `cf-connecting-ip`.
+    if !secrets.contains_key("MOLT_PROXY_SECRET") {
+        secrets.insert("MOLT_PROXY_SECRET".into(), gateway_token()?);
+    }
     let telegram_webhook = answers.deploy.channels.telegram.as_ref().is_some_and(|t| t.mode == "webhook");
     if telegram_webhook && !secrets.contains_key("TELEGRAM_WEBHOOK_SECRET") {
         secrets.insert("TELEGRAM_WEBHOOK_SECRET".into(), gateway_token()?);

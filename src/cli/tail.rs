@@ -129,7 +129,7 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
         if !filters.keeps(&event) {
             continue;
         }
-        let text = if as_json { event.to_string() } else { render(&event, &paint) };
+        let text = redact_tokens(&if as_json { event.to_string() } else { render(&event, &paint) });
         super::output::line(&mut stdout, text)?;
     }
     Ok(())
@@ -237,6 +237,27 @@ pub fn render(event: &Value, paint: &Paint) -> String {
     out
 }
 
+/// `token=<value>` (an old sign-in link's query, a header dump) → `token=[redacted]`, so what
+/// `molt tail` prints never carries a gateway token.
+pub fn redact_tokens(text: &str) -> String {
+    const KEY: &str = "token=";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(KEY) {
+        let (before, after) = rest.split_at(at + KEY.len());
+        out.push_str(before);
+        let end = after
+            .find(|c: char| matches!(c, '&' | '#' | '"' | '\'' | ' ' | ';' | ',') || c.is_whitespace() || c == '\\')
+            .unwrap_or(after.len());
+        if end > 0 {
+            out.push_str("[redacted]");
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn format_ms(ms: i64) -> String {
     let seconds = ms.div_euclid(1000);
@@ -268,6 +289,20 @@ mod tests {
     fn timestamps_are_utc_iso_8601() {
         assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_ms(1_795_953_600_123), "2026-11-29T12:00:00.123Z");
+    }
+
+    #[test]
+    fn token_values_are_redacted() {
+        assert_eq!(
+            redact_tokens("GET https://molt.ada.workers.dev/?session=s&token=abc123&x=1 200"),
+            "GET https://molt.ada.workers.dev/?session=s&token=[redacted]&x=1 200"
+        );
+        assert_eq!(
+            redact_tokens(r#"{"url":"https://m.dev/?token=s3cret"}"#),
+            r#"{"url":"https://m.dev/?token=[redacted]"}"#
+        );
+        assert_eq!(redact_tokens("/#token=abc"), "/#token=[redacted]");
+        assert_eq!(redact_tokens("no secrets, token= empty"), "no secrets, token= empty");
     }
 
     #[test]

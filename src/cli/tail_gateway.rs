@@ -18,6 +18,7 @@ use super::init::open_store;
 use super::tail::{Paint, TailArgs, format_ms};
 use crate::core::secret::Secret;
 use crate::core::settings::default_data_dir;
+use crate::core::url::{is_loopback_url, local_token_for};
 
 const DEFAULT_URL: &str = "ws://127.0.0.1:18789/ws";
 const WAIT: Duration = Duration::from_secs(10);
@@ -30,7 +31,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
     let url = args.url.clone().unwrap_or_else(|| DEFAULT_URL.to_owned());
-    let token = token(args)?;
+    let token = token(args, &url)?;
     let mut socket = connect(&url, &token).await?;
     let paint = Paint::detect();
     let mut cursor: Option<u64> = None;
@@ -47,7 +48,7 @@ pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
         }
         let mut stdout = std::io::stdout().lock();
         for line in payload["lines"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-            let text = if args.json { line.to_owned() } else { render(line, &paint) };
+            let text = super::tail::redact_tokens(&if args.json { line.to_owned() } else { render(line, &paint) });
             super::output::line(&mut stdout, text)?;
         }
         cursor = payload["cursor"].as_u64();
@@ -61,8 +62,9 @@ pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
     }
 }
 
-/// `MOLT_GATEWAY_TOKEN`, the deployment's stored token, or a local gateway's token file.
-fn token(args: &TailArgs) -> anyhow::Result<Secret> {
+/// `MOLT_GATEWAY_TOKEN`, the deployment's stored token, or, for a loopback URL only, a local
+/// gateway's token file.
+fn token(args: &TailArgs, url: &str) -> anyhow::Result<Secret> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     if let Some(token) = env("MOLT_GATEWAY_TOKEN").or_else(|| env("MOLTBOT_GATEWAY_TOKEN")) {
         return Ok(Secret::new(token));
@@ -75,10 +77,10 @@ fn token(args: &TailArgs) -> anyhow::Result<Secret> {
         return Ok(token);
     }
     let file = default_data_dir(&env).join(crate::daemon::token::TOKEN_FILE);
-    match std::fs::read_to_string(&file) {
-        Ok(text) if !text.trim().is_empty() => Ok(Secret::new(text.trim())),
-        _ => Err(UserError::new(
-            "no gateway token: `MOLT_GATEWAY_TOKEN` is unset, no deployment stores one, and no local gateway keeps one",
+    match local_token_for(url, &file) {
+        Some(token) => Ok(token),
+        None => Err(UserError::new(
+            "no gateway token: `MOLT_GATEWAY_TOKEN` is unset, no deployment stores one, and a local gateway's token goes to loopback URLs only",
             "set `MOLT_GATEWAY_TOKEN`, or run `molt init` for a deployment",
         )
         .into()),
@@ -107,7 +109,7 @@ async fn connect(url: &str, token: &Secret) -> anyhow::Result<Socket> {
         "caps": [crate::core::frames::CAP_CHAT_DELTA_TEXT],
         "auth": {"token": token.expose()},
     });
-    if !is_loopback(url) {
+    if !is_loopback_url(url) {
         params["device"] = device_proof(token, &nonce);
     }
     request(&mut socket, "connect", "connect", params).await?;
@@ -133,16 +135,6 @@ fn device_proof(token: &Secret, nonce: &str) -> Value {
         "signedAt": signed_at,
         "nonce": nonce,
     })
-}
-
-/// A loopback gateway takes the token alone, as OpenClaw's CLI connects; others want a device.
-fn is_loopback(url: &str) -> bool {
-    let authority = url.split("://").nth(1).unwrap_or(url);
-    if authority.starts_with("[::1]") {
-        return true;
-    }
-    let host = authority.split(['/', ':']).next().unwrap_or_default();
-    host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn request(socket: &mut Socket, id: &str, method: &str, params: Value) -> anyhow::Result<Value> {
@@ -240,15 +232,6 @@ pub fn render(line: &str, paint: &Paint) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_urls_are_recognised() {
-        assert!(is_loopback("ws://127.0.0.1:18789/ws"));
-        assert!(is_loopback("ws://[::1]:18789/ws"));
-        assert!(is_loopback("ws://localhost/ws"));
-        assert!(!is_loopback("wss://molt.ada.workers.dev/ws"));
-        assert!(!is_loopback("ws://127.example.com/ws"));
-    }
 
     #[test]
     fn ring_lines_render_as_one_readable_line() {

@@ -138,7 +138,8 @@ pub fn verify(
     if nonce != challenge_nonce {
         return Err(DeviceAuthError::NonceMismatch);
     }
-    if (now_ms - proof.signed_at_ms).abs() > SIGNATURE_MAX_SKEW_MS {
+    // `signedAt` comes from the client: `abs_diff` cannot overflow whatever it holds.
+    if now_ms.abs_diff(proof.signed_at_ms) > SIGNATURE_MAX_SKEW_MS.unsigned_abs() {
         return Err(DeviceAuthError::SignatureExpired);
     }
     let signature_bytes =
@@ -233,6 +234,22 @@ mod tests {
             Err(DeviceAuthError::SignatureInvalid)
         );
         assert_eq!(DeviceAuthError::SignatureInvalid.code(), "DEVICE_AUTH_SIGNATURE_INVALID");
+    }
+
+    #[test]
+    fn an_outlandish_signed_at_is_expired_not_a_panic() {
+        let scopes = scopes();
+        let fields = fields(&scopes);
+        let cases =
+            [(i64::MAX, SIGNED_AT), (i64::MIN, SIGNED_AT), (-1, SIGNED_AT), (i64::MAX, i64::MIN), (i64::MIN, i64::MAX)];
+        for (signed_at_ms, now) in cases {
+            let proof = DeviceProof { signed_at_ms, ..proof() };
+            assert_eq!(
+                verify(&proof, &fields, NONCE, now),
+                Err(DeviceAuthError::SignatureExpired),
+                "{signed_at_ms} at {now}"
+            );
+        }
     }
 
     #[test]

@@ -11,3 +11,4 @@ pub mod secret;
 pub mod settings;
 pub mod sync;
 pub mod time;
+pub mod url;

@@ -60,6 +60,16 @@ impl Grants {
         })
     }
 
+    /// Every scope: what an operator signed in to the admin API holds.
+    pub fn all() -> Self {
+        Self(vec![Scope::Admin])
+    }
+
+    /// The first scope of `requested` (unknown names ignored) these grants do not cover.
+    pub fn missing<'a>(&self, requested: impl IntoIterator<Item = &'a str>) -> Option<Scope> {
+        requested.into_iter().filter_map(Scope::parse).find(|&scope| !self.allows(scope))
+    }
+
     pub fn names(&self) -> Vec<&'static str> {
         self.0.iter().map(|scope| scope.as_str()).collect()
     }
@@ -78,5 +88,8 @@ mod tests {
         assert!(!read.allows(Scope::Write));
         let pairing = Grants::from_requested(["operator.pairing"]);
         assert!(pairing.allows(Scope::Pairing) && !pairing.allows(Scope::Read));
+        assert_eq!(pairing.missing(["operator.pairing", "operator.admin"]), Some(Scope::Admin));
+        assert_eq!(admin.missing(["operator.write", "operator.pairing", "bogus"]), None);
+        assert_eq!(Grants::all().missing(["operator.admin"]), None);
     }
 }

@@ -1,10 +1,12 @@
-//! HTTP routes: health and readiness, the web page (with the `?token=` cookie exchange), its
-//! assets, and the gateway WebSocket on `/` and `/ws`.
+//! HTTP routes: health and readiness, the web page (with the token-for-cookie exchange:
+//! `POST /auth/token` for the `#token=` fragment, `/?token=` for old links), its assets, and the
+//! gateway WebSocket on `/` and `/ws` (browser origins checked before the upgrade).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -23,6 +25,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/", get(root))
         .route("/ws", get(websocket))
+        .route("/auth/token", post(token_exchange))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/assets/app.js", get(|| async { web::app_js() }))
@@ -66,11 +69,21 @@ async fn root(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     if let Ok(upgrade) = upgrade {
-        let cookie = cookie_token(&gateway.token, &headers);
-        return ws::upgrade(gateway, upgrade, Peer::new(socket, &headers), cookie);
+        return websocket(State(gateway), ConnectInfo(socket), headers, upgrade).await;
     }
     match uri.query().and_then(query_token) {
-        Some(token) => exchange_token(&gateway.token, &token, &headers, &uri),
+        Some(token) => {
+            let peer = gateway.peer(socket, &headers);
+            let location = location_without_token(&uri);
+            let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+            // Old links keep working; a wrong guess still counts and sets nothing.
+            match check_token(&gateway, &peer, &token) {
+                TokenCheck::Matched => set_cookie(&mut response, &gateway.token, &headers),
+                TokenCheck::Wrong => {}
+                locked @ TokenCheck::Locked(_) => return token_refusal(&locked),
+            }
+            no_store(response)
+        }
         None => web::index(),
     }
 }
@@ -81,37 +94,115 @@ async fn websocket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let peer = gateway.peer(socket, &headers);
+    if !gateway.origin_allowed(&headers, &peer) {
+        return cross_origin(&headers);
+    }
     let cookie = cookie_token(&gateway.token, &headers);
-    ws::upgrade(gateway, upgrade, Peer::new(socket, &headers), cookie)
+    ws::upgrade(gateway, upgrade, peer, cookie)
+}
+
+fn cross_origin(headers: &HeaderMap) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()).unwrap_or("?");
+    tracing::info!(origin, "cross-origin request refused");
+    let body = json!({
+        "error": format!("cross-origin request from `{origin}` refused"),
+        "hint": "open the page from the gateway's own address, or add the origin to `MOLT_ALLOWED_ORIGINS`",
+    });
+    (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
+}
+
+/// `POST /auth/token` with `{"token": "..."}`: the page trades the `#token=` fragment for the
+/// cookie. 204 with the cookie, 401 for a wrong token (counted), 429 while locked out.
+async fn token_exchange(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let peer = gateway.peer(socket, &headers);
+    if !gateway.origin_allowed(&headers, &peer) {
+        return cross_origin(&headers);
+    }
+    let token = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|value| value["token"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let check = check_token(&gateway, &peer, &token);
+    if !matches!(check, TokenCheck::Matched) {
+        return token_refusal(&check);
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    set_cookie(&mut response, &gateway.token, &headers);
+    no_store(response)
+}
+
+/// How a token exchange went.
+enum TokenCheck {
+    Matched,
+    Wrong,
+    Locked(std::time::Duration),
+}
+
+/// The gateway token check behind both exchanges: locked-out addresses are refused before the
+/// comparison, and a wrong token counts toward the failed-sign-in limit.
+fn check_token(gateway: &Gateway, peer: &Peer, given: &str) -> TokenCheck {
+    if let Some(wait) = gateway.auth_limiter.locked(peer.address) {
+        return TokenCheck::Locked(wait);
+    }
+    if given.is_empty() || !gateway.token.matches(given) {
+        gateway.auth_limiter.record_failure(peer.address);
+        return TokenCheck::Wrong;
+    }
+    gateway.auth_limiter.record_success(peer.address);
+    TokenCheck::Matched
+}
+
+fn token_refusal(check: &TokenCheck) -> Response {
+    let (status, body) = match check {
+        TokenCheck::Locked(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"error": format!("too many failed sign-ins; retry in {} s", wait.as_secs().max(1))}),
+        ),
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "the gateway token does not match", "hint": "open the URL `molt gateway` printed"}),
+        ),
+    };
+    no_store((status, axum::Json(body)).into_response())
 }
 
 fn query_token(query: &str) -> Option<String> {
     query.split('&').find_map(|pair| pair.strip_prefix("token=")).map(percent_decode)
 }
 
-/// `?token=` → an HttpOnly, SameSite=Strict cookie and a redirect to the same page without it,
-/// so the token leaves the address bar and the history.
-fn exchange_token(expected: &Secret, given: &str, headers: &HeaderMap, uri: &Uri) -> Response {
+/// The same page without `token=`, so the token leaves the address bar and the history.
+fn location_without_token(uri: &Uri) -> String {
     let rest: Vec<&str> = uri
         .query()
         .unwrap_or_default()
         .split('&')
         .filter(|pair| !pair.starts_with("token=") && !pair.is_empty())
         .collect();
-    let location = if rest.is_empty() { uri.path().to_owned() } else { format!("{}?{}", uri.path(), rest.join("&")) };
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
-    if expected.matches(given) {
-        let secure = headers.get("x-forwarded-proto").is_some_and(|proto| proto == "https")
-            || headers.contains_key("cf-visitor");
-        let cookie = format!(
-            "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000{}",
-            cookie_value(expected),
-            if secure { "; Secure" } else { "" }
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().insert(header::SET_COOKIE, value);
-        }
+    if rest.is_empty() { uri.path().to_owned() } else { format!("{}?{}", uri.path(), rest.join("&")) }
+}
+
+/// The HttpOnly, SameSite=Strict cookie holding a digest of the token; `Secure` behind HTTPS.
+/// `Secure` only narrows where the browser sends it, so any proxy's word for HTTPS is enough.
+fn set_cookie(response: &mut Response, token: &Secret, headers: &HeaderMap) {
+    let secure =
+        headers.get("x-forwarded-proto").is_some_and(|proto| proto == "https") || headers.contains_key("cf-visitor");
+    let cookie = format!(
+        "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000{}",
+        cookie_value(token),
+        if secure { "; Secure" } else { "" }
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
     }
+}
+
+fn no_store(mut response: Response) -> Response {
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -184,12 +275,7 @@ mod tests {
     fn query_tokens_are_decoded_and_removed_from_the_redirect() {
         assert_eq!(query_token("x=1&token=a%2Bb"), Some("a+b".into()));
         let uri: Uri = "/?session=s&token=abc".parse().unwrap();
-        let response = exchange_token(&Secret::new("abc"), "abc", &HeaderMap::new(), &uri);
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        assert_eq!(response.headers()[header::LOCATION], "/?session=s");
-        let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-        let wrong = exchange_token(&Secret::new("abc"), "nope", &HeaderMap::new(), &uri);
-        assert!(wrong.headers().get(header::SET_COOKIE).is_none());
+        assert_eq!(location_without_token(&uri), "/?session=s");
+        assert_eq!(location_without_token(&"/?token=abc".parse().unwrap()), "/");
     }
 }

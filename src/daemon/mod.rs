@@ -5,6 +5,7 @@ pub mod access;
 mod admin;
 pub mod agent;
 pub mod channels;
+mod edge;
 pub mod events;
 pub(crate) mod http;
 pub mod logs;

@@ -1,6 +1,6 @@
 //! The gateway's shared state: settings, token, readiness, the store and agent once open.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::access::AccessVerifier;
 use super::agent::Agent;
 use super::channels::Channels;
+pub use super::edge::Peer;
 use super::events::EventBus;
 use super::pairing::Pairing;
 use super::ratelimit::AuthLimiter;
@@ -84,31 +85,14 @@ impl Gateway {
     pub fn set_stop_reason(&self, reason: String) {
         *self.stop_reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
     }
-}
 
-/// Headers a proxy (the Cloudflare Worker, a reverse proxy) adds: their presence means the
-/// request did not come straight from this host.
-const PROXY_HEADERS: [&str; 4] = ["cf-connecting-ip", "x-forwarded-for", "forwarded", "x-real-ip"];
+    /// Who sent a request, by the one rule in [`super::edge`].
+    pub fn peer(&self, socket: SocketAddr, headers: &HeaderMap) -> Peer {
+        Peer::new(socket, headers, &self.settings.edge)
+    }
 
-/// Who is on the other end of a request.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer {
-    pub address: IpAddr,
-    /// A loopback peer with no proxy headers: a process on this machine.
-    pub direct_loopback: bool,
-}
-
-impl Peer {
-    pub fn new(socket: SocketAddr, headers: &HeaderMap) -> Self {
-        let proxied = PROXY_HEADERS.iter().any(|name| headers.contains_key(*name));
-        // Behind the Worker (or a reverse proxy) every request arrives from it; the edge names
-        // the real client.
-        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-        let address = header("cf-connecting-ip")
-            .or_else(|| header("x-forwarded-for").and_then(|list| list.split(',').next()))
-            .or_else(|| header("x-real-ip"))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(socket.ip());
-        Self { address, direct_loopback: socket.ip().is_loopback() && !proxied }
+    /// Whether a browser request's `Origin` may reach the gateway (see [`super::edge`]).
+    pub fn origin_allowed(&self, headers: &HeaderMap, peer: &Peer) -> bool {
+        super::edge::origin_allowed(headers, peer, &self.settings.edge)
     }
 }

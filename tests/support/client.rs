@@ -190,7 +190,8 @@ impl Client {
                 value.parse().unwrap(),
             );
         }
-        let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await.expect("websocket connect");
+        let (socket, _) =
+            tokio_tungstenite::connect_async_with_config(request, None, true).await.expect("websocket connect");
         Self::start(socket).await
     }
 

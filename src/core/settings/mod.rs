@@ -3,6 +3,7 @@
 mod access;
 mod channels;
 mod deploy;
+mod edge;
 mod file;
 mod layers;
 mod model;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub use access::{AccessSettings, AuthSettings, ChannelSeed};
 pub use channels::{ChannelSettings, DiscordSettings, GroupPolicy, SlackSettings, TelegramMode, TelegramSettings};
+pub use edge::EdgeSettings;
 pub use file::{
     AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig, GatewaySection, ModelSection,
 };
@@ -101,6 +103,8 @@ pub struct Settings {
     pub insecure: bool,
     /// Continuous replication to R2 / S3; `None` when no bucket is configured.
     pub replication: Option<ReplicationSettings>,
+    /// Allowed origins, trusted proxies and the Worker's proxy secret.
+    pub edge: EdgeSettings,
     /// Where each value came from, for `--print-config`.
     pub provenance: Vec<Provenance>,
 }
@@ -215,6 +219,7 @@ impl Settings {
             return Err(SettingsError::Insecure { bind });
         }
         let replication = replication::resolve(&mut layers)?;
+        let edge = edge::resolve(&mut layers, gateway.allowed_origins.as_deref(), gateway.trusted_proxies.as_deref())?;
         Ok(Self {
             port,
             bind,
@@ -231,6 +236,7 @@ impl Settings {
             channels,
             insecure: flags.insecure,
             replication,
+            edge,
             provenance: layers.provenance,
         })
     }

@@ -10,10 +10,11 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 
 use super::error::ApiError;
+use crate::core::scopes::Grants;
 use crate::daemon::access;
 use crate::daemon::http::cookie_token;
 use crate::daemon::pairing::Actor;
-use crate::daemon::state::{Core, Gateway, Peer};
+use crate::daemon::state::{Core, Gateway};
 
 /// An authenticated admin call: who made it, and the gateway's open core.
 pub struct Admin {
@@ -47,7 +48,7 @@ impl FromRequestParts<Arc<Gateway>> for Admin {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0)
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let peer = Peer::new(socket, &parts.headers);
+        let peer = gateway.peer(socket, &parts.headers);
         let address = Some(peer.address.to_string());
         if let Some(wait) = gateway.auth_limiter.locked(peer.address) {
             return Err(ApiError::new(
@@ -64,11 +65,11 @@ impl FromRequestParts<Arc<Gateway>> for Admin {
         let gateway_token = bearer(parts).is_some_and(|token| gateway.token.matches(token));
         let cookie = cookie_token(&gateway.token, &parts.headers);
         let actor = if gateway.settings.auth.dev_mode && (gateway_token || cookie) {
-            Actor { name: "local token".into(), address }
+            Actor { name: "local token".into(), address, grants: Grants::all() }
         } else if let Some(verifier) = &gateway.access {
             let token = access::token_from(&parts.headers).ok_or(access::AccessError::Missing)?;
             match verifier.verify(&token).await {
-                Ok(identity) => Actor { name: identity.name, address },
+                Ok(identity) => Actor { name: identity.name, address, grants: Grants::all() },
                 Err(error @ access::AccessError::KeysUnavailable { .. }) => return Err(error.into()),
                 Err(error) => return Err(fail(error.into())),
             }
@@ -80,7 +81,7 @@ impl FromRequestParts<Arc<Gateway>> for Admin {
                 Some("set `CF_ACCESS_TEAM_DOMAIN` and `CF_ACCESS_AUD`, or run `molt pair` on the gateway's host"),
             ));
         } else if gateway_token || cookie {
-            Actor { name: "local token".into(), address }
+            Actor { name: "local token".into(), address, grants: Grants::all() }
         } else if bearer(parts).is_some() {
             return Err(fail(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -96,21 +97,16 @@ impl FromRequestParts<Arc<Gateway>> for Admin {
                 Some("open the URL `molt gateway` printed, then reload; or send `Authorization: Bearer <token>`"),
             ));
         };
-        // A browser's cookie rides along on cross-site requests too: changes must come from
-        // this origin.
-        if parts.method != Method::GET && !gateway_token {
-            let origin = parts.headers.get(header::ORIGIN).and_then(|value| value.to_str().ok());
-            let host = parts.headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
-            if let Some(origin) = origin
-                && origin.split("://").nth(1) != Some(host)
-            {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "FORBIDDEN",
-                    format!("cross-origin request from `{origin}` refused"),
-                    None,
-                ));
-            }
+        // A browser's cookie rides along on cross-site requests (and SameSite does not tell
+        // one local port from another): changes must come from the gateway's own origin.
+        if parts.method != Method::GET && !gateway_token && !gateway.origin_allowed(&parts.headers, &peer) {
+            let origin = parts.headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()).unwrap_or("?");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                format!("cross-origin request from `{origin}` refused"),
+                Some("open the admin page from the gateway's own address, or add the origin to `MOLT_ALLOWED_ORIGINS`"),
+            ));
         }
         gateway.auth_limiter.record_success(peer.address);
         Ok(Self { actor, gateway: Arc::clone(gateway) })

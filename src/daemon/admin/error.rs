@@ -46,6 +46,7 @@ impl From<PairingError> for ApiError {
             PairingError::UnknownChannel(_) | PairingError::Invalid(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message, None)
             }
+            PairingError::MissingScope(_) => Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message, None),
             PairingError::Store(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "UNAVAILABLE",

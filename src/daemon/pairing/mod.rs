@@ -2,6 +2,7 @@
 //! a device token, rejection, revocation that closes the device's connections at once.
 
 mod codes;
+mod connections;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +14,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use codes::{PolicyView, channel_name};
+pub use connections::ConnectionGuard;
 
 /// A paired device as lists show it, with whether it is connected now.
 #[derive(Debug, Clone, Serialize)]
@@ -24,7 +26,7 @@ pub struct DeviceView {
 }
 
 use crate::core::pairing::DEVICE_REQUEST_TTL;
-use crate::core::scopes::Scope;
+use crate::core::scopes::{Grants, Scope};
 use crate::core::secret::Secret;
 use crate::core::sync::lock;
 use crate::core::time::now_ms;
@@ -43,6 +45,9 @@ pub enum PairingError {
     UnknownChannel(String),
     #[error("{0}")]
     Invalid(String),
+    /// The approver lacks a scope the device would get: nobody hands out more than they hold.
+    #[error("missing scope: {scope} (the device would get it, and you do not hold it)", scope = .0.as_str())]
+    MissingScope(Scope),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -115,6 +120,8 @@ pub struct Actor {
     /// The Access email, `local token`, a device id, or `loopback`.
     pub name: String,
     pub address: Option<String>,
+    /// What the actor holds; it may not grant a device more.
+    pub grants: Grants,
 }
 
 pub struct Pairing {
@@ -124,28 +131,6 @@ pub struct Pairing {
     pending: Mutex<HashMap<String, Pending>>,
     connections: Mutex<HashMap<String, Vec<(u64, CancellationToken)>>>,
     next_connection: std::sync::atomic::AtomicU64,
-}
-
-/// Unregisters a connection from its device when dropped.
-pub struct ConnectionGuard<'a> {
-    pairing: &'a Pairing,
-    device_id: String,
-    id: u64,
-    pub revoked: CancellationToken,
-}
-
-impl Drop for ConnectionGuard<'_> {
-    fn drop(&mut self) {
-        let mut connections = lock(&self.pairing.connections);
-        if let Some(list) = connections.get_mut(&self.device_id) {
-            list.retain(|(id, _)| *id != self.id);
-            if list.is_empty() {
-                connections.remove(&self.device_id);
-            }
-        }
-        drop(connections);
-        self.pairing.presence(&self.device_id, false);
-    }
 }
 
 impl Pairing {
@@ -234,7 +219,7 @@ impl Pairing {
     /// Approves a request: the device is stored with a fresh token, and a waiting connection
     /// gets it at once.
     pub async fn approve(&self, request_id: &str, actor: &Actor) -> Result<PairedDevice, PairingError> {
-        let entry = self.take(request_id)?;
+        let entry = self.take_within(request_id, &actor.grants)?;
         let device = entry.request.into_paired("operator");
         let (device, token) = self.store_with_token(device).await?;
         entry.resolution.send_replace(Some(Resolution::Approved { device: Box::new(device.clone()), token }));
@@ -249,6 +234,19 @@ impl Pairing {
         self.resolved(request_id, &entry.request.device_id, "rejected");
         self.audit(actor, "device.reject", &entry.request.device_id, entry.request.display_name.as_deref()).await;
         Ok(())
+    }
+
+    /// Takes a request the actor may approve: one asking for no scope beyond `grants`. A
+    /// refused one stays pending for an operator who holds enough.
+    fn take_within(&self, request_id: &str, grants: &Grants) -> Result<Pending, PairingError> {
+        let pending = lock(&self.pending);
+        if let Some(entry) = pending.get(request_id)
+            && let Some(scope) = grants.missing(entry.request.scopes.iter().map(String::as_str))
+        {
+            return Err(PairingError::MissingScope(scope));
+        }
+        drop(pending);
+        self.take(request_id)
     }
 
     fn take(&self, request_id: &str) -> Result<Pending, PairingError> {
@@ -275,7 +273,7 @@ impl Pairing {
     pub async fn approve_silently(&self, device: PairedDevice) -> Result<(PairedDevice, Secret), PairingError> {
         let (device, token) = self.store_with_token(device).await?;
         self.audit(
-            &Actor { name: device.approved_via.clone(), address: device.last_address.clone() },
+            &Actor { name: device.approved_via.clone(), address: device.last_address.clone(), grants: Grants::all() },
             "device.approve",
             &device.device_id,
             device.display_name.as_deref(),
@@ -303,8 +301,16 @@ impl Pairing {
     }
 
     /// Rotates a device's token: the old one stops working; the new one is returned once.
+    /// The actor must hold every scope the device has: the new token is handed to the actor.
+    /// The device's open connections close, as with a revocation: the old credential is gone.
     pub async fn rotate(&self, device_id: &str, actor: &Actor) -> Result<(Secret, i64), PairingError> {
+        let device =
+            self.store.device(device_id).await?.ok_or_else(|| PairingError::UnknownDevice(device_id.to_owned()))?;
+        if let Some(scope) = actor.grants.missing(device.scopes.iter().map(String::as_str)) {
+            return Err(PairingError::MissingScope(scope));
+        }
         let rotated = self.reissue(device_id).await?;
+        self.close_connections_of(device_id);
         self.audit(actor, "device.rotate", device_id, None).await;
         self.events.publish(
             "device.pair.changed",
@@ -319,19 +325,14 @@ impl Pairing {
         if !self.store.remove_device(device_id).await? {
             return Err(PairingError::UnknownDevice(device_id.to_owned()));
         }
-        let closed = lock(&self.connections).remove(device_id).map(|list| {
-            for (_, token) in &list {
-                token.cancel();
-            }
-            list.len()
-        });
+        let closed = self.close_connections_of(device_id);
         self.audit(actor, "device.revoke", device_id, None).await;
         self.events.publish(
             "device.pair.changed",
             Scope::Pairing,
             &json!({"deviceId": device_id, "change": "revoked", "ts": now_ms()}),
         );
-        Ok(closed.unwrap_or(0))
+        Ok(closed)
     }
 
     /// Revokes a device's tokens (it stays paired and may pair a session again with the
@@ -349,32 +350,6 @@ impl Pairing {
             &json!({"deviceId": device_id, "change": "token-revoked", "ts": now_ms()}),
         );
         Ok(closed)
-    }
-
-    fn close_connections_of(&self, device_id: &str) -> usize {
-        lock(&self.connections).remove(device_id).map_or(0, |list| {
-            for (_, token) in &list {
-                token.cancel();
-            }
-            list.len()
-        })
-    }
-
-    /// Registers an open connection of a device, so a revocation can close it.
-    pub fn register(&self, device_id: &str) -> ConnectionGuard<'_> {
-        let id = self.next_connection.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let revoked = CancellationToken::new();
-        lock(&self.connections).entry(device_id.to_owned()).or_default().push((id, revoked.clone()));
-        self.presence(device_id, true);
-        ConnectionGuard { pairing: self, device_id: device_id.to_owned(), id, revoked }
-    }
-
-    fn presence(&self, device_id: &str, connected: bool) {
-        self.events.publish("device.presence", Scope::Pairing, &json!({"deviceId": device_id, "connected": connected}));
-    }
-
-    pub fn is_connected(&self, device_id: &str) -> bool {
-        lock(&self.connections).contains_key(device_id)
     }
 
     /// Paired devices, newest approval first.

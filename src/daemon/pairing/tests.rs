@@ -10,7 +10,7 @@ fn pairing(dir: &std::path::Path) -> (Pairing, EventBus) {
 }
 
 fn actor() -> Actor {
-    Actor { name: "local token".into(), address: Some("127.0.0.1".into()) }
+    Actor { name: "local token".into(), address: Some("127.0.0.1".into()), grants: crate::core::scopes::Grants::all() }
 }
 
 fn request(device: &str, scopes: &[&str]) -> PendingDevice {
@@ -86,13 +86,35 @@ async fn revoking_closes_open_connections_and_kills_the_token() {
 }
 
 #[tokio::test]
+async fn a_revocation_during_a_handshake_is_never_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pairing, _) = pairing(dir.path());
+    let (pending, waiter) = pairing.request(request("d5", &["operator.read"]));
+    pairing.approve(&pending.request_id, &actor()).await.unwrap();
+    let Some(Resolution::Approved { token, .. }) = waiter.borrow().clone() else { panic!("approved") };
+    // The handshake looked the token and the device up; then an operator revoked them, before
+    // the connection registered. Registering sees it.
+    pairing.revoke_tokens("d5", &actor()).await.unwrap();
+    assert!(pairing.register_checked("d5", Some(token.expose())).await.is_none(), "its device token is gone");
+    assert!(pairing.register_checked("d5", None).await.is_none(), "signed in with the gateway token: no token left");
+    assert!(!pairing.is_connected("d5"), "a refused registration leaves nothing behind");
+    // A revocation after the registration cancels it.
+    let (fresh, _) = pairing.reissue("d5").await.unwrap();
+    let connection = pairing.register_checked("d5", Some(fresh.expose())).await.expect("valid");
+    pairing.revoke_tokens("d5", &actor()).await.unwrap();
+    assert!(connection.revoked.is_cancelled());
+}
+
+#[tokio::test]
 async fn rotation_replaces_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let (pairing, _) = pairing(dir.path());
     let (pending, waiter) = pairing.request(request("d4", &["operator.read"]));
     pairing.approve(&pending.request_id, &actor()).await.unwrap();
     let Some(Resolution::Approved { token: old, .. }) = waiter.borrow().clone() else { panic!("approved") };
+    let connection = pairing.register("d4");
     let (new, expires) = pairing.rotate("d4", &actor()).await.unwrap();
+    assert!(connection.revoked.is_cancelled(), "the old token's connections close");
     assert!(expires > now_ms());
     assert_eq!(pairing.store().check_device_token(old.expose()).await.unwrap(), None);
     assert!(pairing.store().check_device_token(new.expose()).await.unwrap().is_some());

@@ -13,14 +13,14 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use super::ReplicationError;
-use crate::daemon::state::{Gateway, Peer};
+use crate::daemon::state::Gateway;
 
 pub fn routes() -> Router<Arc<Gateway>> {
     Router::new().route("/api/admin/replication", get(status)).route("/api/admin/replication/backup", post(backup))
 }
 
 fn authorized(gateway: &Gateway, socket: SocketAddr, headers: &HeaderMap) -> Result<(), (StatusCode, &'static str)> {
-    let peer = Peer::new(socket, headers);
+    let peer = gateway.peer(socket, headers);
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

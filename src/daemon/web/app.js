@@ -32,7 +32,7 @@
   };
 
   const state = {
-    ws: null, connected: false, device: null, token: null, historyGen: 0,
+    ws: null, connected: false, device: null, historyGen: 0,
     sessionKey: store.get('molt.session') || DEFAULT_SESSION,
     sessions: [], nextId: 1, pending: new Map(),
     runs: new Map(), // runId -> { runId, sessionKey, row, text, seq }, current session only
@@ -67,14 +67,29 @@
     { gateway: true, code: (e.details && e.details.code) || e.code || '', retryAfterMs: e.retryAfterMs });
 
   // ---------- token and device identity ----------
-  function takeToken() {
+  // A `#token=` URL: the fragment never reaches a server or a log. Clear it from the address bar
+  // and the history at once, then trade it for the gateway's HttpOnly cookie, so the token is
+  // never kept where scripts can read it. Resolves true when a token was exchanged.
+  async function exchangeToken() {
+    store.remove('molt.token'); // older pages kept it in localStorage
     const params = new URLSearchParams(location.hash.replace(/^#/, ''));
     const token = params.get('token');
-    if (token) {
-      store.set('molt.token', token);
-      history.replaceState(null, '', location.pathname + location.search);
+    if (!token) return false;
+    params.delete('token');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + location.search + (rest ? '#' + rest : ''));
+    try {
+      const answer = await fetch('/auth/token', {
+        method: 'POST', credentials: 'same-origin', cache: 'no-store',
+        headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }),
+      });
+      if (answer.status === 429) showNotice('Too many failed sign-ins from this address; wait a few minutes and open the URL again.');
+      else if (!answer.ok) showNotice('That sign-in link carries a wrong gateway token. Open the URL printed by `molt gateway`.');
+      return answer.ok;
+    } catch (err) {
+      showNotice(`Cannot sign in: ${err.message}`);
+      return false;
     }
-    return store.get('molt.token') || null;
   }
 
   async function loadDevice() {
@@ -111,10 +126,10 @@
   }
 
   async function signDevice(nonce) {
-    const { device, token } = state;
+    const { device } = state;
     const signedAt = Date.now();
     const payload = ['v3', device.id, CLIENT.id, CLIENT.mode, ROLE, SCOPES.join(','), String(signedAt),
-      token || '', nonce, PLATFORM, CLIENT.deviceFamily].join('|');
+      '', nonce, PLATFORM, CLIENT.deviceFamily].join('|');
     const sig = await crypto.subtle.sign({ name: 'Ed25519' }, device.privateKey, new TextEncoder().encode(payload));
     return { id: device.id, publicKey: device.publicKey, signature: b64url(sig), signedAt, nonce };
   }
@@ -187,7 +202,7 @@
         // `pairing-wait`: the gateway holds the connect open until an operator answers, so an
         // approval lets this page in at once instead of at its next retry.
         role: ROLE, scopes: SCOPES, caps: ['pairing-wait', 'chat-delta-text'],
-        auth: state.token ? { token: state.token } : {},
+        auth: {}, // the HttpOnly cookie carries the gateway token
         device,
       }, ws, PAIRING_WAIT_MS);
       if (ws === state.ws) onHello(hello);
@@ -210,12 +225,6 @@
 
   function onConnectFailed(err) {
     const code = err.code;
-    if (code === 'AUTH_TOKEN_MISMATCH' && state.token) {
-      // A stale token in storage would shadow a fresh cookie: forget it and retry once quickly.
-      store.remove('molt.token');
-      state.token = null;
-      return;
-    }
     if (code === 'AUTH_TOKEN_MISSING' || code === 'AUTH_TOKEN_MISMATCH') {
       state.failure = { status: 'Not authorized', retryMs: BACKOFF_CAP_MS };
       showNotice('Not authorized: this browser has no valid gateway token. Open the URL printed by `molt gateway` '
@@ -596,10 +605,8 @@
   });
   el.menu.addEventListener('click', () => setSidebar(true));
   el.backdrop.addEventListener('click', () => setSidebar(false));
-  window.addEventListener('hashchange', () => { // a token URL pasted into an open tab
-    const before = state.token;
-    state.token = takeToken();
-    if (state.token === before || !state.device) return;
+  window.addEventListener('hashchange', async () => { // a token URL pasted into an open tab
+    if (!(await exchangeToken()) || !state.device) return;
     Object.assign(state, { failure: null, attempt: 0 });
     if (state.ws) state.ws.close(); else connect();
   });
@@ -610,7 +617,7 @@
   };
 
   async function boot() {
-    state.token = takeToken();
+    await exchangeToken();
     renderSessions();
     updateControls();
     try { state.device = await loadDevice(); } catch (err) {

@@ -47,17 +47,39 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
         return;
     };
     let mut events = gateway.events.subscribe();
+    // Registered before hello-ok and checked after registering: a revocation that lands while
+    // the handshake runs is never missed.
     let registration = match (gateway.core(), &authorized.device) {
         (Some(core), Some(device)) => {
             if let Err(error) = core.store.touch_device(device.id.as_str(), &peer.address.to_string()).await {
                 tracing::warn!(%error, "cannot record the device's last connect");
             }
-            Some(core.pairing.register(device.id.as_str()))
+            let token = authorized.device_token.as_ref().map(|(token, _)| token.expose());
+            let Some(guard) = core.pairing.register_checked(device.id.as_str(), token).await else {
+                let error = ErrorShape::new(ErrorCode::NotPaired, "device revoked by an operator during the handshake")
+                    .with_details(json!({"code": "DEVICE_REVOKED"}));
+                let _ = outbox.push(frames::error_response(&request_id, &error));
+                outbox.close(handshake::CLOSE_POLICY, "device revoked by an operator");
+                return;
+            };
+            Some(guard)
         }
         _ => None,
     };
     let address = peer.address.to_string();
     let revoked = registration.as_ref().map(|guard| guard.revoked.clone()).unwrap_or_default();
+    // A connection signed in with a device token lasts no longer than the token.
+    let expiry = authorized.device_token.as_ref().map(|(_, expires_ms)| {
+        let left = u64::try_from(expires_ms.saturating_sub(now_ms())).unwrap_or(0);
+        tokio::time::Instant::now() + Duration::from_millis(left)
+    });
+    let expired = async move {
+        match expiry {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expired);
     let hello = methods::hello(&gateway, &authorized, &conn_id).await;
     let _ = outbox.push(frames::ok_response(&request_id, &hello));
     tracing::debug!(
@@ -125,6 +147,10 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
             () = outbox.closed() => break,
             () = revoked.cancelled() => {
                 outbox.close(handshake::CLOSE_POLICY, "device revoked by an operator");
+                break;
+            }
+            () = &mut expired => {
+                outbox.close(handshake::CLOSE_POLICY, "device token expired; connect with the gateway token");
                 break;
             }
             () = gateway.close_connections.cancelled() => {
@@ -273,7 +299,7 @@ async fn wait_for_operator(
         if let Some(outcome) = resolution.borrow_and_update().clone() {
             return match outcome {
                 Resolution::Approved { device, token } => {
-                    accepted.issued_token = Some((token, device.token_expires_at_ms.unwrap_or_default()));
+                    accepted.issue(token, device.token_expires_at_ms.unwrap_or_default());
                     Ok(accepted)
                 }
                 Resolution::Rejected => Err(refusal("pairing rejected by an operator", "PAIRING_REJECTED")),

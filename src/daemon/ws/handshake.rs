@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use crate::core::device::{self, DeviceProof, SignedFields, VerifiedDevice};
 use crate::core::frames::{ErrorCode, ErrorShape, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
-use crate::core::scopes::{Grants, Scope};
+use crate::core::scopes::Grants;
 use crate::core::secret::Secret;
 use crate::core::time::now_ms;
 use crate::daemon::pairing::{PairingError, PendingDevice, Resolution};
@@ -54,6 +54,20 @@ pub struct Authorized {
     pub issued_token: Option<(Secret, i64)>,
     /// What the client announced in `connect.caps`.
     pub caps: Vec<String>,
+    /// The device token this connection signed in with, and when it expires: the connection
+    /// ends when the token does.
+    pub device_token: Option<(Secret, i64)>,
+}
+
+impl Authorized {
+    /// Records a token issued on this connect. A connection that signed in with a device token
+    /// now holds the new one (issuing replaced the old).
+    pub fn issue(&mut self, token: Secret, expires_at_ms: i64) {
+        if self.device_token.is_some() {
+            self.device_token = Some((token.clone(), expires_at_ms));
+        }
+        self.issued_token = Some((token, expires_at_ms));
+    }
 }
 
 /// The outcome of a connect.
@@ -246,6 +260,7 @@ pub async fn authorize(
         client: params.client.clone(),
         issued_token: None,
         caps: params.caps.clone(),
+        device_token: None,
     };
     let Some(proof) = &params.device else {
         // OpenClaw's CLI sends no device on a loopback URL with the shared token.
@@ -275,30 +290,45 @@ pub async fn authorize(
         error: ErrorShape::unavailable(format!("pairing unavailable: {error}")),
         close_code: 1013,
     };
-    if let Shared::DeviceToken(grant) = &shared {
-        if grant.device_id != device_id {
-            return Err(fail(auth_error(
-                "unauthorized: device token mismatch (it belongs to another device)",
-                "AUTH_DEVICE_TOKEN_MISMATCH",
-            )));
+    // What the operator approved for this device bounds what it gets: a device token carries
+    // the scopes it was issued with, a paired device its approved ones.
+    let approved = match &shared {
+        Shared::DeviceToken(grant) => {
+            if grant.device_id != device_id {
+                return Err(fail(auth_error(
+                    "unauthorized: device token mismatch (it belongs to another device)",
+                    "AUTH_DEVICE_TOKEN_MISMATCH",
+                )));
+            }
+            accepted.device_token = Some((Secret::new(sent_token), grant.expires_ms));
+            Some(grant.scopes.clone())
         }
-        let allowed = Grants::from_requested(grant.scopes.iter().map(String::as_str));
-        accepted.grants = Grants::from_requested(
-            params
-                .scopes
-                .iter()
-                .map(String::as_str)
-                .filter(|scope| Scope::parse(scope).is_some_and(|scope| allowed.allows(scope))),
-        );
-        gateway.auth_limiter.record_success(peer.address);
-        return Ok(Decision::Accept(accepted));
-    }
+        _ => {
+            core.store.device(&device_id).await.map_err(|error| unavailable(error.into()))?.map(|device| device.scopes)
+        }
+    };
     gateway.auth_limiter.record_success(peer.address);
     let pairing = &core.pairing;
-    let paired = core.store.device(&device_id).await.map_err(|error| unavailable(error.into()))?;
-    if paired.is_some() {
-        accepted.issued_token = Some(pairing.reissue(&device_id).await.map_err(unavailable)?);
+    let within = approved.as_ref().is_some_and(|approved| {
+        Grants::from_requested(approved.iter().map(String::as_str))
+            .missing(params.scopes.iter().map(String::as_str))
+            .is_none()
+    });
+    if within {
+        if !matches!(shared, Shared::DeviceToken(_)) {
+            accepted.issued_token = Some(pairing.reissue(&device_id).await.map_err(unavailable)?);
+        }
         return Ok(Decision::Accept(accepted));
+    }
+    // An unknown device, or a paired one asking for more than it was approved for: either way
+    // a pairing request an operator (holding those scopes) must approve.
+    // An upgrade asks for what was approved plus what is new, so approving it takes nothing away.
+    let upgrade = approved.is_some();
+    let mut scopes = approved.unwrap_or_default();
+    for scope in &params.scopes {
+        if !scopes.contains(scope) {
+            scopes.push(scope.clone());
+        }
     }
     let request = PendingDevice {
         request_id: String::new(),
@@ -310,7 +340,7 @@ pub async fn authorize(
         platform: params.client.platform.trim().to_ascii_lowercase(),
         device_family: params.client.device_family.clone(),
         role: params.role.clone(),
-        scopes: params.scopes.clone(),
+        scopes,
         address: peer.address.to_string(),
         created_at_ms: 0,
         last_attempt_at_ms: 0,
@@ -326,15 +356,20 @@ pub async fn authorize(
     if let Some(via) = silent {
         let device = request.into_paired(via);
         let (device, token) = pairing.approve_silently(device).await.map_err(unavailable)?;
-        accepted.issued_token = Some((token, device.token_expires_at_ms.unwrap_or_default()));
+        accepted.issue(token, device.token_expires_at_ms.unwrap_or_default());
         return Ok(Decision::Accept(accepted));
     }
     let (request, resolution) = pairing.request(request);
     if params.caps.iter().any(|cap| cap == PAIRING_WAIT) {
         return Ok(Decision::Wait { accepted: Box::new(accepted), request, resolution });
     }
-    Err(not_paired(
-        "pairing required: an operator must approve this device (`molt pair approve` or the admin page)",
-        json!({"code": "PAIRING_REQUIRED", "requestId": request.request_id, "deviceId": request.device_id}),
-    ))
+    let mut details =
+        json!({"code": "PAIRING_REQUIRED", "requestId": request.request_id, "deviceId": request.device_id});
+    let message = if upgrade {
+        details["reason"] = json!("scope-upgrade");
+        "pairing required: this device asks for scopes beyond those approved; an operator must approve them (`molt pair approve` or the admin page)"
+    } else {
+        "pairing required: an operator must approve this device (`molt pair approve` or the admin page)"
+    };
+    Err(not_paired(message, details))
 }

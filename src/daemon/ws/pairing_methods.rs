@@ -22,6 +22,7 @@ pub const METHODS: &[&str] = &[
 pub fn error_shape(error: PairingError) -> ErrorShape {
     match error {
         PairingError::Store(error) => ErrorShape::unavailable(format!("store unavailable: {error}")),
+        PairingError::MissingScope(scope) => ErrorShape::missing_scope(scope.as_str()),
         error @ (PairingError::UnknownRequest(_)
         | PairingError::UnknownDevice(_)
         | PairingError::UnknownCode { .. }) => {
@@ -52,6 +53,7 @@ pub async fn dispatch(
             .as_ref()
             .map_or_else(|| "local token".to_owned(), |device| format!("device {}", device.id.as_str())),
         address: Some(address.to_owned()),
+        grants: client.grants.clone(),
     };
     run(pairing, &actor, method, params).await.map_err(error_shape)
 }
