@@ -59,6 +59,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the store and token live [env: MOLT_DATA_DIR]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file [env: MOLT_CONFIG]')
             [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'No gateway is running: open the store here, snapshot it into the bucket, and stop')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'With `--offline`: take the bucket over even if a gateway still holds it (that gateway is fenced and stops)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

@@ -393,7 +393,7 @@ _molt() {
             return 0
             ;;
         molt__subcmd__gateway__subcmd__backup)
-            opts="-h --url --port --data-dir --config --offline --help"
+            opts="-h --url --port --data-dir --config --offline --force --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

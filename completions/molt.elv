@@ -54,6 +54,7 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand --data-dir 'Where the store and token live [env: MOLT_DATA_DIR]'
             cand --config 'Settings file [env: MOLT_CONFIG]'
             cand --offline 'No gateway is running: open the store here, snapshot it into the bucket, and stop'
+            cand --force 'With `--offline`: take the bucket over even if a gateway still holds it (that gateway is fenced and stops)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

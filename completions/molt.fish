@@ -54,6 +54,7 @@ complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subco
 complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l data-dir -d 'Where the store and token live [env: MOLT_DATA_DIR]' -r -F
 complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l config -d 'Settings file [env: MOLT_CONFIG]' -r -F
 complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l offline -d 'No gateway is running: open the store here, snapshot it into the bucket, and stop'
+complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l force -d 'With `--offline`: take the bucket over even if a gateway still holds it (that gateway is fenced and stops)'
 complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -s h -l help -d 'Print help'
 complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from help" -f -a "backup" -d 'Ship every change and store a snapshot in the bucket now'
 complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
