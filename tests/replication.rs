@@ -453,7 +453,7 @@ async fn snapshots_keep_the_last_n_and_an_idle_gateway_sends_no_requests() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let after = gateway.readyz().await.1["replication"]["operations"].clone();
     assert_eq!(before, after, "an idle gateway costs no bucket operations");
-    assert!(after["classALastHour"].as_u64() > Some(10), "{after}");
+    assert!(after["classALastHour"].as_u64() > Some(5), "the chat did reach the bucket: {after}");
 
     let expected = contents(&history(&gateway, "main").await);
     gateway.stop().await.unwrap();
