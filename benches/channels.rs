@@ -74,10 +74,12 @@ async fn main() {
         let to_chat = |call: &support::fake_telegram::Call| call.body["chat_id"].as_str() == Some(chat_id.as_str());
         let queued = Instant::now();
         telegram.message(chat, chat, "ping");
-        let requested = spin_until(|| model.requests().len() > index).await;
+        spin_until(|| model.requests().len() > index).await;
+        // The fakes' own clocks: when the model had read the request, when Telegram got the send.
+        let requested = model.requests()[index].at;
         spin_until(|| telegram.calls_of("sendMessage").iter().any(to_chat)).await;
         let sent = telegram.calls_of("sendMessage").into_iter().find(to_chat).unwrap().at;
-        inbound.push((requested - queued).as_secs_f64() * 1000.0);
+        inbound.push((requested.saturating_duration_since(queued)).as_secs_f64() * 1000.0);
         outbound.push((sent.into_std().saturating_duration_since(requested)).as_secs_f64() * 1000.0);
     }
     inbound.sort_by(f64::total_cmp);

@@ -149,6 +149,9 @@ async fn close_4014_is_explained_and_not_retried_and_429_is_waited_out() {
     discord.wait_until("the typing calls to end", |discord| discord.calls().len() >= 4).await;
     let before = discord.calls().len();
     discord.bucket_remaining(0);
+    // The typing call takes the spent bucket; the reply comes late enough that its create is
+    // sent after the typing answer arrived (with both in flight at once, neither can know).
+    model.push(Reply::Slow { chunks: vec!["You said: again".into()], delay_ms: 300 });
     discord.message(DM, None, USER, "again", false);
     discord.wait_until("the second reply", |discord| discord.shown(DM).len() == 2).await;
     let calls = discord.calls();

@@ -38,6 +38,8 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The parsed JSON body, or `Null` when the body is empty or not JSON.
     pub body: serde_json::Value,
+    /// When the whole request had been read (for the benches' latency figures).
+    pub at: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -63,6 +65,7 @@ impl RecordedRequest {
             path: parts.uri.path().to_owned(),
             headers,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            at: std::time::Instant::now(),
         }
     }
 }
