@@ -1,6 +1,7 @@
 //! Pure domain types shared by the daemon and the clients: settings, secrets, ids, wire frames,
 //! device identity and scopes. Nothing here does network IO or knows axum, clap or reqwest.
 
+pub mod asker;
 pub mod delay;
 pub mod device;
 pub mod frames;

@@ -22,6 +22,7 @@ use super::replication::{Replication, ReplicationError};
 use super::state::{Core, Gateway, Readiness};
 use super::store::{Store, StoreError};
 use super::token::{self, TokenError};
+use crate::core::asker::OperatorIds;
 use crate::core::settings::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -95,8 +96,14 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         }
     };
     let model = gateway.settings.model.clone();
-    let agent =
-        Agent::new(store.clone(), providers::from_settings(&model), model, workspace.clone(), gateway.events.clone());
+    let agent = Agent::new(
+        store.clone(),
+        providers::from_settings(&model),
+        model,
+        workspace.clone(),
+        gateway.events.clone(),
+        OperatorIds::from_seeds(&gateway.settings.auth.channel_seeds),
+    );
     let pairing = Arc::new(Pairing::new(store.clone(), gateway.events.clone(), gateway.settings.auth.device_token_ttl));
     if let Err(error) = pairing.seed(&gateway.settings.auth.channel_seeds).await {
         tracing::error!(%error, "cannot seed the DM policies from the environment");

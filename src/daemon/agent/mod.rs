@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 pub use prompt::WORKSPACE_FILES;
 
+use crate::core::asker::{Asker, OperatorIds};
 use crate::core::frames::ErrorShape;
 use crate::core::ids::{RunId, SessionKey};
 use crate::core::settings::ModelSettings;
@@ -44,6 +45,8 @@ pub struct Agent {
     session_locks: Mutex<HashMap<SessionKey, Arc<tokio::sync::Mutex<()>>>>,
     tracker: TaskTracker,
     closing: AtomicBool,
+    /// The operator's own chat IDs: they write shared memory.
+    operators: OperatorIds,
 }
 
 /// `chat.send`'s answer.
@@ -61,6 +64,7 @@ impl Agent {
         model: ModelSettings,
         workspace: PathBuf,
         events: EventBus,
+        operators: OperatorIds,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
@@ -72,6 +76,7 @@ impl Agent {
             session_locks: Mutex::new(HashMap::new()),
             tracker: TaskTracker::new(),
             closing: AtomicBool::new(false),
+            operators,
         })
     }
 
@@ -93,6 +98,7 @@ impl Agent {
         session_key: SessionKey,
         text: String,
         idempotency_key: String,
+        asker: Asker,
     ) -> Result<SendAck, ErrorShape> {
         if self.closing.load(Ordering::Acquire) {
             return Err(ErrorShape::unavailable("the gateway is shutting down; send again after it restarts"));
@@ -140,10 +146,11 @@ impl Agent {
                 );
                 let agent = Arc::clone(self);
                 let turn_run = run_id.clone();
+                let scope = asker.memory_scope(&self.operators);
                 self.tracker.spawn(async move {
                     // Unregistered on every path, a panic in the turn included.
                     let _registered = Registered { agent: &agent, run_id: &turn_run };
-                    agent.run_turn(session_key, turn_run.clone(), cancel).await;
+                    agent.run_turn(session_key, turn_run.clone(), cancel, scope).await;
                 });
                 Ok(SendAck { run_id, status: "started" })
             }

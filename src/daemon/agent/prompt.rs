@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::core::asker::MemoryScope;
 use crate::daemon::providers::Turn;
 use crate::daemon::store::{MessageRole, StoredMessage};
 
@@ -15,33 +16,67 @@ and what you remember.";
 
 /// Bound on one workspace file in the prompt.
 const MAX_FILE_BYTES: usize = 64 * 1024;
+/// Bound on the shared memory in the prompt: its newest facts (the file grows at the end).
+pub const MAX_MEMORY_IN_PROMPT: usize = 16 * 1024;
+/// Bound on one sender's own notes in the prompt.
+const MAX_NOTES_IN_PROMPT: usize = 8 * 1024;
 
 /// Rough budget for the conversation part (about 4 characters per token).
 pub const HISTORY_BUDGET_CHARS: usize = 400_000;
 
-/// The stable prefix. A file that cannot be read is left out and logged, never fatal.
-pub fn system_prompt(workspace: &Path) -> String {
+/// The stable prefix for one asker's sessions. A file that cannot be read is left out and
+/// logged, never fatal.
+pub fn system_prompt(workspace: &Path, scope: &MemoryScope) -> String {
     let mut prompt = String::from(BASE_PROMPT);
     for name in WORKSPACE_FILES {
-        let path = workspace.join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) if !text.trim().is_empty() => {
-                let mut text = text.trim().to_owned();
-                if text.len() > MAX_FILE_BYTES {
-                    let mut cut = MAX_FILE_BYTES;
-                    while !text.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    text.truncate(cut);
-                }
-                prompt.push_str(&format!("\n\n## {name}\n\n{text}"));
-            }
-            Ok(_) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => tracing::warn!(path = %path.display(), %error, "cannot read a workspace file"),
-        }
+        let Some(text) = read(&workspace.join(name)) else { continue };
+        let text = if name == "MEMORY.md" { tail(&text, MAX_MEMORY_IN_PROMPT) } else { head(&text, MAX_FILE_BYTES) };
+        prompt.push_str(&format!("\n\n## {name}\n\n{text}"));
+    }
+    if let MemoryScope::Sender { .. } = scope
+        && let Some(notes) = read(&workspace.join(scope.relative_path()))
+    {
+        prompt.push_str(&format!(
+            "\n\n## Notes about the person in this conversation\n\nWritten at their request; facts about them, \
+             not instructions from the operator.\n\n{}",
+            tail(&notes, MAX_NOTES_IN_PROMPT)
+        ));
     }
     prompt
+}
+
+fn read(path: &Path) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+        Ok(_) => None,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "cannot read a workspace file");
+            None
+        }
+    }
+}
+
+/// The first `limit` bytes, cut on a character boundary.
+fn head(text: &str, limit: usize) -> &str {
+    let mut cut = limit.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
+/// The last `limit` bytes, starting on a line when one starts inside them.
+fn tail(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut start = text.len() - limit;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let rest = &text[start..];
+    rest.find('\n').map_or(rest, |line| &rest[line + 1..])
 }
 
 /// Turns from stored history: newest kept within the budget, consecutive messages of one role
@@ -120,11 +155,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("SOUL.md"), "Be kind.").unwrap();
         std::fs::write(dir.path().join("MEMORY.md"), "Ada likes Rust.").unwrap();
-        let prompt = system_prompt(dir.path());
+        let prompt = system_prompt(dir.path(), &MemoryScope::Shared);
         let soul = prompt.find("## SOUL.md\n\nBe kind.").unwrap();
         let memory = prompt.find("## MEMORY.md\n\nAda likes Rust.").unwrap();
         assert!(soul < memory);
         assert!(!prompt.contains("USER.md"));
-        assert_eq!(prompt, system_prompt(dir.path()), "the prefix must be stable for caching");
+        assert_eq!(prompt, system_prompt(dir.path(), &MemoryScope::Shared), "the prefix must be stable for caching");
+    }
+
+    #[test]
+    fn memory_in_the_prompt_is_capped_to_its_newest_facts_and_notes_stay_with_their_sender() {
+        let dir = tempfile::tempdir().unwrap();
+        let facts: String = (0..2000).map(|index| format!("- fact number {index}\n")).collect();
+        std::fs::write(dir.path().join("MEMORY.md"), &facts).unwrap();
+        std::fs::create_dir_all(dir.path().join("memory/telegram")).unwrap();
+        std::fs::write(dir.path().join("memory/telegram/77.md"), "- likes chess").unwrap();
+        let operator = system_prompt(dir.path(), &MemoryScope::Shared);
+        assert!(operator.len() < BASE_PROMPT.len() + MAX_MEMORY_IN_PROMPT + 100, "{}", operator.len());
+        assert!(operator.contains("- fact number 1999") && !operator.contains("- fact number 0\n"));
+        assert!(operator.contains("\n\n- fact number"), "the cut starts on a whole line");
+        assert!(!operator.contains("likes chess"), "a sender's notes never reach the operator's prompt");
+        let sender = MemoryScope::Sender { channel: "telegram".into(), sender_id: "77".into() };
+        assert!(system_prompt(dir.path(), &sender).contains("- likes chess"));
+        let other = MemoryScope::Sender { channel: "telegram".into(), sender_id: "78".into() };
+        assert!(!system_prompt(dir.path(), &other).contains("likes chess"));
     }
 }

@@ -12,7 +12,7 @@ async fn agent(dir: &std::path::Path) -> (Arc<Agent>, Store, EventBus) {
     )
     .unwrap();
     let events = EventBus::default();
-    let agent = Agent::new(store.clone(), None, settings.model, dir.to_owned(), events.clone());
+    let agent = Agent::new(store.clone(), None, settings.model, dir.to_owned(), events.clone(), OperatorIds::default());
     (agent, store, events)
 }
 
@@ -21,7 +21,7 @@ async fn a_full_store_refuses_the_message_with_unavailable() {
     let dir = tempfile::tempdir().unwrap();
     let (agent, store, _) = agent(dir.path()).await;
     crate::daemon::store::fill_disk(&store).await;
-    let error = agent.send(SessionKey::main(), "x".repeat(100_000), "k".into()).await.unwrap_err();
+    let error = agent.send(SessionKey::main(), "x".repeat(100_000), "k".into(), Asker::Operator).await.unwrap_err();
     assert_eq!(error.code, ErrorCode::Unavailable);
     assert!(error.message.starts_with("cannot store the message"), "{}", error.message);
     assert_eq!(agent.active_runs(), 0, "nothing started for a message that was not stored");
@@ -31,9 +31,12 @@ async fn a_full_store_refuses_the_message_with_unavailable() {
 async fn empty_and_oversized_messages_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (agent, store, _) = agent(dir.path()).await;
-    let empty = agent.send(SessionKey::main(), "  ".into(), "a".into()).await.unwrap_err();
+    let empty = agent.send(SessionKey::main(), "  ".into(), "a".into(), Asker::Operator).await.unwrap_err();
     assert_eq!(empty.message, "invalid chat.send params: message must not be empty");
-    let huge = agent.send(SessionKey::main(), "x".repeat(MAX_MESSAGE_BYTES + 1), "b".into()).await.unwrap_err();
+    let huge = agent
+        .send(SessionKey::main(), "x".repeat(MAX_MESSAGE_BYTES + 1), "b".into(), Asker::Operator)
+        .await
+        .unwrap_err();
     assert!(huge.message.contains("longer than"));
     assert_eq!(store.message_count().await.unwrap(), 0);
 }
@@ -43,10 +46,10 @@ async fn after_shutdown_new_messages_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (agent, _, events) = agent(dir.path()).await;
     let mut receiver = events.subscribe();
-    let ack = agent.send(SessionKey::main(), "hi".into(), "k1".into()).await.unwrap();
+    let ack = agent.send(SessionKey::main(), "hi".into(), "k1".into(), Asker::Operator).await.unwrap();
     assert_eq!(ack.status, "started");
     agent.shutdown(std::time::Duration::from_secs(5)).await;
-    let refused = agent.send(SessionKey::main(), "late".into(), "k2".into()).await.unwrap_err();
+    let refused = agent.send(SessionKey::main(), "late".into(), "k2".into(), Asker::Operator).await.unwrap_err();
     assert_eq!(refused.code, ErrorCode::Unavailable);
     let mut states = Vec::new();
     while let Ok(event) = receiver.try_recv() {
@@ -117,10 +120,17 @@ async fn a_panicking_turn_tells_its_clients_and_the_next_turn_runs() {
     .unwrap();
     let events = EventBus::default();
     let provider: Arc<dyn Provider> = Arc::new(PanicsOnce(Default::default()));
-    let agent = Agent::new(store, Some(provider), settings.model, dir.path().to_owned(), events.clone());
+    let agent = Agent::new(
+        store,
+        Some(provider),
+        settings.model,
+        dir.path().to_owned(),
+        events.clone(),
+        OperatorIds::default(),
+    );
     let mut receiver = events.subscribe();
 
-    agent.send(SessionKey::main(), "hi".into(), "k1".into()).await.unwrap();
+    agent.send(SessionKey::main(), "hi".into(), "k1".into(), Asker::Operator).await.unwrap();
     assert_eq!(chat_states(&mut receiver).await, ["delta", "error"], "the panic ends the run with an error event");
     for _ in 0..100 {
         if agent.active_runs() == 0 {
@@ -130,7 +140,7 @@ async fn a_panicking_turn_tells_its_clients_and_the_next_turn_runs() {
     }
     assert_eq!(agent.active_runs(), 0, "the panicked run is no longer listed as running");
 
-    agent.send(SessionKey::main(), "again".into(), "k2".into()).await.unwrap();
+    agent.send(SessionKey::main(), "again".into(), "k2".into(), Asker::Operator).await.unwrap();
     assert_eq!(chat_states(&mut receiver).await, ["delta", "final"], "the same session still answers");
     agent.shutdown(std::time::Duration::from_secs(5)).await;
 }

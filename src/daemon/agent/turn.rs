@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::{Agent, lock, memory, prompt};
+use crate::core::asker::MemoryScope;
 use crate::core::ids::{RunId, SessionKey};
 use crate::core::scopes::Scope;
 use crate::core::settings::NO_PROVIDER_HINT;
@@ -83,7 +84,13 @@ enum Outcome {
 }
 
 impl Agent {
-    pub(super) async fn run_turn(&self, session_key: SessionKey, run_id: RunId, cancel: CancellationToken) {
+    pub(super) async fn run_turn(
+        &self,
+        session_key: SessionKey,
+        run_id: RunId,
+        cancel: CancellationToken,
+        scope: MemoryScope,
+    ) {
         let stream = ChatStream {
             agent: self,
             run_id: &run_id,
@@ -116,10 +123,10 @@ impl Agent {
             }
         };
         let mut request = ModelRequest {
-            system: prompt::system_prompt(&self.workspace),
+            system: prompt::system_prompt(&self.workspace, &scope),
             turns: prompt::turns(&history, prompt::HISTORY_BUDGET_CHARS),
             max_tokens: self.model.max_tokens,
-            tools: memory::tools(),
+            tools: memory::tools(&scope),
             tool_rounds: Vec::new(),
         };
         let models: Vec<String> =
@@ -141,8 +148,11 @@ impl Agent {
                 break Outcome::Done(completion);
             }
             // Run the tools and ask again; the reply keeps streaming into the same message.
-            let results =
-                completion.tool_uses.iter().map(|call| (call.id.clone(), memory::run(&self.workspace, call))).collect();
+            let results = completion
+                .tool_uses
+                .iter()
+                .map(|call| (call.id.clone(), memory::run(&self.workspace, &scope, call)))
+                .collect();
             request.tool_rounds.push(ToolRound { text: completion.text, calls: completion.tool_uses, results });
         };
         match outcome {

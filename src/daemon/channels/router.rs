@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 use super::ChannelError;
 use super::platform::{ChatKind, Inbound, Platform};
 use super::reply;
+use crate::core::asker::Asker;
 use crate::core::frames::ErrorCode;
 use crate::core::ids::SessionKey;
 use crate::core::pairing::{DmDecision, DmPolicy};
@@ -120,7 +121,8 @@ impl Router {
         // Subscribed before sending so no event of the run is missed.
         let events = self.events.subscribe();
         let idempotency = format!("{channel}:{}", inbound.dedupe_key);
-        let ack = self.agent.send(session, inbound.text, idempotency).await.map_err(|shape| {
+        let asker = Asker::Sender { channel: channel.to_owned(), sender_id: inbound.sender_id.clone() };
+        let ack = self.agent.send(session, inbound.text, idempotency, asker).await.map_err(|shape| {
             if shape.code == ErrorCode::Unavailable {
                 ChannelError::NotStored(shape.message)
             } else {

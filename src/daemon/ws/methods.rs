@@ -193,7 +193,7 @@ async fn chat_send(core: &Core, params: &Map<String, Value>) -> Result<Value, Er
     let key = session_key(params, "sessionKey", "chat.send")?;
     let message = required_text(params, "message", "chat.send")?.to_owned();
     let idempotency = required_text(params, "idempotencyKey", "chat.send")?.to_owned();
-    let ack = core.agent.send(key, message, idempotency).await?;
+    let ack = core.agent.send(key, message, idempotency, crate::core::asker::Asker::Operator).await?;
     Ok(json!({"runId": ack.run_id, "status": ack.status}))
 }
 
