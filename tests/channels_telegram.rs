@@ -264,3 +264,20 @@ async fn a_redelivery_right_after_a_restore_on_a_fresh_container_is_not_answered
     );
     assert!(model.requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_turn_tells_the_chat_its_kind_never_the_providers_words() {
+    let (telegram, model) = (FakeTelegram::start().await, FakeAnthropic::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = start(dir.path(), &telegram, &model, &[("TELEGRAM_DM_POLICY", "open")]).await;
+    let detail = "messages.0: bad input; see https://internal.example/v1/messages?key=sk-ant-secret";
+    model.push(Reply::status(400, "invalid_request_error", detail));
+    telegram.message(USER, USER, "hi");
+    let calls = telegram.wait_until("the error", |calls| !sent_to(calls, "sendMessage", USER).is_empty()).await;
+    let shown = sent_to(&calls, "sendMessage", USER)[0].body["text"].as_str().unwrap().to_owned();
+    assert!(shown.contains("could not answer"), "{shown}");
+    for leak in ["internal.example", "sk-ant", "HTTP 400", "messages.0"] {
+        assert!(!shown.contains(leak), "{leak} reached the chat: {shown}");
+    }
+    gateway.stop().await.unwrap();
+}

@@ -188,7 +188,11 @@ async fn follow<P: Platform>(
                     .so_far()
                     .filter(|text| !text.is_empty())
                     .or_else(|| shown.messages.iter().map(|(_, text)| text.clone()).reduce(|a, b| a + "\n\n" + &b));
-                let message = payload["errorMessage"].as_str().unwrap_or("the model failed");
+                // The chat may not be the operator's: the full error (provider URL, its own
+                // words) goes to the log and the operator's clients, the chat gets its kind.
+                let detail = payload["errorMessage"].as_str().unwrap_or("the model failed");
+                tracing::warn!(channel = platform.name(), error = detail, "a turn failed; the chat is told briefly");
+                let message = chat_error(payload["errorKind"].as_str().unwrap_or("unknown"));
                 let text = match so_far {
                     Some(text) if !text.is_empty() => format!("{text}\n\n⚠️ {message}"),
                     _ => format!("⚠️ {message}"),
@@ -209,4 +213,14 @@ async fn finish<P: Platform>(shown: &mut Shown<'_, P>, interval: Duration, text:
         tokio::time::sleep_until(last + interval).await;
     }
     shown.show(text).await
+}
+
+/// What a chat platform is told when a turn fails: the kind of failure, never its detail.
+pub fn chat_error(kind: &str) -> &'static str {
+    match kind {
+        "rate_limit" => "The assistant's model is busy right now. Please try again in a minute.",
+        "timeout" => "The assistant's model took too long to answer. Please try again.",
+        "context_length" => "This conversation has grown too long for the model. Please start a new one.",
+        _ => "The assistant could not answer this time; its owner can see why in the gateway's log.",
+    }
 }
