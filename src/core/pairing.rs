@@ -11,6 +11,9 @@ pub const DEVICE_REQUEST_TTL: Duration = Duration::from_secs(5 * 60);
 pub const CODE_TTL: Duration = Duration::from_secs(60 * 60);
 /// Pending codes per channel at most.
 pub const MAX_PENDING_CODES: usize = 3;
+/// A pending code is kept at least this long; past it, a full channel gives its place to a new
+/// sender, so a few strangers cannot block a channel's pairing for a code's whole lifetime.
+pub const CODE_HOLD: Duration = Duration::from_secs(10 * 60);
 /// Default lifetime of a device token.
 pub const DEVICE_TOKEN_TTL_DAYS: u64 = 30;
 

@@ -137,6 +137,26 @@ async fn codes_cap_at_three_per_channel_and_approval_allowlists() {
         "same sender, same code"
     );
     assert_eq!(pairing.dm_decision("telegram", "u4", None).await.unwrap(), DmDecision::TooManyPending);
+    // Past the hold time, the oldest pending code gives its place: three strangers cannot keep
+    // a channel's pairing blocked for a code's whole hour.
+    let eleven_minutes_ago = crate::core::time::now_ms() - 11 * 60 * 1000;
+    pairing
+        .store()
+        .call(move |c| {
+            Ok(c.execute("UPDATE pairing_codes SET created_ms = ?1 WHERE sender_id = 'u1'", [eleven_minutes_ago])?)
+        })
+        .await
+        .unwrap();
+    let DmDecision::Code(fourth) = pairing.dm_decision("telegram", "u4", None).await.unwrap() else {
+        panic!("a code for the fourth sender once the oldest is past its hold")
+    };
+    assert!(!codes.contains(&fourth));
+    let pending: Vec<String> =
+        pairing.store().pairing_codes().await.unwrap().into_iter().map(|code| code.sender_id).collect();
+    assert!(!pending.contains(&"u1".to_owned()) && pending.contains(&"u4".to_owned()), "{pending:?}");
+    assert_eq!(pairing.dm_decision("telegram", "u5", None).await.unwrap(), DmDecision::TooManyPending);
+    codes.remove(0);
+    codes.insert(0, fourth);
     assert!(
         matches!(pairing.dm_decision("discord", "u4", None).await.unwrap(), DmDecision::Code(_)),
         "the cap is per channel"

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::changes::{delete_where, record};
 use super::{Store, StoreError};
-use crate::core::pairing::{CODE_TTL, MAX_PENDING_CODES, generate_code};
+use crate::core::pairing::{CODE_HOLD, CODE_TTL, MAX_PENDING_CODES, generate_code};
 use crate::core::time::now_ms;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,7 +83,17 @@ impl Store {
                 transaction
                     .query_row("SELECT COUNT(*) FROM pairing_codes WHERE channel = ?1", [&channel], |row| row.get(0))?;
             if usize::try_from(pending).unwrap_or(usize::MAX) >= MAX_PENDING_CODES {
-                return Ok(CodeIssue::TooManyPending);
+                // The oldest code held past the hold time makes room; fresh ones are kept.
+                let held_since = now - i64::try_from(CODE_HOLD.as_millis()).unwrap_or(i64::MAX);
+                let oldest: Option<String> = transaction
+                    .query_row(
+                        "SELECT key FROM pairing_codes WHERE channel = ?1 AND created_ms <= ?2 ORDER BY created_ms LIMIT 1",
+                        params![channel, held_since],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                let Some(oldest) = oldest else { return Ok(CodeIssue::TooManyPending) };
+                delete_where(transaction, "pairing_code", "pairing_codes", "key", "key = ?1", &[&oldest])?;
             }
             let code = PairingCode {
                 channel: channel.clone(),
