@@ -315,6 +315,34 @@ async fn a_restore_that_finds_an_object_gone_reads_the_manifest_again() {
 }
 
 #[tokio::test]
+async fn a_restart_on_the_local_store_with_an_empty_workspace_keeps_the_workspace_files() {
+    let seaweed = Seaweed::start().await;
+    let fake = FakeAnthropic::start().await;
+    let env = Env::new(&seaweed, &fake, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = TestGateway::start_in(dir.path(), &env.pairs()).await;
+    write(&dir.path().join("workspace"), "SOUL.md", b"Be brief.");
+    write(&dir.path().join("workspace"), "skills/cook/SKILL.md", b"pasta");
+    chat(&gateway, "main", "local", 1).await;
+    wait_shipped(&gateway).await;
+    gateway.stop().await.unwrap();
+    let manifest: Value = serde_json::from_slice(&seaweed.get("manifest.json").await).unwrap();
+    assert_eq!(manifest["workspace"].as_object().map(|files| files.len()), Some(2), "{manifest}");
+
+    // Same data dir (the store is local and newest), but the workspace folder was emptied.
+    std::fs::remove_dir_all(dir.path().join("workspace")).unwrap();
+    std::fs::create_dir_all(dir.path().join("workspace")).unwrap();
+    let again = TestGateway::start_in(dir.path(), &env.pairs()).await;
+    assert_eq!(again.readyz().await.1["replication"]["restored"]["source"], "local");
+    chat(&again, "main", "after", 1).await;
+    wait_shipped(&again).await;
+    again.stop().await.unwrap();
+    let manifest: Value = serde_json::from_slice(&seaweed.get("manifest.json").await).unwrap();
+    assert_eq!(manifest["workspace"].as_object().map(|files| files.len()), Some(2), "nothing dropped: {manifest}");
+    assert_eq!(std::fs::read(dir.path().join("workspace/skills/cook/SKILL.md")).unwrap(), b"pasta");
+}
+
+#[tokio::test]
 async fn an_unreachable_bucket_buffers_changes_then_catches_up() {
     let mut seaweed = Seaweed::start().await;
     let fake = FakeAnthropic::start().await;

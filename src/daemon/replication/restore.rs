@@ -93,6 +93,10 @@ impl Boot<'_> {
                     marker.as_ref().is_some_and(|m| m.location == self.location && m.generation == manifest.generation);
                 if ours && local_seq.is_some_and(|seq| seq >= manifest.last_seq) {
                     restored.source = "local";
+                    // The store is local, but the workspace folder may not be (a new volume, a
+                    // wiped folder): files it lacks come back from the bucket instead of being
+                    // taken as deleted by the first scan.
+                    restored.workspace_files = self.restore_missing_workspace(&manifest).await?;
                 } else {
                     restored = self.restore(&manifest).await?;
                 }
@@ -193,6 +197,20 @@ impl Boot<'_> {
         }
         let rebuilt = scratch.join("molt.db");
         std::fs::rename(&rebuilt, &target).map_err(|source| ReplicationError::Local { path: target, source })
+    }
+
+    async fn restore_missing_workspace(&self, manifest: &Manifest) -> Result<usize, ReplicationError> {
+        let mut missing = manifest.clone();
+        missing
+            .workspace
+            .retain(|name, _| workspace::valid_name(name) && !self.workspace.join(name).try_exists().unwrap_or(true));
+        if !missing.workspace.is_empty() {
+            tracing::info!(
+                files = missing.workspace.len(),
+                "replication: workspace files missing locally come back from the bucket"
+            );
+        }
+        self.restore_workspace(&missing).await
     }
 
     async fn restore_workspace(&self, manifest: &Manifest) -> Result<usize, ReplicationError> {
