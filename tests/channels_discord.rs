@@ -36,8 +36,7 @@ fn ops(discord: &FakeDiscord, op: u64) -> usize {
 }
 
 async fn status(gateway: &TestGateway) -> Value {
-    reqwest::get(gateway.http_url("/readyz")).await.unwrap().json::<Value>().await.unwrap()["channels"]["discord"]
-        .clone()
+    gateway.admin_status().await.expect("admin status")["channels"]["discord"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]

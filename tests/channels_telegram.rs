@@ -161,8 +161,14 @@ async fn conflicts_and_rate_limits_are_waited_out_and_bad_markup_is_resent_plain
     assert_eq!(sends[1].body["parse_mode"], "HTML");
     assert_eq!(sends[1].body["text"], "&lt;x&gt; &amp; done");
     assert_eq!(sends[2].body, json!({"chat_id": USER.to_string(), "text": "<x> & done"}), "plain-text retry");
-    let status = readyz(&gateway).await;
-    assert_eq!(status["ready"], true);
+    let public = readyz(&gateway).await;
+    assert_eq!(public["ready"], true);
+    assert_eq!(
+        public["channels"]["telegram"],
+        json!({"connected": true, "mode": "polling"}),
+        "no error texts: {public}"
+    );
+    let status = gateway.admin_status().await.unwrap();
     assert!(status["channels"]["telegram"]["lastError"].as_str().unwrap().contains("409 Conflict"), "{status}");
     assert_eq!(status["channels"]["telegram"]["connected"], true);
     gateway.stop().await.unwrap();
@@ -194,7 +200,7 @@ async fn webhook_mode_checks_the_secret_records_first_and_answers_a_redelivery_o
     telegram.wait_until("the sentinel's reply", |calls| sent_to(calls, "sendMessage", USER).len() == 2).await;
     assert_eq!(model.user_texts(), ["via webhook", "sentinel 78"], "the redelivery was not answered twice");
     assert!(telegram.calls_of("getUpdates").is_empty(), "no polling in webhook mode");
-    let status = readyz(&gateway).await;
+    let status = gateway.admin_status().await.unwrap();
     assert_eq!(status["channels"]["telegram"]["mode"], "webhook");
     assert!(status["channels"]["telegram"]["lastInboundAtMs"].is_i64());
     gateway.stop().await.unwrap();

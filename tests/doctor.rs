@@ -168,18 +168,14 @@ async fn a_healthy_deployment_passes_every_check() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deaf_channel_fails_with_its_error_and_a_hint() {
     let setup = setup_with(|telegram| telegram.fail("getUpdates", 1000, 502, "Bad Gateway", None)).await;
-    setup
-        .wait_for_telegram("deaf", |telegram| {
-            telegram["connected"] == false && telegram["lastError"].as_str().is_some_and(|e| e.contains("Bad Gateway"))
-        })
-        .await;
+    setup.wait_for_telegram("deaf", |telegram| telegram["connected"] == false && telegram["mode"] == "polling").await;
     let output = setup.doctor(false).await;
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().position(|line| line.starts_with("FAIL channel telegram")).expect(&stdout);
     let lines: Vec<&str> = stdout.lines().skip(line).take(2).collect();
-    assert!(lines[0].starts_with("FAIL channel telegram  not connected (polling): "), "{stdout}");
-    assert!(lines[0].contains("Bad Gateway"), "{stdout}");
+    // `/readyz` is public: the state, never the platform's error text (the log has it).
+    assert_eq!(lines[0], "FAIL channel telegram  not connected (polling)", "{stdout}");
     assert_eq!(
         lines[1],
         "     hint: read why with `molt tail --gateway`; the channel reconnects by itself once the cause is fixed"

@@ -61,7 +61,7 @@ fn contents(messages: &[Value]) -> Vec<String> {
 async fn wait_shipped(gateway: &TestGateway) -> Value {
     let started = Instant::now();
     loop {
-        let (_, body) = gateway.readyz().await;
+        let (_, body) = observe(gateway).await;
         let replication = &body["replication"];
         if replication["lastShippedSeq"].as_u64() >= replication["lastCommittedSeq"].as_u64()
             && replication["lastCommittedSeq"].as_u64() > Some(0)
@@ -77,7 +77,7 @@ async fn wait_shipped(gateway: &TestGateway) -> Value {
 async fn wait_state(gateway: &TestGateway, state: &str) -> Value {
     let started = Instant::now();
     loop {
-        let (_, body) = gateway.readyz().await;
+        let (_, body) = observe(gateway).await;
         if body["state"] == state {
             return body;
         }
@@ -138,7 +138,7 @@ async fn a_graceful_stop_then_a_fresh_data_dir_restores_everything() {
     assert_eq!(contents(&history(&second, "agent:main:telegram:direct:42").await), expected_tg);
     assert_eq!(expected_main.len(), 30, "15 messages and 15 replies");
     assert_eq!(tree(&second.data_dir.join("workspace")), expected_tree, "byte-identical, deletion included");
-    let (status, body) = second.readyz().await;
+    let (status, body) = observe(&second).await;
     assert_eq!(status, 200);
     assert_eq!(body["replication"]["restored"]["source"], "bucket", "{body}");
     assert_eq!(body["replication"]["phase"], "active");
@@ -178,12 +178,14 @@ async fn corrupt_or_truncated_objects_are_refused_and_nothing_is_deleted() {
         let fresh = tempfile::tempdir().unwrap();
         let gateway = TestGateway::spawn_in(fresh.path(), &env.pairs()).await;
         let body = wait_state(&gateway, "failed").await;
-        let reason = body["reason"].as_str().unwrap_or_default();
+        assert_eq!(body["reason"], "restore refused", "the public answer: the state, no keys: {body}");
+        let admin = gateway.admin_status().await.unwrap_or_default();
+        let reason = admin["gateway"]["readiness"]["reason"].as_str().unwrap_or_default();
         assert!(
             reason.contains("restore refused") && reason.contains(damage) && reason.contains(key.as_str()),
-            "{body}"
+            "{admin}"
         );
-        let (status, _) = gateway.readyz().await;
+        let (status, _) = observe(&gateway).await;
         assert_eq!(status, 503);
         assert!(gateway.stop().await.is_err(), "serve reports the refused restore");
         assert_eq!(seaweed.listing().await, before, "a refused restore writes and deletes nothing");
@@ -219,7 +221,7 @@ async fn a_second_gateway_on_the_same_bucket_fences_the_first() {
         other => panic!("a fenced gateway stops with the reason, not {other:?}"),
     }
     let manifest: Value = serde_json::from_slice(&seaweed.get("manifest.json").await).unwrap();
-    let second_generation = second.readyz().await.1["replication"]["generation"].as_u64().unwrap();
+    let second_generation = observe(&second).await.1["replication"]["generation"].as_u64().unwrap();
     assert_eq!(manifest["generation"].as_u64(), Some(second_generation));
 
     chat(&second, "main", "after", 2).await;
@@ -243,7 +245,7 @@ async fn wait_dropped(gateway: &TestGateway, proxy: &S3Proxy, count: usize) -> V
             return dropped;
         }
         if started.elapsed() > Duration::from_secs(20) {
-            panic!("only {dropped:?} were dropped; {}", gateway.readyz().await.1);
+            panic!("only {dropped:?} were dropped; {}", observe(gateway).await.1);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -333,7 +335,7 @@ async fn a_restart_on_the_local_store_with_an_empty_workspace_keeps_the_workspac
     std::fs::remove_dir_all(dir.path().join("workspace")).unwrap();
     std::fs::create_dir_all(dir.path().join("workspace")).unwrap();
     let again = TestGateway::start_in(dir.path(), &env.pairs()).await;
-    assert_eq!(again.readyz().await.1["replication"]["restored"]["source"], "local");
+    assert_eq!(observe(&again).await.1["replication"]["restored"]["source"], "local");
     chat(&again, "main", "after", 1).await;
     wait_shipped(&again).await;
     again.stop().await.unwrap();
@@ -355,7 +357,7 @@ async fn an_unreachable_bucket_buffers_changes_then_catches_up() {
     chat(&gateway, "main", "offline", 10).await;
     let started = Instant::now();
     loop {
-        let (status, body) = gateway.readyz().await;
+        let (status, body) = observe(&gateway).await;
         assert_eq!(status, 200, "an unreachable bucket does not stop the chat: {body}");
         if body["replication"]["lastError"].is_string() {
             assert!(body["replication"]["lagMs"].as_u64() > Some(0), "{body}");
@@ -367,7 +369,7 @@ async fn an_unreachable_bucket_buffers_changes_then_catches_up() {
     }
     // Past the shipping window and 30 s, the gateway says `degraded`, and goes on serving.
     loop {
-        let (status, body) = gateway.readyz().await;
+        let (status, body) = observe(&gateway).await;
         assert_eq!(status, 200, "{body}");
         if body["state"] == "degraded" {
             assert!(body["reason"].as_str().unwrap_or_default().contains("s behind"), "{body}");
@@ -429,7 +431,7 @@ async fn molt_gateway_backup_snapshots_now_through_the_running_gateway_or_offlin
     let stderr = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert_eq!(refused.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("a gateway holds the bucket") && stderr.contains("--force"), "{stderr}");
-    assert_eq!(gateway.readyz().await.1["replication"]["phase"], "active", "the running gateway was not fenced");
+    assert_eq!(observe(&gateway).await.1["replication"]["phase"], "active", "the running gateway was not fenced");
     gateway.stop().await.unwrap();
 
     let args = vec!["gateway".into(), "backup".into(), "--offline".into(), "--data-dir".into(), data_dir];
@@ -468,10 +470,10 @@ async fn snapshots_keep_the_last_n_and_an_idle_gateway_sends_no_requests() {
     // Idle: once the last deletions and the manifest are done (the counts hold still for a
     // window), not one request in three shipping windows and more.
     let settle = Instant::now();
-    let mut before = gateway.readyz().await.1["replication"]["operations"].clone();
+    let mut before = observe(&gateway).await.1["replication"]["operations"].clone();
     loop {
         tokio::time::sleep(Duration::from_millis(1200)).await;
-        let now = gateway.readyz().await.1["replication"]["operations"].clone();
+        let now = observe(&gateway).await.1["replication"]["operations"].clone();
         if now == before {
             break;
         }
@@ -479,7 +481,7 @@ async fn snapshots_keep_the_last_n_and_an_idle_gateway_sends_no_requests() {
         before = now;
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let after = gateway.readyz().await.1["replication"]["operations"].clone();
+    let after = observe(&gateway).await.1["replication"]["operations"].clone();
     assert_eq!(before, after, "an idle gateway costs no bucket operations");
     assert!(after["classALastHour"].as_u64() > Some(5), "the chat did reach the bucket: {after}");
 
@@ -507,7 +509,9 @@ async fn a_boot_with_the_bucket_down_says_restoring_until_the_bucket_is_back() {
     loop {
         let (status, body) = gateway.readyz().await;
         assert_eq!(status, 503, "{body}");
-        if body["reason"].as_str().unwrap_or_default().contains("retrying") {
+        assert!(!body.to_string().contains("127.0.0.1"), "the public answer names no bucket: {body}");
+        let admin = gateway.admin_status().await.unwrap_or_default();
+        if admin["gateway"]["readiness"]["reason"].as_str().unwrap_or_default().contains("retrying") {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(20), "no retry reported: {body}");
@@ -516,7 +520,7 @@ async fn a_boot_with_the_bucket_down_says_restoring_until_the_bucket_is_back() {
     assert_eq!(body["ready"], false);
     seaweed.restart().await;
     let started = Instant::now();
-    while gateway.readyz().await.0 != 200 {
+    while observe(&gateway).await.0 != 200 {
         assert!(started.elapsed() < Duration::from_secs(45), "never became ready once the bucket was back");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -592,4 +596,14 @@ async fn paired_devices_codes_policies_and_the_audit_log_are_restored() {
     let (_, hello) = Client::connect(&second.ws_url(), &again).await.expect("the device token survives the restore");
     assert_eq!(hello["auth"]["method"], "device-token");
     second.stop().await.unwrap();
+}
+
+/// `/readyz` (state and reason), with the replication details of the admin status, which
+/// `/readyz` keeps private, where the gateway serves them.
+async fn observe(gateway: &TestGateway) -> (u16, Value) {
+    let (status, mut body) = gateway.readyz().await;
+    if let Some(admin) = gateway.admin_status().await {
+        body["replication"] = admin["replication"].clone();
+    }
+    (status, body)
 }

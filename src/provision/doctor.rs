@@ -265,10 +265,11 @@ fn channel(label: &'static str, name: &str, reported: Option<&Value>, push_cmd: 
     if state["connected"] == true {
         return Check::ok(label, format!("connected ({mode})"));
     }
-    let why = state["lastError"].as_str().unwrap_or("no error reported yet");
+    // `/readyz` is public and carries no error texts; the gateway's log and admin page do.
+    let why = state["lastError"].as_str().map(|error| format!(": {error}")).unwrap_or_default();
     Check::fail(
         label,
-        format!("not connected ({mode}): {why}"),
+        format!("not connected ({mode}){why}"),
         "read why with `molt tail --gateway`; the channel reconnects by itself once the cause is fixed",
     )
 }

@@ -56,6 +56,17 @@ impl TestGateway {
         (status, response.json().await.expect("readyz JSON"))
     }
 
+    /// The admin status (gateway token, from loopback): the details `/readyz` keeps private.
+    /// `None` while the gateway cannot answer it (before the store is open).
+    pub async fn admin_status(&self) -> Option<serde_json::Value> {
+        let response =
+            reqwest::Client::new().get(self.http_url("/api/admin/status")).bearer_auth(TOKEN).send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }

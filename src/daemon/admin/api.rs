@@ -100,15 +100,19 @@ pub async fn set_policy(
 pub async fn status(admin: Admin) -> ApiResult {
     let gateway = &admin.gateway;
     let settings = &gateway.settings;
-    let core = admin.core()?;
-    let messages = core.store.message_count().await.ok();
+    // Answers before the store is open too (restoring, a refused restore): that is when the
+    // operator needs the details `/readyz` keeps private.
+    let store = match gateway.core() {
+        Some(core) => json!({"path": core.store.path(), "messages": core.store.message_count().await.ok()}),
+        None => json!(null),
+    };
     let provider = match &settings.model.provider {
         Some(provider) => json!({"configured": true, "name": provider.name, "model": settings.model.model}),
         None => json!({"configured": false, "hint": crate::core::settings::NO_PROVIDER_HINT}),
     };
     Ok(Json(json!({
         "gateway": {"version": crate::VERSION, "uptimeMs": u64::try_from(gateway.started.elapsed().as_millis()).unwrap_or(u64::MAX), "readiness": *gateway.readiness.borrow()},
-        "store": {"path": core.store.path(), "messages": messages},
+        "store": store,
         "provider": provider,
         "channels": gateway.channels.status(),
         "access": match &gateway.access {
