@@ -144,6 +144,7 @@ fn provider_state(gateway: &Gateway) -> Value {
 
 async fn health(gateway: &Gateway) -> Value {
     let readiness = gateway.readiness.borrow().clone();
+    let replication = gateway.replication.status();
     json!({
         "ok": readiness == Readiness::Ready,
         "ts": now_ms(),
@@ -151,6 +152,7 @@ async fn health(gateway: &Gateway) -> Value {
         "provider": provider_state(gateway),
         "channels": {},
         "uptimeMs": uptime_ms(gateway),
+        "replication": {"phase": replication.phase, "degraded": replication.degraded},
     })
 }
 

@@ -168,6 +168,7 @@ enum Purpose {
     Reset { key: String },
     Devices,
     Codes,
+    Health,
     Device { approve: bool, name: String, request_id: String },
     Code { approve: bool, label: String, channel: String, code: String },
 }
@@ -209,6 +210,8 @@ pub struct App {
     pub unpriced: bool,
     /// A one-line message in the status bar (the outcome of the last action).
     pub flash: Option<String>,
+    /// Set while the gateway says its bucket is far behind (`health`'s `replication.degraded`).
+    pub degraded: Option<String>,
     /// Lines scrolled back from the bottom of the transcript.
     pub scroll: usize,
     pub transcript_height: u16,
@@ -246,6 +249,7 @@ impl App {
             cost_usd: 0.0,
             unpriced: false,
             flash: None,
+            degraded: None,
             scroll: 0,
             transcript_height: 0,
             transcript_lines: 0,

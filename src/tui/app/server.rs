@@ -19,7 +19,11 @@ impl App {
         self.can_pair = hello.scopes.iter().any(|scope| scope == "operator.pairing" || scope == "operator.admin");
         // What was streaming on the old connection is lost; the history has what was stored.
         self.clear_transcript();
-        let mut effects = vec![self.call(Purpose::Sessions, "sessions.list", json!({})), self.history_call()];
+        let mut effects = vec![
+            self.call(Purpose::Sessions, "sessions.list", json!({})),
+            self.history_call(),
+            self.call(Purpose::Health, "health", json!({})),
+        ];
         if self.can_pair {
             effects.push(self.call(Purpose::Devices, "device.pair.list", json!({})));
             effects.push(self.call(Purpose::Codes, "pairing.code.list", json!({})));
@@ -102,6 +106,9 @@ impl App {
                 self.codes.retain(|known| !(known.channel == channel && known.code == code));
                 self.clamp_approval();
                 self.flash = Some(if approve { format!("approved {label}") } else { format!("rejected {label}") });
+            }
+            Purpose::Health => {
+                self.degraded = payload["replication"]["degraded"].as_str().map(str::to_owned);
             }
             Purpose::History { .. } | Purpose::Send { .. } | Purpose::Abort => {}
         }
@@ -203,7 +210,14 @@ impl App {
                 self.codes.retain(|known| !(known.channel == channel && known.code.eq_ignore_ascii_case(code)));
                 self.clamp_approval();
             }
-            "shutdown" => self.flash = Some("the gateway is shutting down; reconnecting when it is back".to_owned()),
+            // Each tick (30 s) asks again whether the gateway's bucket is behind.
+            "tick" if self.is_connected() => return vec![self.call(Purpose::Health, "health", json!({}))],
+            "shutdown" => {
+                self.flash = Some(match payload["reason"].as_str() {
+                    Some(reason) if reason != "gateway stopping" => format!("the gateway stopped: {reason}"),
+                    _ => "the gateway is shutting down; reconnecting when it is back".to_owned(),
+                });
+            }
             _ => {}
         }
         Vec::new()

@@ -124,6 +124,9 @@ pub fn status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
         let noun = if pending == 1 { "approval" } else { "approvals" };
         spans.extend([separator(), Span::styled(format!("{pending} {noun} waiting"), theme.attention())]);
     }
+    if let Some(degraded) = &app.degraded {
+        spans.extend([separator(), Span::styled(format!("degraded: {degraded}"), theme.error())]);
+    }
     if let Some(flash) = &app.flash {
         spans.extend([separator(), Span::styled(flash.clone(), theme.attention())]);
     }

@@ -78,12 +78,12 @@ fn text_message(text: &str) -> Value {
 fn on_connect_it_loads_sessions_history_and_approvals() {
     let mut app = App::new(config());
     let methods: Vec<_> = calls(&app.update(hello(SCOPES))).into_iter().map(|(method, _)| method).collect();
-    assert_eq!(methods, ["sessions.list", "chat.history", "device.pair.list", "pairing.code.list"]);
+    assert_eq!(methods, ["sessions.list", "chat.history", "health", "device.pair.list", "pairing.code.list"]);
     assert_eq!(app.link, Link::Connected);
 
     let mut reader = App::new(config());
     let methods: Vec<_> = calls(&reader.update(hello(&["operator.read"]))).into_iter().map(|(m, _)| m).collect();
-    assert_eq!(methods, ["sessions.list", "chat.history"], "no pairing calls without the pairing scope");
+    assert_eq!(methods, ["sessions.list", "chat.history", "health"], "no pairing calls without the pairing scope");
 }
 
 #[test]
@@ -313,4 +313,31 @@ fn deltas_with_new_text_are_appended_and_a_replace_starts_over() {
     assert_eq!(app.streaming.as_ref().map(|s| s.text.as_str()), Some("Hi"));
     app.update(chat("r1", "final", json!({"message": text_message("Hi there")})));
     assert_eq!(app.transcript.last().map(|entry| entry.text.as_str()), Some("Hi there"));
+}
+
+#[test]
+fn the_status_bar_learns_of_a_degraded_bucket_from_health_on_connect_and_every_tick() {
+    let mut app = App::new(config());
+    let effects = app.update(hello(SCOPES));
+    let health = call_id(&effects, "health");
+    let degraded = json!({"ok": true, "replication": {"phase": "active", "degraded": "replication is 45 s behind: changes wait in the local store"}});
+    app.update(Event::Response { call: health, result: Ok(degraded) });
+    assert_eq!(app.degraded.as_deref(), Some("replication is 45 s behind: changes wait in the local store"));
+    let effects = app.update(Event::Server { name: "tick".into(), payload: json!({"ts": 1}) });
+    let again = call_id(&effects, "health");
+    app.update(Event::Response {
+        call: again,
+        result: Ok(json!({"replication": {"phase": "active", "degraded": null}})),
+    });
+    assert_eq!(app.degraded, None, "caught up");
+}
+
+#[test]
+fn a_shutdown_with_a_reason_says_it() {
+    let mut app = connected();
+    app.update(Event::Server {
+        name: "shutdown".into(),
+        payload: json!({"reason": "this gateway no longer owns its bucket"}),
+    });
+    assert_eq!(app.flash.as_deref(), Some("the gateway stopped: this gateway no longer owns its bucket"));
 }
