@@ -162,6 +162,95 @@ mod tests {
         assert_eq!(key(ChatKind::Group, Some("7")), "agent:main:telegram:group:-100:thread:7");
     }
 
+    struct Quiet;
+
+    impl Platform for Quiet {
+        fn name(&self) -> &'static str {
+            "telegram"
+        }
+        fn limits(&self) -> crate::daemon::channels::platform::Limits {
+            crate::daemon::channels::platform::Limits {
+                max_chars: 4096,
+                edit_interval: std::time::Duration::from_millis(1),
+                typing_interval: None,
+            }
+        }
+        async fn send(
+            &self,
+            _: &ChatRef,
+            _: &str,
+        ) -> Result<crate::daemon::channels::platform::MessageRef, ChannelError> {
+            Ok(crate::daemon::channels::platform::MessageRef("1".into()))
+        }
+        async fn edit(
+            &self,
+            _: &ChatRef,
+            _: &crate::daemon::channels::platform::MessageRef,
+            _: &str,
+        ) -> Result<(), ChannelError> {
+            Ok(())
+        }
+        async fn typing(&self, _: &ChatRef) -> Result<(), ChannelError> {
+            Ok(())
+        }
+    }
+
+    async fn router(dir: &std::path::Path) -> Arc<Router> {
+        let store = Store::open(dir).unwrap();
+        let events = EventBus::default();
+        let settings = crate::core::settings::Settings::resolve(
+            &Default::default(),
+            &|_| None,
+            &crate::core::settings::FileConfig::default(),
+        )
+        .unwrap();
+        let agent = Agent::new(
+            store.clone(),
+            None,
+            settings.model,
+            dir.join("workspace"),
+            events.clone(),
+            crate::core::asker::OperatorIds::default(),
+        );
+        let pairing = Arc::new(Pairing::new(store.clone(), events.clone(), std::time::Duration::from_secs(60)));
+        let open =
+            crate::core::settings::ChannelSeed { channel: "telegram", policy: Some(DmPolicy::Open), allow_from: None };
+        pairing.seed(&[open]).await.unwrap();
+        Arc::new(Router {
+            store,
+            agent,
+            pairing,
+            events,
+            tracker: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+        })
+    }
+
+    async fn handle(router: &Arc<Router>, key: &str) -> Vec<(String, String)> {
+        let mut message = inbound(ChatKind::Direct, None);
+        message.dedupe_key = key.into();
+        assert!(router.record("telegram", key, "{}").await.unwrap());
+        router.dispatch(Arc::new(Quiet), GroupPolicy::Mention, message);
+        router.tracker.close();
+        router.tracker.wait().await;
+        router.tracker.reopen();
+        router.store.unhandled_inbound("telegram", 10).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_update_is_handled_once_its_message_is_stored_and_left_for_the_next_start_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let router = router(dir.path()).await;
+        assert_eq!(handle(&router, "update:1").await, [], "stored (the turn itself failed: no provider)");
+        router.agent.shutdown(std::time::Duration::ZERO).await;
+        let left = handle(&router, "update:2").await;
+        assert_eq!(
+            left,
+            [("update:2".to_owned(), "{}".to_owned())],
+            "refused while stopping: answered after the next start"
+        );
+    }
+
     #[test]
     fn the_pairing_message_names_the_approve_command() {
         assert!(pairing_message("slack", "ABCD2345").contains("molt pair code approve slack ABCD2345"));
