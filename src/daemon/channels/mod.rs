@@ -10,6 +10,7 @@ mod reply;
 mod router;
 mod slack;
 mod split;
+mod supervise;
 mod telegram;
 
 use std::sync::{Arc, OnceLock};
@@ -22,6 +23,7 @@ use tokio_util::task::TaskTracker;
 pub use liveness::Liveness;
 pub use platform::{ChatKind, ChatRef, Inbound, Limits, MessageRef, Platform};
 pub use router::Router;
+use supervise::supervise;
 
 use crate::core::settings::{ChannelSettings, TelegramMode};
 use crate::daemon::agent::Agent;
@@ -122,16 +124,25 @@ impl Channels {
         if let Some(settings) = &self.settings.telegram {
             let adapter = telegram::Telegram::new(settings.clone(), self.liveness_of("telegram"), self.intake.clone());
             let _ = self.telegram.set(Arc::clone(&adapter));
-            self.tracker.spawn(telegram::run(adapter, Arc::clone(&router), self.settings.deaf_after));
+            let (router, deaf_after) = (Arc::clone(&router), self.settings.deaf_after);
+            self.tracker.spawn(supervise(self.liveness_of("telegram"), self.intake.clone(), move || {
+                telegram::run(Arc::clone(&adapter), Arc::clone(&router), deaf_after)
+            }));
         }
         if let Some(settings) = &self.settings.discord {
             let adapter = discord::Discord::new(settings.clone(), self.liveness_of("discord"), self.intake.clone());
-            self.tracker.spawn(discord::run(adapter, Arc::clone(&router), self.settings.deaf_after));
+            let (router, deaf_after) = (Arc::clone(&router), self.settings.deaf_after);
+            self.tracker.spawn(supervise(self.liveness_of("discord"), self.intake.clone(), move || {
+                discord::run(Arc::clone(&adapter), Arc::clone(&router), deaf_after)
+            }));
         }
         if let Some(settings) = &self.settings.slack {
             let adapter = slack::Slack::new(settings.clone(), self.liveness_of("slack"), self.intake.clone());
             let _ = self.slack.set(Arc::clone(&adapter));
-            self.tracker.spawn(slack::run(adapter, Arc::clone(&router), self.settings.deaf_after));
+            let (router, deaf_after) = (Arc::clone(&router), self.settings.deaf_after);
+            self.tracker.spawn(supervise(self.liveness_of("slack"), self.intake.clone(), move || {
+                slack::run(Arc::clone(&adapter), Arc::clone(&router), deaf_after)
+            }));
         }
     }
 
