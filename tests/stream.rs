@@ -77,7 +77,20 @@ async fn small_buffer_stream(gateway: &TestGateway) -> tokio::net::TcpStream {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_while_another_keeps_its_events() {
     let limit = 256 * 1024;
-    let (gateway, fake) = gateway_with_model(&[("MOLT_MAX_BUFFERED_BYTES", &limit.to_string())]).await;
+    stuck_client_is_closed(limit, &[("MOLT_MAX_BUFFERED_BYTES", &limit.to_string())]).await;
+}
+
+#[tokio::test]
+async fn the_bound_on_all_queues_together_closes_a_stuck_client_below_its_own_bound() {
+    // Its own bound (64 MiB) is never reached: the one on every queue together (256 KiB) is.
+    let limit = 64 * 1024 * 1024;
+    let env = [("MOLT_MAX_BUFFERED_BYTES", limit.to_string()), ("MOLT_MAX_QUEUED_BYTES", (256 * 1024).to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    stuck_client_is_closed(limit, &env).await;
+}
+
+async fn stuck_client_is_closed(limit: usize, env: &[(&str, &str)]) {
+    let (gateway, fake) = gateway_with_model(env).await;
     // Larger than what the kernel's socket buffers absorb (the send buffer grows to 4 MiB).
     let pieces = chunks(1500, 4000);
     let reply: String = pieces.concat();

@@ -67,6 +67,7 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         replication,
         channels: Channels::new(&settings.channels),
         stop_reason: std::sync::Mutex::new(None),
+        queue_budget: super::ws::Budget::new(settings.max_queued_bytes),
         settings,
     });
     let app = super::http::router(Arc::clone(&gateway)).into_make_service_with_connect_info::<SocketAddr>();

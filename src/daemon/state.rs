@@ -69,6 +69,8 @@ pub struct Gateway {
     pub replication: Replication,
     /// Chat platforms: liveness from the start, adapters once the core is open.
     pub channels: Channels,
+    /// Bytes queued for every client together (`MOLT_MAX_QUEUED_BYTES`).
+    pub queue_budget: Arc<super::ws::Budget>,
     /// Why the gateway stops, when it is not a plain shutdown (told to clients).
     pub stop_reason: std::sync::Mutex<Option<String>>,
 }

@@ -35,6 +35,7 @@ pub struct GatewaySection {
     pub shutdown_grace_secs: Option<u64>,
     pub max_connections: Option<usize>,
     pub max_buffered_bytes: Option<usize>,
+    pub max_queued_bytes: Option<usize>,
     /// Origins besides the gateway's own that may open browser WebSockets.
     pub allowed_origins: Option<Vec<String>>,
     /// Peers (IPs or CIDRs) whose `X-Forwarded-For` names the client.

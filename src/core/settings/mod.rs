@@ -75,6 +75,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 4 * 1024 * 1024;
 /// Below this a busy but healthy client would be closed.
 const MIN_BUFFERED_BYTES: usize = 16 * 1024;
+/// Bytes queued for all clients together: a quarter of the `lite` container's 256 MiB, so many
+/// slow clients cannot add up to more than the container has.
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -95,6 +98,9 @@ pub struct Settings {
     /// Bytes a connection may have queued for its client before it is closed as too slow
     /// (`hello-ok.policy.maxBufferedBytes`).
     pub max_buffered_bytes: usize,
+    /// Bytes queued for all clients together; a client whose frame would pass it is closed as
+    /// too slow.
+    pub max_queued_bytes: usize,
     pub model: ModelSettings,
     pub auth: AuthSettings,
     /// Telegram, Discord and Slack: on when their tokens are set.
@@ -212,6 +218,13 @@ impl Settings {
             gateway.max_buffered_bytes,
             DEFAULT_MAX_BUFFERED_BYTES,
         )?;
+        let max_queued_bytes = layers.value(
+            "max_queued_bytes",
+            None,
+            &["MOLT_MAX_QUEUED_BYTES"],
+            gateway.max_queued_bytes,
+            DEFAULT_MAX_QUEUED_BYTES,
+        )?;
         let model = model::resolve(&mut layers, &file.model)?;
         let auth = access::resolve(&mut layers)?;
         let channels = channels::resolve(&mut layers, &file.channels)?;
@@ -231,6 +244,7 @@ impl Settings {
             shutdown_grace: Duration::from_secs(grace_secs),
             max_connections: max_connections.max(1),
             max_buffered_bytes: max_buffered_bytes.max(MIN_BUFFERED_BYTES),
+            max_queued_bytes: max_queued_bytes.max(MIN_BUFFERED_BYTES),
             model,
             auth,
             channels,

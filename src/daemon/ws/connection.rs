@@ -33,7 +33,8 @@ type Incoming = SplitStream<WebSocket>;
 
 pub async fn run(gateway: Arc<Gateway>, socket: WebSocket, peer: Peer, cookie: bool) {
     let (sink, incoming) = socket.split();
-    let (outbox, writer) = outbox::channel(sink, gateway.settings.max_buffered_bytes);
+    let (outbox, writer) =
+        outbox::channel(sink, gateway.settings.max_buffered_bytes, Arc::clone(&gateway.queue_budget));
     // The session drops its outbox when it ends; the writer then sends what is left and stops.
     tokio::join!(session(gateway, incoming, outbox, peer, cookie), writer.run());
 }

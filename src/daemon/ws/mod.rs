@@ -5,6 +5,7 @@ mod cumulative;
 mod handshake;
 mod methods;
 mod outbox;
+pub use outbox::Budget;
 mod pairing_methods;
 
 use std::sync::Arc;

@@ -1,8 +1,11 @@
 //! A connection's outgoing queue: frames wait here for the socket, counted in bytes. A client
 //! whose queue passes the bound is too slow and is closed; every write to the socket has a
-//! timeout, so a client that stops reading can hold neither memory nor a task for long.
+//! timeout, so a client that stops reading can hold neither memory nor a task for long. All
+//! queues together draw on one [`Budget`], so many slow clients cannot add up to more memory
+//! than the container has.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -32,6 +35,33 @@ pub struct TooSlow {
     pub queued: usize,
 }
 
+/// Bytes queued across every connection, and their bound.
+#[derive(Debug)]
+pub struct Budget {
+    used: AtomicUsize,
+    cap: usize,
+    /// Open queues, to divide the bound among.
+    queues: AtomicUsize,
+}
+
+impl Budget {
+    pub fn new(cap: usize) -> Arc<Self> {
+        Arc::new(Self { used: AtomicUsize::new(0), cap, queues: AtomicUsize::new(0) })
+    }
+
+    fn fair_share(&self) -> usize {
+        self.cap / self.queues.load(Ordering::Acquire).max(1)
+    }
+
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+
+    fn give_back(&self, bytes: usize) {
+        let _ = self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| Some(used.saturating_sub(bytes)));
+    }
+}
+
 #[derive(Default)]
 struct Queue {
     commands: VecDeque<Command>,
@@ -43,12 +73,20 @@ struct Queue {
     abort: Option<(u16, String)>,
 }
 
-#[derive(Default)]
 struct Shared {
     queue: Mutex<Queue>,
     ready: Notify,
     /// Fired by an abort: the writer drops the queue and sends `Queue::abort`.
     aborted: CancellationToken,
+    budget: Arc<Budget>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let left = self.queue().bytes;
+        self.budget.give_back(left);
+        self.budget.queues.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Shared {
@@ -72,9 +110,16 @@ pub struct Writer {
     _done: DropGuard,
 }
 
-/// An outbox bounded at `limit` queued bytes and the writer that empties it into `sink`.
-pub fn channel(sink: Sink, limit: usize) -> (Outbox, Writer) {
-    let shared = Arc::new(Shared::default());
+/// An outbox bounded at `limit` queued bytes (and by `budget` with every other one) and the
+/// writer that empties it into `sink`.
+pub fn channel(sink: Sink, limit: usize, budget: Arc<Budget>) -> (Outbox, Writer) {
+    budget.queues.fetch_add(1, Ordering::AcqRel);
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(Queue::default()),
+        ready: Notify::new(),
+        aborted: CancellationToken::new(),
+        budget,
+    });
     let done = CancellationToken::new();
     let outbox = Outbox { shared: Arc::clone(&shared), limit, done: done.clone() };
     let writer = Writer { sink, shared, _done: done.drop_guard() };
@@ -94,6 +139,15 @@ impl Outbox {
         if !queue.commands.is_empty() && queue.bytes + text.len() - first > self.limit {
             return Err(TooSlow { queued: queue.bytes });
         }
+        // Past the bound on every queue together, a client with less than its fair share
+        // waiting behind its next frame still gets its frame (a long reply's one large `final` reaches a client that
+        // keeps up); one with more waiting is the one to go. The total passes the bound by at
+        // most one frame per client.
+        let budget = &self.shared.budget;
+        if budget.used() > budget.cap && queue.bytes - first > budget.fair_share() {
+            return Err(TooSlow { queued: queue.bytes });
+        }
+        budget.used.fetch_add(text.len(), Ordering::AcqRel);
         queue.bytes += text.len();
         queue.commands.push_back(Command::Frame(text));
         drop(queue);
@@ -111,6 +165,7 @@ impl Outbox {
     pub fn abort(&self, code: u16, reason: &str) {
         let mut queue = self.shared.queue();
         queue.commands.clear();
+        self.shared.budget.give_back(queue.bytes);
         queue.bytes = 0;
         queue.abort.get_or_insert_with(|| (code, reason.to_owned()));
         drop(queue);
@@ -139,6 +194,7 @@ impl Shared {
             Some(command) => {
                 if let Command::Frame(text) = &command {
                     queue.bytes -= text.len();
+                    self.budget.give_back(text.len());
                 }
                 Some(Some(command))
             }
