@@ -4,6 +4,8 @@
 pub mod cli;
 pub mod core;
 pub mod daemon;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod provision;
 pub mod tui;
 

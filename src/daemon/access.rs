@@ -37,10 +37,37 @@ pub struct AccessIdentity {
 }
 
 #[derive(Debug, Deserialize)]
-struct Claims {
+pub struct Claims {
     email: Option<String>,
     common_name: Option<String>,
     sub: Option<String>,
+}
+
+impl Claims {
+    /// The name the audit log records: the email, else the service token, else the subject.
+    pub fn identity(self) -> AccessIdentity {
+        let name = match (self.email, self.common_name, self.sub) {
+            (Some(email), _, _) if !email.is_empty() => email,
+            (_, Some(client), _) if !client.is_empty() => format!("service token {client}"),
+            (_, _, Some(sub)) => format!("access subject {sub}"),
+            _ => "access identity".into(),
+        };
+        AccessIdentity { name }
+    }
+}
+
+/// The `kid` of an RS256 token's header. Any other algorithm (`none`, HMAC) fails here,
+/// before any key is fetched or used.
+pub fn rs256_kid(token: &str) -> Result<String, AccessError> {
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|error| AccessError::Invalid(format!("malformed token: {error}")))?;
+    if header.alg != Algorithm::RS256 {
+        return Err(AccessError::Invalid(format!(
+            "algorithm {:?} is not accepted; Access signs with RS256",
+            header.alg
+        )));
+    }
+    header.kid.ok_or_else(|| AccessError::Invalid("the token names no key (`kid`)".into()))
 }
 
 #[derive(Default)]
@@ -84,15 +111,7 @@ impl AccessVerifier {
     }
 
     pub async fn verify(&self, token: &str) -> Result<AccessIdentity, AccessError> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|error| AccessError::Invalid(format!("malformed token: {error}")))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(AccessError::Invalid(format!(
-                "algorithm {:?} is not accepted; Access signs with RS256",
-                header.alg
-            )));
-        }
-        let kid = header.kid.ok_or_else(|| AccessError::Invalid("the token names no key (`kid`)".into()))?;
+        let kid = rs256_kid(token)?;
         let key = self.key(&kid).await?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_audience(&[&self.settings.audience]);
@@ -102,14 +121,7 @@ impl AccessVerifier {
         validation.set_required_spec_claims(&["exp", "aud", "iss"]);
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|error| AccessError::Invalid(error.to_string()))?;
-        let claims = data.claims;
-        let name = match (claims.email, claims.common_name, claims.sub) {
-            (Some(email), _, _) if !email.is_empty() => email,
-            (_, Some(client), _) if !client.is_empty() => format!("service token {client}"),
-            (_, _, Some(sub)) => format!("access subject {sub}"),
-            _ => "access identity".into(),
-        };
-        Ok(AccessIdentity { name })
+        Ok(data.claims.identity())
     }
 
     async fn key(&self, kid: &str) -> Result<DecodingKey, AccessError> {

@@ -18,7 +18,7 @@ mod state;
 pub mod store;
 pub mod token;
 mod web;
-mod ws;
+pub(crate) mod ws;
 
 pub use server::{ServeError, serve};
 pub use state::Readiness;

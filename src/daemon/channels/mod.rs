@@ -2,16 +2,16 @@
 //! router that turns their messages into agent turns, and the liveness each one reports.
 //! Adapters never touch the agent or the store directly; the router does.
 
-mod discord;
+pub(crate) mod discord;
 mod liveness;
 mod net;
-mod platform;
+pub(crate) mod platform;
 mod reply;
 mod router;
-mod slack;
-mod split;
+pub(crate) mod slack;
+pub(crate) mod split;
 mod supervise;
-mod telegram;
+pub(crate) mod telegram;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! line, then a line break, then a space, and only then inside a word.
 
 /// Pieces of `text`, each at most `max_chars` characters, that concatenate (modulo the
-/// whitespace at the cut) back to `text`.
+/// whitespace at the cut) back to `text`. No piece is blank, unless `text` is (then `[""]`).
 pub fn split(text: &str, max_chars: usize) -> Vec<String> {
     let max_chars = max_chars.max(1);
     let mut pieces = Vec::new();
@@ -18,7 +18,12 @@ pub fn split(text: &str, max_chars: usize) -> Vec<String> {
             Some((at, width)) => (&rest[..at], &rest[at + width..]),
             None => (window, &rest[limit..]),
         };
-        pieces.push(head.trim_end().to_owned());
+        // A cut inside a run of tabs or other whitespace leaves nothing to show: platforms
+        // refuse an empty message, and the reply streamer numbers its messages by piece.
+        let head = head.trim_end();
+        if !head.is_empty() {
+            pieces.push(head.to_owned());
+        }
         rest = tail.trim_start_matches(['\n', ' ']);
     }
     // Platforms drop trailing whitespace, so a piece that keeps it would never match.
@@ -44,6 +49,15 @@ mod tests {
         assert_eq!(split("aaaa\n\nbbbb\ncccc", 12), ["aaaa", "bbbb\ncccc"]);
         assert_eq!(split("aaaa\nbbbb cccc", 10), ["aaaa", "bbbb cccc"]);
         assert_eq!(split("aaaa bbbb cccc", 10), ["aaaa bbbb", "cccc"]);
+    }
+
+    #[test]
+    fn whitespace_runs_longer_than_the_limit_make_no_blank_piece() {
+        // Found by fuzzing (fuzz/corpus/split/blank-piece): the window after a cut held only
+        // tabs and non-breaking spaces, which the cut's trimming does not skip.
+        assert_eq!(split("a\t\t\t\t\t\tb", 3), ["a", "\tb"]);
+        assert_eq!(split("a\t\t\t\t\t\t\r\n\r\n   b  \u{a0}\u{a0}\u{a0} c", 3), ["a", "b", "c"]);
+        assert_eq!(split("\t\t\t\t\t", 2), [""]);
     }
 
     #[test]

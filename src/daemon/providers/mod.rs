@@ -6,7 +6,7 @@ mod error;
 mod http;
 mod openai;
 mod retry;
-mod sse;
+pub(crate) mod sse;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@
 
 pub mod admin;
 mod bucket;
-mod format;
+pub(crate) mod format;
 mod restore;
 mod rows;
 mod shipper;

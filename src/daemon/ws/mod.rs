@@ -2,7 +2,7 @@
 
 mod connection;
 mod cumulative;
-mod handshake;
+pub(crate) mod handshake;
 mod methods;
 mod outbox;
 pub use outbox::Budget;

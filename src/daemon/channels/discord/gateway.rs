@@ -95,6 +95,15 @@ fn fatal_close(code: u16) -> Option<String> {
     })
 }
 
+/// The heartbeat interval a hello frame (op 10) names, clamped; `None` when it is no hello.
+pub fn hello_interval(text: &str) -> Option<Duration> {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .filter(|hello| hello["op"] == 10)
+        .and_then(|hello| hello["d"]["heartbeat_interval"].as_f64())
+        .map(|millis| HEARTBEAT_LIMITS.millis(millis))
+}
+
 async fn connect(
     discord: &Arc<Discord>,
     router: &Arc<Router>,
@@ -136,14 +145,10 @@ async fn connect(
     // Hello first; its interval paces the heartbeats.
     let hello = tokio::time::timeout(Duration::from_secs(15), socket.next()).await;
     let interval = match hello {
-        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<Value>(&text)
-            .ok()
-            .filter(|hello| hello["op"] == 10)
-            .and_then(|hello| hello["d"]["heartbeat_interval"].as_f64()),
+        Ok(Some(Ok(Message::Text(text)))) => hello_interval(&text),
         _ => None,
     }
     .ok_or_else(|| ChannelError::Invalid("the discord gateway did not say hello".into()))?;
-    let interval = HEARTBEAT_LIMITS.millis(interval);
     if resuming {
         socket
             .send(send(json!({"op": 6, "d": {"token": token, "session_id": session.id, "seq": session.seq}})))

@@ -1,7 +1,7 @@
 //! Discord: a Gateway v10 connection for messages in and REST create/edit for replies, split
 //! at 2000 characters.
 
-mod gateway;
+pub(crate) mod gateway;
 mod rest;
 
 use std::sync::{Arc, Mutex};
@@ -45,7 +45,7 @@ impl Discord {
 }
 
 /// Ids are digits only: anything else from outside never reaches a URL path.
-fn snowflake(raw: &str) -> Result<&str, ChannelError> {
+pub fn snowflake(raw: &str) -> Result<&str, ChannelError> {
     if !raw.is_empty() && raw.len() <= 24 && raw.bytes().all(|byte| byte.is_ascii_digit()) {
         Ok(raw)
     } else {
@@ -88,7 +88,7 @@ impl Platform for Discord {
 }
 
 /// A `MESSAGE_CREATE` payload → [`Inbound`].
-fn inbound(message: &Value, bot_user: &str) -> Option<Inbound> {
+pub fn inbound(message: &Value, bot_user: &str) -> Option<Inbound> {
     let author = message.get("author")?;
     if author["bot"] == true {
         return None;

@@ -3,7 +3,7 @@
 //! threads in channels.
 
 mod api;
-mod event;
+pub(crate) mod event;
 pub mod events;
 mod socket;
 

@@ -2,7 +2,7 @@
 //! with backoff) or webhook mode, replies by `sendMessage` and paced `editMessageText`.
 
 mod api;
-mod update;
+pub(crate) mod update;
 pub mod webhook;
 
 use std::collections::HashMap;
