@@ -6,6 +6,10 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "measure/mod.rs"]
+mod measure;
+
+use measure::{Proc, percentile};
 use std::time::{Duration, Instant};
 
 use support::fake_anthropic::FakeAnthropic;
@@ -15,17 +19,6 @@ use support::fake_telegram::{self, FakeTelegram};
 use support::process::GatewayProcess;
 
 const MESSAGES: usize = 200;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 /// Spins until `check` holds (10 s at most) and returns when it first did.
 async fn spin_until(check: impl Fn() -> bool) -> Instant {
@@ -85,14 +78,14 @@ async fn main() {
     inbound.sort_by(f64::total_cmp);
     outbound.sort_by(f64::total_cmp);
 
-    let start_rss = rss_kib(pid);
+    let start_rss = Proc::new(pid).rss_kib();
     let mut peak = start_rss;
     let began = Instant::now();
     while began.elapsed() < idle {
         tokio::time::sleep(Duration::from_secs(10).min(idle)).await;
-        peak = peak.max(rss_kib(pid));
+        peak = peak.max(Proc::new(pid).rss_kib());
     }
-    let end_rss = rss_kib(pid);
+    let end_rss = Proc::new(pid).rss_kib();
     let mb = |kib: u64| kib as f64 / 1024.0;
     println!("| figure | value | goal |");
     println!("|---|---|---|");

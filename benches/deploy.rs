@@ -6,17 +6,16 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "measure/mod.rs"]
+mod measure;
+
+use measure::percentile;
 use std::time::Instant;
 
 use support::fake_cloudflare::{ACCOUNT, FakeCloudflare, TOKEN};
 use support::process::molt;
 
 const RUNS: usize = 20;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
 
 fn run(home: &std::path::Path, fake: &FakeCloudflare, args: &[&str]) -> f64 {
     let started = Instant::now();

@@ -6,6 +6,10 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "measure/mod.rs"]
+mod measure;
+
+use measure::{Proc, percentile};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::response::IntoResponse;
@@ -22,17 +26,6 @@ fn molt_client() -> ConnectOptions {
 const STARTS: usize = 30;
 const TURNS: usize = 1000;
 const DELTAS: usize = 2000;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 fn startup(fresh: bool) -> Vec<f64> {
     let base = tempfile::tempdir().unwrap();
@@ -57,7 +50,7 @@ async fn memory() -> (u64, u64, u64) {
     let gateway = GatewayProcess::start(dir.path(), &env, &[]);
     let pid = gateway.child.id();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let idle = rss_kib(pid, "VmRSS:");
+    let idle = Proc::new(pid).rss_kib();
     let (mut client, _) = Client::connect(&gateway.ws_url(), &molt_client()).await.unwrap();
     for turn in 0..TURNS {
         let key = format!("agent:main:bench{}", turn % 20);
@@ -68,7 +61,7 @@ async fn memory() -> (u64, u64, u64) {
     }
     client.close().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    (idle, rss_kib(pid, "VmRSS:"), rss_kib(pid, "VmHWM:"))
+    (idle, Proc::new(pid).rss_kib(), Proc::new(pid).peak_kib())
 }
 
 fn now_nanos() -> u128 {
@@ -176,19 +169,19 @@ async fn stuck_client() -> (u64, u64, u64, String) {
     let (mut stuck, _) = Client::connect_over(&gateway.ws_url(), tcp, &molt_client()).await.unwrap();
     let (mut reader, _) = Client::connect(&gateway.ws_url(), &molt_client()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = rss_kib(pid, "VmRSS:");
+    let before = Proc::new(pid).rss_kib();
     stuck
         .send_json(&json!({"type": "req", "id": "s1", "method": "chat.send",
             "params": {"sessionKey": "main", "message": "long", "idempotencyKey": "s1"}}))
         .await;
     let first = reader.event("chat").await["payload"].clone();
     reader.chat_run(first["runId"].as_str().unwrap()).await;
-    let peak = rss_kib(pid, "VmHWM:");
+    let peak = Proc::new(pid).peak_kib();
     let (_, close) = stuck.read_to_close(1_000_000).await;
     let ended = close
         .map_or_else(|| "socket dropped".to_owned(), |frame| format!("{} `{}`", u16::from(frame.code), frame.reason));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    (before, peak, rss_kib(pid, "VmRSS:"), ended)
+    (before, peak, Proc::new(pid).rss_kib(), ended)
 }
 
 const APPROVALS: usize = 20;

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 pub const TOKEN: &str = "discord-test-token.abc.def";
 pub const BOT_ID: &str = "900000000000000001";
+/// The heartbeat interval of [`super::Pace::TEST`].
 pub const HEARTBEAT_MS: u64 = 300;
 
 #[derive(Debug, Clone)]
@@ -59,6 +60,7 @@ struct Shared {
     connections: AtomicU64,
     withhold_acks: AtomicBool,
     seq: AtomicU64,
+    pace: super::Pace,
 }
 
 impl Shared {
@@ -75,6 +77,11 @@ pub struct FakeDiscord {
 
 impl FakeDiscord {
     pub async fn start() -> FakeDiscord {
+        FakeDiscord::start_paced(super::Pace::TEST).await
+    }
+
+    /// A fake with `pace`'s heartbeat interval and socket lifetime.
+    pub async fn start_paced(pace: super::Pace) -> FakeDiscord {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner { next_id: 1_000, ..Inner::default() }),
             notify: Notify::new(),
@@ -82,6 +89,7 @@ impl FakeDiscord {
             connections: AtomicU64::new(0),
             withhold_acks: AtomicBool::new(false),
             seq: AtomicU64::new(0),
+            pace,
         });
         let router = Router::new()
             .route("/api/v10/gateway/bot", get(rest))
@@ -308,8 +316,10 @@ async fn serve_gateway(shared: Arc<Shared>, mut socket: WebSocket) {
     shared.lock().socket = Some(sender);
     shared.connections.fetch_add(1, Ordering::SeqCst);
     let text = |value: Value| Message::Text(value.to_string().into());
-    let _ = socket.send(text(json!({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_MS}, "s": null, "t": null}))).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let _ = socket
+        .send(text(json!({"op": 10, "d": {"heartbeat_interval": shared.pace.heartbeat_ms}, "s": null, "t": null})))
+        .await;
+    let deadline = Instant::now() + shared.pace.socket_lifetime;
     loop {
         tokio::select! {
             frame = socket.recv() => {

@@ -50,6 +50,7 @@ struct Shared {
     connections: AtomicUsize,
     live: AtomicUsize,
     deaf: AtomicBool,
+    pace: super::Pace,
 }
 
 pub struct FakeSlack {
@@ -66,6 +67,11 @@ impl Shared {
 
 impl FakeSlack {
     pub async fn start() -> FakeSlack {
+        FakeSlack::start_paced(super::Pace::TEST).await
+    }
+
+    /// A fake that keeps each Socket Mode socket for `pace.socket_lifetime`.
+    pub async fn start_paced(pace: super::Pace) -> FakeSlack {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner { next_ts: 1, ..Inner::default() }),
             notify: Notify::new(),
@@ -73,6 +79,7 @@ impl FakeSlack {
             connections: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
             deaf: AtomicBool::new(false),
+            pace,
         });
         let router = Router::new()
             .route("/api/{method}", post(web_api))
@@ -289,10 +296,10 @@ async fn serve_socket(shared: Arc<Shared>, mut socket: WebSocket) {
     shared.notify.notify_waiters();
     let hello = json!({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake", "approximate_connection_time": 18060}, "connection_info": {"app_id": "A1"}});
     let _ = socket.send(Message::Text(hello.to_string().into())).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + shared.pace.socket_lifetime;
     loop {
         if shared.deaf.load(Ordering::SeqCst) {
-            // Hold the socket without reading it until molt gives up on it (or 60 s).
+            // Hold the socket without reading it until molt gives up on it (or the lifetime ends).
             let _ = tokio::time::timeout_at(deadline, async {
                 while let Some(text) = outgoing.recv().await {
                     let _ = socket.send(Message::Text(text.into())).await;

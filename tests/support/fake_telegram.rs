@@ -38,6 +38,8 @@ struct Inner {
     texts: HashMap<(String, i64), String>,
     /// Errors to answer the next calls of a method with: (status, description, retry_after).
     failures: HashMap<String, VecDeque<(u16, String, Option<u64>)>>,
+    /// The longest a long poll waits.
+    poll_cap: Duration,
 }
 
 pub struct FakeTelegram {
@@ -54,8 +56,13 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Inner> {
 
 impl FakeTelegram {
     pub async fn start() -> FakeTelegram {
-        let inner: Shared =
-            Arc::new((Mutex::new(Inner { next_update: 100, next_message: 1, ..Inner::default() }), Notify::new()));
+        FakeTelegram::start_paced(super::Pace::TEST).await
+    }
+
+    /// A fake whose long polls last as long as `pace` says.
+    pub async fn start_paced(pace: super::Pace) -> FakeTelegram {
+        let inner = Inner { next_update: 100, next_message: 1, poll_cap: pace.poll_cap, ..Inner::default() };
+        let inner: Shared = Arc::new((Mutex::new(inner), Notify::new()));
         let router = Router::new().fallback(handle).with_state(Arc::clone(&inner));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -223,10 +230,11 @@ async fn answer(shared: &Shared, request: Request) -> Response {
 }
 
 /// Confirms updates below `offset`, then answers at once when some are queued, else after
-/// an update arrives or `timeout` seconds (capped at 5) pass.
+/// an update arrives or `timeout` seconds (capped by the fake's pace) pass.
 async fn get_updates(shared: &Shared, body: &Value) -> Response {
     let offset = body["offset"].as_i64();
-    let wait = Duration::from_secs(body["timeout"].as_u64().unwrap_or(0).min(5));
+    let cap = lock(shared).poll_cap;
+    let wait = Duration::from_secs(body["timeout"].as_u64().unwrap_or(0)).min(cap);
     let deadline = Instant::now() + wait;
     loop {
         let notified = shared.1.notified();

@@ -16,7 +16,20 @@ pub struct GatewayProcess {
 }
 
 pub fn molt() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_molt"));
+    molt_via(&[])
+}
+
+/// `molt` run through `wrapper` (e.g. `taskset -c 0`), a program that ends by exec'ing its
+/// arguments, so the child's PID is molt's; an empty wrapper runs molt itself.
+pub fn molt_via(wrapper: &[&str]) -> Command {
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(env!("CARGO_BIN_EXE_molt"));
+            command
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_molt")),
+    };
     command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", "/nonexistent");
     command
 }
@@ -24,9 +37,14 @@ pub fn molt() -> Command {
 impl GatewayProcess {
     /// Starts `molt gateway --port 0 --data-dir DIR` with `env` and waits for its banner.
     pub fn start(data_dir: &Path, env: &[(&str, &str)], extra_args: &[&str]) -> Self {
+        Self::start_via(&[], data_dir, env, extra_args)
+    }
+
+    /// Like `start`, with molt run through `wrapper` (see [`molt_via`]).
+    pub fn start_via(wrapper: &[&str], data_dir: &Path, env: &[(&str, &str)], extra_args: &[&str]) -> Self {
         let stderr_path = data_dir.with_extension(format!("stderr-{}.log", rand::random::<u32>()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut command = molt();
+        let mut command = molt_via(wrapper);
         command.args(["gateway", "--port", "0", "--data-dir"]).arg(data_dir).args(extra_args);
         command.envs(env.iter().copied()).stdout(Stdio::piped()).stderr(stderr).stdin(Stdio::null());
         let mut child = command.spawn().expect("spawn molt");
