@@ -28,6 +28,8 @@ pub use devices::{PairedDevice, TokenGrant, token_digest};
 pub enum StoreError {
     #[error("cannot open the store at `{path}`: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot create the store at `{path}`: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
     #[error("store error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("store data is not valid: {0}")]
@@ -56,12 +58,7 @@ impl Store {
         let open_error = |source| StoreError::Open { path: path.clone(), source };
         if !path.exists() {
             // An empty file is a new database; created owner-only before SQLite writes to it.
-            private::create(&path).map_err(|error| {
-                open_error(rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-                    Some(error.to_string()),
-                ))
-            })?;
+            private::create(&path).map_err(|source| StoreError::Create { path: path.clone(), source })?;
         }
         let mut connection = Connection::open(&path).map_err(open_error)?;
         connection

@@ -213,8 +213,11 @@ impl App {
             // Each tick (30 s) asks again whether the gateway's bucket is behind.
             "tick" if self.is_connected() => return vec![self.call(Purpose::Health, "health", json!({}))],
             "shutdown" => {
+                // A plain stop says when to expect the gateway back; a stop for a reason does not.
                 self.flash = Some(match payload["reason"].as_str() {
-                    Some(reason) if reason != "gateway stopping" => format!("the gateway stopped: {reason}"),
+                    Some(reason) if payload.get("restartExpectedMs").is_none() => {
+                        format!("the gateway stopped: {reason}")
+                    }
                     _ => "the gateway is shutting down; reconnecting when it is back".to_owned(),
                 });
             }
