@@ -168,6 +168,7 @@ async fn stuck_client() -> (u64, u64, u64, String) {
     let tcp = socket.connect(gateway.addr.parse().unwrap()).await.unwrap();
     let (mut stuck, _) = Client::connect_over(&gateway.ws_url(), tcp, &molt_client()).await.unwrap();
     let (mut reader, _) = Client::connect(&gateway.ws_url(), &molt_client()).await.unwrap();
+    reader.call("sessions.messages.subscribe", json!({"key": "main"})).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = Proc::new(pid).rss_kib();
     stuck

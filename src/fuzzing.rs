@@ -12,6 +12,8 @@ pub use crate::daemon::channels::slack::events::verify as slack_signature;
 pub use crate::daemon::channels::split::split;
 pub use crate::daemon::channels::telegram::update::{BotIdentity, html as telegram_html, inbound as telegram_inbound};
 pub use crate::daemon::channels::{ChatKind, Inbound};
+pub use crate::daemon::providers::anthropic::fold_events as anthropic_events;
+pub use crate::daemon::providers::openai::fold_events as openai_events;
 pub use crate::daemon::providers::sse::{SseDecoder, SseEvent};
 pub use crate::daemon::replication::format::{
     FORMAT, Manifest, ObjectEntry, Segment, ShippedChange, gunzip, gzip, sha256_hex,

@@ -295,9 +295,64 @@ async fn chat_abort_in_the_middle_of_a_stream() {
 }
 
 #[tokio::test]
+async fn chat_events_go_only_to_the_clients_that_follow_the_session() {
+    let (gateway, _fake) = gateway_with_model().await;
+    let options = ConnectOptions::new(TOKEN);
+    let (mut sender, _) = Client::connect(&gateway.ws_url(), &options).await.unwrap();
+    let (mut reader, _) = Client::connect(&gateway.ws_url(), &options).await.unwrap();
+    let (mut bystander, _) = Client::connect(&gateway.ws_url(), &options).await.unwrap();
+    bystander.call("sessions.subscribe", json!({})).await;
+    // Reading a session's history follows it.
+    reader.call("chat.history", json!({"sessionKey": "agent:main:x"})).await;
+    let ack =
+        sender.call("chat.send", json!({"sessionKey": "agent:main:x", "message": "hi", "idempotencyKey": "k1"})).await;
+    let run_id = ack["runId"].as_str().unwrap();
+    assert_eq!(sender.chat_run(run_id).await.last().unwrap()["state"], "final");
+    assert_eq!(reader.chat_run(run_id).await.last().unwrap()["state"], "final", "the reader follows the session");
+    // The bystander hears the session list change as the turn starts and ends, and no chat
+    // event: the bus delivers in order, so any would have come before the second change.
+    for _ in 0..2 {
+        assert_eq!(bystander.event("sessions.changed").await["payload"]["sessionKey"], "agent:main:x");
+    }
+    bystander.call("health", json!({})).await;
+    assert!(bystander.events.iter().all(|event| event["event"] != "chat"), "{:?}", bystander.events);
+    for _ in 0..3 {
+        reader.call("health", json!({})).await;
+    }
+    assert!(
+        reader.events.iter().all(|event| event["event"] != "sessions.changed"),
+        "session list changes only after sessions.subscribe: {:?}",
+        reader.events
+    );
+    // Unfollowing stops a session's events; following it again brings them back.
+    reader.call("sessions.messages.unsubscribe", json!({"key": "agent:main:x"})).await;
+    let ack = sender
+        .call("chat.send", json!({"sessionKey": "agent:main:x", "message": "again", "idempotencyKey": "k2"}))
+        .await;
+    sender.chat_run(ack["runId"].as_str().unwrap()).await;
+    reader.call("sessions.messages.subscribe", json!({"key": "agent:main:x"})).await;
+    let ack = sender
+        .call("chat.send", json!({"sessionKey": "agent:main:x", "message": "third", "idempotencyKey": "k3"}))
+        .await;
+    let third = ack["runId"].as_str().unwrap().to_owned();
+    sender.chat_run(&third).await;
+    let mut runs = Vec::new();
+    loop {
+        let payload = reader.event("chat").await["payload"].clone();
+        runs.push(payload["runId"].as_str().unwrap().to_owned());
+        if payload["runId"] == third.as_str() && payload["state"] == "final" {
+            break;
+        }
+    }
+    assert!(runs.iter().all(|run| *run == third), "nothing of the run while unfollowed: {runs:?}");
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn sessions_reset_and_delete() {
     let (gateway, _fake) = gateway_with_model().await;
     let (mut client, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new(TOKEN)).await.unwrap();
+    assert_eq!(client.call("sessions.subscribe", json!({})).await["subscribed"], true);
     for (key, id) in [("agent:main:a", "1"), ("agent:main:b", "2")] {
         let ack = client.call("chat.send", json!({"sessionKey": key, "message": "hi", "idempotencyKey": id})).await;
         client.chat_run(ack["runId"].as_str().unwrap()).await;

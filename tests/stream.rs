@@ -38,6 +38,7 @@ async fn deltas_carry_only_the_new_text_so_a_long_reply_costs_linear_bytes() {
     let (mut molt, _) =
         Client::connect(&gateway.ws_url(), &ConnectOptions::new(TOKEN).caps(&[DELTA_TEXT])).await.unwrap();
     let (mut openclaw, _) = Client::connect(&gateway.ws_url(), &ConnectOptions::new(TOKEN)).await.unwrap();
+    openclaw.call("sessions.messages.subscribe", json!({"key": "main"})).await;
     let ack = molt.call("chat.send", json!({"sessionKey": "main", "message": "long", "idempotencyKey": "l1"})).await;
     let run = ack["runId"].as_str().unwrap().to_owned();
 
@@ -102,6 +103,7 @@ async fn stuck_client_is_closed(limit: usize, env: &[(&str, &str)]) {
     let stuck_device = options.identity.as_ref().unwrap().device_id();
     let watcher = ConnectOptions::new(TOKEN).caps(&[DELTA_TEXT]).scopes(&["operator.read", "operator.pairing"]);
     let (mut reader, _) = Client::connect(&gateway.ws_url(), &watcher).await.unwrap();
+    reader.call("sessions.messages.subscribe", json!({"key": "main"})).await;
 
     // The stuck client asks for the long reply and then reads nothing.
     stuck

@@ -105,3 +105,28 @@ put("split", "paragraphs", b"\x0fFirst paragraph here.\n\nSecond one\nwith lines
 put("split", "code", b"\x1fHere:\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\nDone `x`.")
 put("split", "unicode", "\x07héllo wörld ünïcödé 日本語のテキスト 🦀🦀🦀 end".encode())
 put("split", "whitespace", b"\x03a\t\t\t\t\t\t\r\n\r\n   b  \xc2\xa0\xc2\xa0\xc2\xa0 c")
+
+# Model providers: the event data of an Anthropic stream with text and a tool call, and of an
+# OpenAI-compatible one with tool-call deltas, usage and `[DONE]`, one event a line.
+anthropic = [
+    {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-sonnet-4-5", "usage": {"input_tokens": 25, "cache_read_input_tokens": 10, "cache_creation_input_tokens": 5, "output_tokens": 1}}},
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    {"type": "ping"},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "remember", "input": {}}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"text\": \"tea"}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "\"}"}},
+    {"type": "content_block_stop", "index": 1},
+    {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None}, "usage": {"output_tokens": 15}},
+    {"type": "message_stop"},
+]
+put("provider_events", "anthropic", "\n".join(json.dumps(event) for event in anthropic))
+put("provider_events", "anthropic-error", json.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+openai = [
+    {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "finish_reason": None}]},
+    {"id": "c1", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "remember", "arguments": "{\"te"}}]}}]},
+    {"id": "c1", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "xt\":\"x\"}"}}]}, "finish_reason": "tool_calls"}]},
+    {"id": "c1", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 4}}},
+]
+put("provider_events", "openai", "\n".join([json.dumps(chunk) for chunk in openai] + ["[DONE]"]))

@@ -7,6 +7,7 @@ pub mod device;
 pub mod frames;
 pub mod ids;
 pub mod pairing;
+pub mod protocol;
 pub mod scopes;
 pub mod secret;
 pub mod settings;

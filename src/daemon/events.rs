@@ -1,64 +1,182 @@
-//! The broadcast bus: server events (chat streams, session changes, shutdown) fanned out to
-//! every connection, encoded once.
+//! The event bus: gateway-wide events (session list changes, pairing, shutdown) fanned out to
+//! every listener, and each session's `chat` events delivered only to the listeners of that
+//! session. Every event is serialised once, and a `chat` event nobody follows is not
+//! serialised at all.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::core::ids::SessionKey;
+use crate::core::protocol::ChatEvent;
 use crate::core::scopes::Scope;
+use crate::core::sync::lock;
 
-/// One event for all connections holding `scope`.
+/// One gateway-wide event for all listeners holding `scope`.
 #[derive(Debug)]
 pub struct Broadcast {
     pub event: &'static str,
     /// The payload, already serialised.
     pub payload: String,
     pub scope: Scope,
-    /// For `chat` events: the run and the text a delta adds, so a connection that owes its
-    /// client the cumulative text can rebuild it without parsing the payload.
-    pub run: Option<RunStep>,
 }
 
-/// One step of a run, as a `chat` event carries it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunStep {
-    pub run_id: String,
-    /// The new text of a delta; `None` when the run ended (`final`, `aborted`, `error`).
-    pub added: Option<String>,
+/// One `chat` event of a session, typed for the gateway's own readers and serialised once for
+/// the wire.
+#[derive(Debug)]
+pub struct ChatBroadcast {
+    pub event: ChatEvent,
+    pub payload: String,
 }
+
+/// Gateway-wide events a listener may fall behind by before it is told it missed some.
+const CAPACITY: usize = 4096;
+/// `chat` events of one session a listener may fall behind by. A run's deltas come at the
+/// model's pace and a listener moves them on without waiting on IO, so falling this far behind
+/// means the listener is stuck; the ring is allocated per followed session, so it stays small.
+pub const SESSION_CAPACITY: usize = 256;
 
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Arc<Broadcast>>,
+    sessions: Arc<Sessions>,
 }
-
-/// Events a connection may fall behind by before it is dropped as too slow.
-const CAPACITY: usize = 4096;
 
 impl Default for EventBus {
     fn default() -> Self {
-        Self { sender: broadcast::Sender::new(CAPACITY) }
+        Self { sender: broadcast::Sender::new(CAPACITY), sessions: Arc::default() }
     }
 }
 
 impl EventBus {
     pub fn publish(&self, event: &'static str, scope: Scope, payload: &impl Serialize) {
-        self.send(event, scope, payload, None);
-    }
-
-    /// A `chat` event of run `step.run_id`.
-    pub fn publish_chat(&self, scope: Scope, payload: &impl Serialize, step: RunStep) {
-        self.send("chat", scope, payload, Some(step));
-    }
-
-    fn send(&self, event: &'static str, scope: Scope, payload: &impl Serialize, run: Option<RunStep>) {
         let payload = serde_json::to_string(payload).unwrap_or_else(|_| "{}".into());
         // No receivers is fine: nobody is connected.
-        let _ = self.sender.send(Arc::new(Broadcast { event, payload, scope, run }));
+        let _ = self.sender.send(Arc::new(Broadcast { event, payload, scope }));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Broadcast>> {
         self.sender.subscribe()
+    }
+
+    /// Sends `event` to the listeners of its session, if any.
+    pub fn publish_chat(&self, event: ChatEvent) {
+        let Some(sender) = self.sessions.sender(&event.session_key) else { return };
+        let payload = serde_json::to_string(&event).unwrap_or_else(|_| "{}".into());
+        // The last listener may have left since the look-up: nothing to do then.
+        let _ = sender.send(Arc::new(ChatBroadcast { event, payload }));
+    }
+
+    /// Follows the `chat` events of `session` from now on. Subscribe before starting a run or
+    /// reading history, so that no event falls between.
+    pub fn subscribe_session(&self, session: &SessionKey) -> broadcast::Receiver<Arc<ChatBroadcast>> {
+        self.sessions.subscribe(session)
+    }
+
+    /// Sessions with a sender kept for them (followed, or not swept yet).
+    #[cfg(test)]
+    fn session_senders(&self) -> usize {
+        lock(&self.sessions.map).senders.len()
+    }
+}
+
+/// One broadcast channel per followed session, made on the first subscription and dropped
+/// once nobody follows the session.
+#[derive(Default)]
+struct Sessions {
+    map: Mutex<SessionMap>,
+}
+
+#[derive(Default)]
+struct SessionMap {
+    senders: HashMap<SessionKey, broadcast::Sender<Arc<ChatBroadcast>>>,
+    /// The count of kept senders at which the next new subscription sweeps unfollowed ones.
+    sweep_at: usize,
+}
+
+/// Kept senders below which no sweep runs.
+const SWEEP_FLOOR: usize = 64;
+
+impl Sessions {
+    fn sender(&self, session: &SessionKey) -> Option<broadcast::Sender<Arc<ChatBroadcast>>> {
+        let mut map = lock(&self.map);
+        let sender = map.senders.get(session)?;
+        if sender.receiver_count() == 0 {
+            map.senders.remove(session);
+            return None;
+        }
+        Some(sender.clone())
+    }
+
+    fn subscribe(&self, session: &SessionKey) -> broadcast::Receiver<Arc<ChatBroadcast>> {
+        let mut map = lock(&self.map);
+        if let Some(sender) = map.senders.get(session) {
+            return sender.subscribe();
+        }
+        if map.senders.len() >= map.sweep_at.max(SWEEP_FLOOR) {
+            map.senders.retain(|_, sender| sender.receiver_count() > 0);
+            // Sweeping again only once the map has doubled keeps subscribing amortised O(1).
+            map.sweep_at = map.senders.len() * 2;
+        }
+        let sender = broadcast::Sender::new(SESSION_CAPACITY);
+        let receiver = sender.subscribe();
+        map.senders.insert(session.clone(), sender);
+        receiver
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ids::RunId;
+    use crate::core::protocol::ChatStep;
+
+    fn chat(session: &str, text: &str) -> ChatEvent {
+        ChatEvent {
+            run_id: RunId::from_stored("r".into()),
+            session_key: SessionKey::parse(session).unwrap(),
+            seq: 0,
+            step: ChatStep::Delta { delta_text: text.into(), replace: false, message: None },
+        }
+    }
+
+    #[test]
+    fn chat_events_reach_only_the_listeners_of_their_session() {
+        let bus = EventBus::default();
+        let mut global = bus.subscribe();
+        let mut first = bus.subscribe_session(&SessionKey::parse("a").unwrap());
+        let mut second = bus.subscribe_session(&SessionKey::parse("a").unwrap());
+        let mut other = bus.subscribe_session(&SessionKey::parse("b").unwrap());
+        bus.publish_chat(chat("a", "hi"));
+        for receiver in [&mut first, &mut second] {
+            let got = receiver.try_recv().unwrap();
+            assert_eq!(got.event, chat("a", "hi"));
+            assert_eq!(got.payload, serde_json::to_string(&chat("a", "hi")).unwrap());
+        }
+        assert!(other.try_recv().is_err(), "another session's listener hears nothing");
+        assert!(global.try_recv().is_err(), "chat events are not gateway-wide");
+    }
+
+    #[test]
+    fn a_session_nobody_follows_keeps_no_sender() {
+        let bus = EventBus::default();
+        let receiver = bus.subscribe_session(&SessionKey::parse("a").unwrap());
+        drop(receiver);
+        bus.publish_chat(chat("a", "nobody hears this"));
+        assert_eq!(bus.session_senders(), 0, "publishing to an unfollowed session drops its sender");
+        // Subscriptions that are never published to are swept as the map grows.
+        for index in 0..SWEEP_FLOOR * 4 {
+            drop(bus.subscribe_session(&SessionKey::parse(&format!("s{index}")).unwrap()));
+        }
+        assert!(bus.session_senders() <= SWEEP_FLOOR + 1, "{} senders kept", bus.session_senders());
+        let kept = bus.subscribe_session(&SessionKey::parse("kept").unwrap());
+        for index in 0..SWEEP_FLOOR * 4 {
+            drop(bus.subscribe_session(&SessionKey::parse(&format!("t{index}")).unwrap()));
+        }
+        bus.publish_chat(chat("kept", "still here"));
+        let mut kept = kept;
+        assert_eq!(kept.try_recv().unwrap().event, chat("kept", "still here"), "a followed session survives sweeps");
     }
 }

@@ -45,18 +45,16 @@ async fn empty_and_oversized_messages_are_refused() {
 async fn after_shutdown_new_messages_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (agent, _, events) = agent(dir.path()).await;
-    let mut receiver = events.subscribe();
+    let mut receiver = events.subscribe_session(&SessionKey::main());
     let ack = agent.send(SessionKey::main(), "hi".into(), "k1".into(), Asker::Operator).await.unwrap();
     assert_eq!(ack.status, "started");
     agent.shutdown(std::time::Duration::from_secs(5)).await;
     let refused = agent.send(SessionKey::main(), "late".into(), "k2".into(), Asker::Operator).await.unwrap_err();
     assert_eq!(refused.code, ErrorCode::Unavailable);
     let mut states = Vec::new();
-    while let Ok(event) = receiver.try_recv() {
-        if event.event == "chat" {
-            let payload: serde_json::Value = serde_json::from_str(&event.payload).unwrap();
-            states.push(payload["state"].as_str().unwrap().to_owned());
-        }
+    while let Ok(chat) = receiver.try_recv() {
+        let payload: serde_json::Value = serde_json::from_str(&chat.payload).unwrap();
+        states.push(payload["state"].as_str().unwrap().to_owned());
     }
     assert_eq!(states, ["error"], "no provider: the run ends with an error event");
 }
@@ -88,16 +86,13 @@ impl Provider for PanicsOnce {
 
 /// The run's `chat` states, once its run has ended.
 async fn chat_states(
-    receiver: &mut tokio::sync::broadcast::Receiver<Arc<crate::daemon::events::Broadcast>>,
+    receiver: &mut tokio::sync::broadcast::Receiver<Arc<crate::daemon::events::ChatBroadcast>>,
 ) -> Vec<String> {
     let mut states = Vec::new();
     for _ in 0..100 {
         let Ok(Ok(event)) = tokio::time::timeout(std::time::Duration::from_secs(5), receiver.recv()).await else {
             break;
         };
-        if event.event != "chat" {
-            continue;
-        }
         let payload: serde_json::Value = serde_json::from_str(&event.payload).unwrap();
         let state = payload["state"].as_str().unwrap().to_owned();
         states.push(state.clone());
@@ -128,7 +123,7 @@ async fn a_panicking_turn_tells_its_clients_and_the_next_turn_runs() {
         events.clone(),
         OperatorIds::default(),
     );
-    let mut receiver = events.subscribe();
+    let mut receiver = events.subscribe_session(&SessionKey::main());
 
     agent.send(SessionKey::main(), "hi".into(), "k1".into(), Asker::Operator).await.unwrap();
     assert_eq!(chat_states(&mut receiver).await, ["delta", "error"], "the panic ends the run with an error event");

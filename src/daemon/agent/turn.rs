@@ -3,16 +3,15 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{Agent, lock, memory, prompt};
 use crate::core::asker::MemoryScope;
 use crate::core::ids::{RunId, SessionKey};
+use crate::core::protocol::{AssistantMessage, ChatEvent, ChatStep, ErrorKind};
 use crate::core::scopes::Scope;
 use crate::core::settings::NO_PROVIDER_HINT;
-use crate::core::time::now_ms;
-use crate::daemon::events::RunStep;
 use crate::daemon::providers::{self, ModelRequest, ProviderError, ToolRound};
 use crate::daemon::store::{MessageRole, NewMessage, Usage};
 
@@ -38,43 +37,47 @@ impl Drop for ChatStream<'_> {
         if std::thread::panicking() {
             tracing::error!(run = %self.run_id, "the turn panicked; its clients get an error event");
             let message = "the turn failed unexpectedly inside molt; the gateway log has the details";
-            self.emit("error", json!({"errorMessage": message, "errorKind": "unknown"}));
+            self.emit(ChatStep::Error { error_message: message.into(), error_kind: ErrorKind::Unknown });
         } else {
-            self.emit("aborted", json!({"message": assistant_message(&self.partial()), "stopReason": "aborted"}));
+            self.emit(aborted(&self.partial()));
         }
     }
 }
 
 impl ChatStream<'_> {
-    /// A terminal event (`final`, `aborted`, `error`): it ends the run.
-    fn emit(&self, state: &str, fields: Value) {
+    /// The step that ends the run (`final`, `aborted`, `error`).
+    fn emit(&self, step: ChatStep) {
         self.ended.store(true, Ordering::Relaxed);
-        self.publish(state, fields, None);
+        self.publish(step);
     }
 
-    fn publish(&self, state: &str, mut fields: Value, added: Option<String>) {
-        fields["runId"] = json!(self.run_id);
-        fields["sessionKey"] = json!(self.session_key);
-        fields["seq"] = json!(self.seq.fetch_add(1, Ordering::Relaxed));
-        fields["state"] = json!(state);
-        let step = RunStep { run_id: self.run_id.to_string(), added };
-        self.agent.events.publish_chat(Scope::Read, &fields, step);
+    fn publish(&self, step: ChatStep) {
+        self.agent.events.publish_chat(ChatEvent {
+            run_id: self.run_id.clone(),
+            session_key: self.session_key.clone(),
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            step,
+        });
     }
 
     /// A delta carries only its new text, so a reply costs linear bytes; connections whose
     /// clients need the cumulative `message` add it themselves (`ws/cumulative.rs`).
     fn delta(&self, text: &str) {
         lock(&self.text).push_str(text);
-        self.publish("delta", json!({"deltaText": text}), Some(text.to_owned()));
+        self.publish(ChatStep::Delta { delta_text: text.to_owned(), replace: false, message: None });
     }
 
     fn partial(&self) -> String {
         lock(&self.text).clone()
     }
+
+    fn fail(&self, message: String, kind: ErrorKind) {
+        self.emit(ChatStep::Error { error_message: message, error_kind: kind });
+    }
 }
 
-fn assistant_message(text: &str) -> Value {
-    json!({"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": now_ms()})
+fn aborted(partial: &str) -> ChatStep {
+    ChatStep::Aborted { message: Some(AssistantMessage::text(partial)), stop_reason: Some("aborted".into()) }
 }
 
 enum Outcome {
@@ -103,22 +106,19 @@ impl Agent {
         let _turn = tokio::select! {
             guard = session_lock.lock() => guard,
             () = cancel.cancelled() => {
-                stream.emit("aborted", json!({}));
+                stream.emit(ChatStep::Aborted { message: None, stop_reason: None });
                 return;
             }
         };
         let Some(provider) = self.provider.clone() else {
-            stream.emit("error", json!({"errorMessage": NO_PROVIDER_HINT, "errorKind": "unknown"}));
+            stream.fail(NO_PROVIDER_HINT.into(), ErrorKind::Unknown);
             return;
         };
         let history = match self.store.history(&session_key, HISTORY_LIMIT).await {
             Ok(history) => history,
             Err(error) => {
                 tracing::error!(%error, "cannot read history for a turn");
-                stream.emit(
-                    "error",
-                    json!({"errorMessage": format!("cannot read the conversation: {error}"), "errorKind": "unknown"}),
-                );
+                stream.fail(format!("cannot read the conversation: {error}"), ErrorKind::Unknown);
                 return;
             }
         };
@@ -142,7 +142,7 @@ impl Agent {
                 () = cancel.cancelled() => Outcome::Aborted,
             };
             let Outcome::Done(completion) = step else { break step };
-            usage = add(usage, completion.usage);
+            usage.add(&completion.usage);
             let wants_tools = !completion.tool_uses.is_empty() && request.tool_rounds.len() < memory::MAX_TOOL_ROUNDS;
             if !wants_tools {
                 break Outcome::Done(completion);
@@ -167,10 +167,12 @@ impl Agent {
                     usage,
                 )
                 .await;
-                stream.emit(
-                    "final",
-                    json!({"message": assistant_message(&text), "usage": usage, "stopReason": completion.stop_reason, "model": completion.model}),
-                );
+                stream.emit(ChatStep::Final {
+                    message: AssistantMessage::text(&text),
+                    usage,
+                    stop_reason: completion.stop_reason,
+                    model: completion.model,
+                });
             }
             Outcome::Failed(error) => {
                 let partial = stream.partial();
@@ -178,14 +180,15 @@ impl Agent {
                     self.store_reply(&session_key, &run_id, partial, None, "error", Usage::default()).await;
                 }
                 tracing::warn!(run = %run_id, error = %error, "turn failed");
-                stream.emit("error", json!({"errorMessage": error.message, "errorKind": error.protocol_kind()}));
+                let kind = error.protocol_kind();
+                stream.fail(error.message, kind);
             }
             Outcome::Aborted => {
                 let partial = stream.partial();
                 if !partial.is_empty() {
                     self.store_reply(&session_key, &run_id, partial.clone(), None, "aborted", Usage::default()).await;
                 }
-                stream.emit("aborted", json!({"message": assistant_message(&partial), "stopReason": "aborted"}));
+                stream.emit(aborted(&partial));
             }
         }
         self.events.publish("sessions.changed", Scope::Read, &json!({"sessionKey": session_key, "reason": "message"}));
@@ -213,14 +216,5 @@ impl Agent {
         if let Err(error) = self.store.append_message(message).await {
             tracing::error!(%error, run = %run_id, "cannot store the assistant's reply");
         }
-    }
-}
-
-fn add(total: Usage, more: Usage) -> Usage {
-    Usage {
-        input_tokens: total.input_tokens + more.input_tokens,
-        output_tokens: total.output_tokens + more.output_tokens,
-        cache_read_tokens: total.cache_read_tokens + more.cache_read_tokens,
-        cache_write_tokens: total.cache_write_tokens + more.cache_write_tokens,
     }
 }

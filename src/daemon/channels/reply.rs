@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -13,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 use super::ChannelError;
 use super::platform::{ChatRef, MessageRef, Platform};
 use super::split::split;
-use crate::daemon::events::Broadcast;
+use crate::core::ids::RunId;
+use crate::core::protocol::{AssistantMessage, ChatStep, ErrorKind};
+use crate::daemon::events::ChatBroadcast;
 
 /// Longest a reply may stream before molt stops following it.
 const TURN_LIMIT: Duration = Duration::from_secs(15 * 60);
@@ -52,12 +53,6 @@ impl<P: Platform> Shown<'_, P> {
     }
 }
 
-/// The cumulative text of a `chat` event's message.
-fn message_text(payload: &Value) -> Option<String> {
-    let blocks = payload.get("message")?.get("content")?.as_array()?;
-    Some(blocks.iter().filter_map(|block| block.get("text").and_then(Value::as_str)).collect())
-}
-
 /// The reply so far, rebuilt from the deltas' new text.
 #[derive(Debug, Default)]
 struct Reply {
@@ -69,14 +64,11 @@ struct Reply {
 }
 
 impl Reply {
-    fn delta(&mut self, payload: &Value) {
-        match payload["deltaText"].as_str() {
-            Some(piece) if payload["replace"] == true => piece.clone_into(&mut self.text),
-            Some(piece) => self.text.push_str(piece),
-            None => match message_text(payload) {
-                Some(text) => self.text = text,
-                None => return,
-            },
+    fn delta(&mut self, piece: &str, replace: bool) {
+        if replace {
+            piece.clone_into(&mut self.text);
+        } else {
+            self.text.push_str(piece);
         }
         self.unshown = !self.holed;
     }
@@ -101,8 +93,8 @@ impl Reply {
 pub async fn stream<P: Platform>(
     platform: &P,
     chat: &ChatRef,
-    mut events: broadcast::Receiver<Arc<Broadcast>>,
-    run_id: String,
+    mut events: broadcast::Receiver<Arc<ChatBroadcast>>,
+    run_id: &RunId,
     cancel: &CancellationToken,
 ) -> Result<(), ChannelError> {
     let limits = platform.limits();
@@ -120,7 +112,7 @@ pub async fn stream<P: Platform>(
         }
     };
     let follow = async {
-        let result = follow(platform, chat, &mut events, &run_id, cancel).await;
+        let result = follow(platform, chat, &mut events, run_id, cancel).await;
         typing_done.cancel();
         result
     };
@@ -131,8 +123,8 @@ pub async fn stream<P: Platform>(
 async fn follow<P: Platform>(
     platform: &P,
     chat: &ChatRef,
-    events: &mut broadcast::Receiver<Arc<Broadcast>>,
-    run_id: &str,
+    events: &mut broadcast::Receiver<Arc<ChatBroadcast>>,
+    run_id: &RunId,
     cancel: &CancellationToken,
 ) -> Result<(), ChannelError> {
     let interval = platform.limits().edit_interval;
@@ -170,36 +162,32 @@ async fn follow<P: Platform>(
             }
             Err(broadcast::error::RecvError::Closed) => return Err(ChannelError::Cancelled),
         };
-        if event.event != "chat" {
+        if event.event.run_id != *run_id {
             continue;
         }
-        let Ok(payload) = serde_json::from_str::<Value>(&event.payload) else { continue };
-        if payload["runId"].as_str() != Some(run_id) {
-            continue;
-        }
-        match payload["state"].as_str() {
-            Some("delta") => reply.delta(&payload),
-            Some("final") | Some("aborted") => {
-                let text = message_text(&payload).or_else(|| reply.so_far()).unwrap_or_default();
+        match &event.event.step {
+            ChatStep::Delta { delta_text, replace, .. } => reply.delta(delta_text, *replace),
+            ChatStep::Final { message, .. } => return finish(&mut shown, interval, &message.joined_text()).await,
+            ChatStep::Aborted { message, .. } => {
+                let text =
+                    message.as_ref().map(AssistantMessage::joined_text).or_else(|| reply.so_far()).unwrap_or_default();
                 return finish(&mut shown, interval, &text).await;
             }
-            Some("error") => {
+            ChatStep::Error { error_message, error_kind } => {
                 let so_far = reply
                     .so_far()
                     .filter(|text| !text.is_empty())
                     .or_else(|| shown.messages.iter().map(|(_, text)| text.clone()).reduce(|a, b| a + "\n\n" + &b));
                 // The chat may not be the operator's: the full error (provider URL, its own
                 // words) goes to the log and the operator's clients, the chat gets its kind.
-                let detail = payload["errorMessage"].as_str().unwrap_or("the model failed");
-                tracing::warn!(channel = platform.name(), error = detail, "a turn failed; the chat is told briefly");
-                let message = chat_error(payload["errorKind"].as_str().unwrap_or("unknown"));
+                tracing::warn!(channel = platform.name(), error = %error_message, "a turn failed; the chat is told briefly");
+                let message = chat_error(*error_kind);
                 let text = match so_far {
                     Some(text) if !text.is_empty() => format!("{text}\n\n⚠️ {message}"),
                     _ => format!("⚠️ {message}"),
                 };
                 return finish(&mut shown, interval, &text).await;
             }
-            _ => {}
         }
     }
 }
@@ -216,11 +204,13 @@ async fn finish<P: Platform>(shown: &mut Shown<'_, P>, interval: Duration, text:
 }
 
 /// What a chat platform is told when a turn fails: the kind of failure, never its detail.
-pub fn chat_error(kind: &str) -> &'static str {
+pub fn chat_error(kind: ErrorKind) -> &'static str {
     match kind {
-        "rate_limit" => "The assistant's model is busy right now. Please try again in a minute.",
-        "timeout" => "The assistant's model took too long to answer. Please try again.",
-        "context_length" => "This conversation has grown too long for the model. Please start a new one.",
-        _ => "The assistant could not answer this time; its owner can see why in the gateway's log.",
+        ErrorKind::RateLimit => "The assistant's model is busy right now. Please try again in a minute.",
+        ErrorKind::Timeout => "The assistant's model took too long to answer. Please try again.",
+        ErrorKind::ContextLength => "This conversation has grown too long for the model. Please start a new one.",
+        ErrorKind::Refusal | ErrorKind::Unknown => {
+            "The assistant could not answer this time; its owner can see why in the gateway's log."
+        }
     }
 }

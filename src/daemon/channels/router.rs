@@ -119,7 +119,7 @@ impl Router {
         }
         let session = session_key(channel, &inbound)?;
         // Subscribed before sending so no event of the run is missed.
-        let events = self.events.subscribe();
+        let events = self.events.subscribe_session(&session);
         let idempotency = format!("{channel}:{}", inbound.dedupe_key);
         let asker = Asker::Sender { channel: channel.to_owned(), sender_id: inbound.sender_id.clone() };
         let ack = self.agent.send(session, inbound.text, idempotency, asker).await.map_err(|shape| {
@@ -133,7 +133,7 @@ impl Router {
             tracing::info!(channel, "a redelivered message was already answered");
             return Ok(());
         }
-        reply::stream(platform, &inbound.chat, events, ack.run_id.as_str().to_owned(), &self.cancel).await
+        reply::stream(platform, &inbound.chat, events, &ack.run_id, &self.cancel).await
     }
 }
 

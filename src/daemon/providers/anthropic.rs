@@ -45,16 +45,13 @@ impl Anthropic {
         }
         let response = send(builder, self.timeout, parse_error).await?;
         let mut stream = SseStream::new(response, self.timeout);
-        let mut state = StreamState {
-            completion: Completion { model: model.to_owned(), ..Completion::default() },
-            ..StreamState::default()
-        };
+        let mut state = StreamState::new(model);
         while let Some(event) = stream.next().await? {
             if state.apply(&parse_json(&event.data)?, on_delta)? {
                 return Ok(state.completion);
             }
         }
-        Err(ProviderError::new(ErrorKind::Protocol, "the model stream ended before `message_stop`"))
+        Err(ended_early())
     }
 }
 
@@ -123,6 +120,26 @@ pub fn body(model: &str, request: &ModelRequest) -> Value {
 }
 
 /// `{"type":"error","error":{"type":..,"message":..}}` → (type, message)
+/// Folds the data of a stream's events into the completion, one event at a time as `run` does.
+/// The fuzz target's way in.
+pub fn fold_events<'a>(
+    model: &str,
+    events: impl IntoIterator<Item = &'a str>,
+    on_delta: DeltaSink<'_>,
+) -> Result<Completion, ProviderError> {
+    let mut state = StreamState::new(model);
+    for data in events {
+        if state.apply(&parse_json(data)?, on_delta)? {
+            return Ok(state.completion);
+        }
+    }
+    Err(ended_early())
+}
+
+fn ended_early() -> ProviderError {
+    ProviderError::new(ErrorKind::Protocol, "the model stream ended before `message_stop`")
+}
+
 fn parse_error(body: &str) -> (String, String) {
     let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let error = &value["error"];
@@ -141,6 +158,10 @@ struct StreamState {
 }
 
 impl StreamState {
+    fn new(model: &str) -> Self {
+        Self { completion: Completion { model: model.to_owned(), ..Completion::default() }, ..Self::default() }
+    }
+
     /// Applies one event; `true` once the message is complete.
     fn apply(&mut self, event: &Value, on_delta: DeltaSink<'_>) -> Result<bool, ProviderError> {
         let count = |value: &Value| value.as_u64().unwrap_or(0);

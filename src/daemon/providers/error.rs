@@ -50,12 +50,13 @@ impl ProviderError {
     }
 
     /// The protocol's `errorKind`: `refusal|timeout|rate_limit|context_length|unknown`.
-    pub fn protocol_kind(&self) -> &'static str {
+    pub fn protocol_kind(&self) -> crate::core::protocol::ErrorKind {
+        use crate::core::protocol::ErrorKind as Wire;
         match self.kind {
-            ErrorKind::RateLimited => "rate_limit",
-            ErrorKind::ContextLength => "context_length",
-            ErrorKind::Timeout => "timeout",
-            _ => "unknown",
+            ErrorKind::RateLimited => Wire::RateLimit,
+            ErrorKind::ContextLength => Wire::ContextLength,
+            ErrorKind::Timeout => Wire::Timeout,
+            _ => Wire::Unknown,
         }
     }
 
@@ -123,7 +124,7 @@ mod tests {
             None,
         );
         assert_eq!(long.kind, ErrorKind::ContextLength);
-        assert_eq!(long.protocol_kind(), "context_length");
+        assert_eq!(long.protocol_kind(), crate::core::protocol::ErrorKind::ContextLength);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Model providers behind one trait: Anthropic Messages and OpenAI-compatible chat completions
 //! (each also through Cloudflare AI Gateway), with retries and an ordered fallback list.
 
-mod anthropic;
+pub(crate) mod anthropic;
 mod error;
 mod http;
-mod openai;
+pub(crate) mod openai;
 mod retry;
 pub(crate) mod sse;
 

@@ -43,22 +43,30 @@ impl OpenAi {
         }
         let response = send(builder, self.timeout, parse_error).await?;
         let mut stream = SseStream::new(response, self.timeout);
-        let mut state = StreamState {
-            completion: Completion { model: model.to_owned(), ..Completion::default() },
-            ..StreamState::default()
-        };
+        let mut state = StreamState::new(model);
         while let Some(event) = stream.next().await? {
-            if event.data.trim() == "[DONE]" {
+            if state.event(&event.data, on_delta)? {
                 return Ok(state.finish());
             }
-            state.apply(&parse_json(&event.data)?, on_delta)?;
         }
-        // Some servers close without `[DONE]`; a finish reason means the answer is whole.
-        if state.completion.stop_reason.is_empty() {
-            return Err(ProviderError::new(ErrorKind::Protocol, "the model stream ended without a finish reason"));
-        }
-        Ok(state.finish())
+        state.ended()
     }
+}
+
+/// Folds the data of a stream's events into the completion, one event at a time as `run` does.
+/// The fuzz target's way in.
+pub fn fold_events<'a>(
+    model: &str,
+    events: impl IntoIterator<Item = &'a str>,
+    on_delta: DeltaSink<'_>,
+) -> Result<Completion, ProviderError> {
+    let mut state = StreamState::new(model);
+    for data in events {
+        if state.event(data, on_delta)? {
+            return Ok(state.finish());
+        }
+    }
+    state.ended()
 }
 
 impl Provider for OpenAi {
@@ -133,6 +141,28 @@ struct StreamState {
 }
 
 impl StreamState {
+    fn new(model: &str) -> Self {
+        Self { completion: Completion { model: model.to_owned(), ..Completion::default() }, ..Self::default() }
+    }
+
+    /// Applies one event's data; `true` at `[DONE]`.
+    fn event(&mut self, data: &str, on_delta: DeltaSink<'_>) -> Result<bool, ProviderError> {
+        if data.trim() == "[DONE]" {
+            return Ok(true);
+        }
+        self.apply(&parse_json(data)?, on_delta)?;
+        Ok(false)
+    }
+
+    /// The stream closed without `[DONE]`: some servers do, and a finish reason means the
+    /// answer is whole.
+    fn ended(self) -> Result<Completion, ProviderError> {
+        if self.completion.stop_reason.is_empty() {
+            return Err(ProviderError::new(ErrorKind::Protocol, "the model stream ended without a finish reason"));
+        }
+        Ok(self.finish())
+    }
+
     fn apply(&mut self, chunk: &Value, on_delta: DeltaSink<'_>) -> Result<(), ProviderError> {
         if let Some(error) = chunk.get("error").filter(|error| !error.is_null()) {
             let message = error["message"].as_str().or_else(|| error.as_str()).unwrap_or("unknown error");

@@ -33,15 +33,7 @@ impl MessageRole {
     }
 }
 
-/// Tokens one model call used.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_read_tokens: u64,
-    pub cache_write_tokens: u64,
-}
+pub use crate::core::protocol::Usage;
 
 #[derive(Debug, Clone)]
 pub struct NewMessage {

@@ -219,6 +219,8 @@
     setStatus('connected', 'Connected');
     el.serverInfo.textContent = hello.server && hello.server.version ? `molt ${hello.server.version}` : '';
     updateControls();
+    // Session list changes reach only clients that ask for them.
+    call('sessions.subscribe', {}).catch((err) => console.warn('sessions.subscribe failed:', err.message));
     refreshSessions();
     loadHistory();
   }

@@ -13,14 +13,16 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
 use super::cumulative::Cumulative;
+use super::follow::{Followed, Follows};
 use super::handshake::{self, Authorized, Decision, Refusal};
 use super::outbox::{self, Outbox};
 use super::{MAX_PREAUTH_PAYLOAD, methods};
 use crate::core::frames::{self, ErrorShape, FrameError, Request};
 use crate::core::frames::{CAP_CHAT_DELTA_TEXT, ErrorCode};
 use crate::core::pairing::DEVICE_REQUEST_TTL;
+use crate::core::scopes::Scope;
 use crate::core::time::now_ms;
-use crate::daemon::events::Broadcast;
+use crate::daemon::events::{Broadcast, ChatBroadcast};
 use crate::daemon::pairing::{PendingDevice, Resolution};
 use crate::daemon::state::{Gateway, Peer};
 
@@ -95,6 +97,7 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
     // Clients that append `deltaText` themselves get deltas as the bus carries them.
     let cumulative = (!authorized.caps.iter().any(|cap| cap == CAP_CHAT_DELTA_TEXT)).then(Cumulative::default);
     let mut frames = EventFrames { seq: 0, cumulative };
+    let mut follows = Follows::default();
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::now() + gateway.settings.tick_interval,
         gateway.settings.tick_interval,
@@ -114,7 +117,7 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
                 let reply = match Request::parse(text.as_str()) {
                     Ok(request) => {
                         let id = request.id.clone();
-                        match methods::dispatch(&gateway, &authorized, &address, request).await {
+                        match methods::dispatch(&gateway, &authorized, &address, &mut follows, request).await {
                             Ok(payload) => frames::ok_response(&id, &payload),
                             Err(error) => frames::error_response(&id, &error),
                         }
@@ -132,7 +135,7 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
                 outbox.push(reply)
             }
             event = events.recv() => match event {
-                Ok(event) if authorized.grants.allows(event.scope) => outbox.push(frames.broadcast(&event)),
+                Ok(event) if wanted(&authorized, &follows, &event) => outbox.push(frames.event(event.event, &event.payload)),
                 Ok(_) => Ok(()),
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(conn = %conn_id, missed, "client too slow for the event stream; closing");
@@ -140,6 +143,14 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
                     break;
                 }
                 Err(RecvError::Closed) => break,
+            },
+            followed = follows.next(), if authorized.grants.allows(Scope::Read) => match followed {
+                Followed::Chat(chat) => outbox.push(frames.chat(&chat)),
+                Followed::Missed(missed) => {
+                    tracing::warn!(conn = %conn_id, missed, "client too slow for a session's events; closing");
+                    outbox.abort(CLOSE_TOO_SLOW, &format!("client too slow: {missed} events missed"));
+                    break;
+                }
             },
             _ = tick.tick() => {
                 let payload = json!({"ts": now_ms()}).to_string();
@@ -156,9 +167,12 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
             }
             () = gateway.close_connections.cancelled() => {
                 // Events published before the stop (the aborted runs' last words) go out first.
+                for chat in follows.ready() {
+                    let _ = outbox.push(frames.chat(&chat));
+                }
                 while let Ok(event) = events.try_recv() {
-                    if authorized.grants.allows(event.scope) {
-                        let _ = outbox.push(frames.broadcast(&event));
+                    if wanted(&authorized, &follows, &event) {
+                        let _ = outbox.push(frames.event(event.event, &event.payload));
                     }
                 }
                 let payload = match gateway.stop_reason() {
@@ -192,16 +206,22 @@ impl EventFrames {
         frames::event_frame(name, payload, Some(self.seq))
     }
 
-    fn broadcast(&mut self, event: &Broadcast) -> String {
+    fn chat(&mut self, chat: &ChatBroadcast) -> String {
         match self.cumulative.as_mut() {
             Some(cumulative) => {
-                let payload = cumulative.payload(event);
+                let payload = cumulative.payload(chat);
                 self.seq += 1;
-                frames::event_frame(event.event, &payload, Some(self.seq))
+                frames::event_frame("chat", &payload, Some(self.seq))
             }
-            None => self.event(event.event, &event.payload),
+            None => self.event("chat", &chat.payload),
         }
     }
+}
+
+/// Whether a gateway-wide event goes to this connection: its scopes allow it, and session list
+/// changes only once it asked for them.
+fn wanted(authorized: &Authorized, follows: &Follows, event: &Broadcast) -> bool {
+    authorized.grants.allows(event.scope) && (event.event != "sessions.changed" || follows.session_list)
 }
 
 /// Reads the first frame and decides the connect; answers and closes on refusal.

@@ -5,10 +5,9 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Value, json};
-
-use crate::core::time::now_ms;
-use crate::daemon::events::Broadcast;
+use crate::core::ids::RunId;
+use crate::core::protocol::{AssistantMessage, ChatStep};
+use crate::daemon::events::ChatBroadcast;
 
 /// Runs followed at once on one connection; the oldest is forgotten past this.
 const MAX_RUNS: usize = 64;
@@ -16,31 +15,38 @@ const MAX_RUNS: usize = 64;
 /// The text so far of each run this connection is following.
 #[derive(Debug, Default)]
 pub struct Cumulative {
-    runs: Vec<(String, String)>,
+    runs: Vec<(RunId, String)>,
 }
 
 impl Cumulative {
-    /// The payload to send for `event`: unchanged, except that a delta gains `message`.
-    pub fn payload<'a>(&mut self, event: &'a Broadcast) -> Cow<'a, str> {
-        let Some(step) = &event.run else { return Cow::Borrowed(&event.payload) };
-        let Some(added) = &step.added else {
-            self.runs.retain(|(run_id, _)| *run_id != step.run_id);
-            return Cow::Borrowed(&event.payload);
+    /// The payload to send for `chat`: unchanged, except that a delta gains `message`.
+    pub fn payload<'a>(&mut self, chat: &'a ChatBroadcast) -> Cow<'a, str> {
+        let ChatStep::Delta { delta_text, replace, .. } = &chat.event.step else {
+            self.runs.retain(|(run_id, _)| *run_id != chat.event.run_id);
+            return Cow::Borrowed(&chat.payload);
         };
-        let text = self.text_of(&step.run_id);
-        text.push_str(added);
-        let message = json!({"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": now_ms()});
-        Cow::Owned(with_field(&event.payload, "message", &message))
+        let text = self.text_of(&chat.event.run_id);
+        if *replace {
+            text.clear();
+        }
+        text.push_str(delta_text);
+        let mut event = chat.event.clone();
+        event.step = ChatStep::Delta {
+            delta_text: delta_text.clone(),
+            replace: *replace,
+            message: Some(AssistantMessage::text(text)),
+        };
+        Cow::Owned(serde_json::to_string(&event).unwrap_or_else(|_| chat.payload.clone()))
     }
 
-    fn text_of(&mut self, run_id: &str) -> &mut String {
+    fn text_of(&mut self, run_id: &RunId) -> &mut String {
         let index = match self.runs.iter().position(|(known, _)| known == run_id) {
             Some(index) => index,
             None => {
                 if self.runs.len() == MAX_RUNS {
                     self.runs.remove(0);
                 }
-                self.runs.push((run_id.to_owned(), String::new()));
+                self.runs.push((run_id.clone(), String::new()));
                 self.runs.len() - 1
             }
         };
@@ -48,30 +54,23 @@ impl Cumulative {
     }
 }
 
-/// `object` (a serialised JSON object) with `"key": value` added at its end.
-fn with_field(object: &str, key: &str, value: &Value) -> String {
-    let Some(head) = object.trim_end().strip_suffix('}') else { return object.to_owned() };
-    let separator = if head.trim_end().ends_with('{') { "" } else { "," };
-    format!("{head}{separator}{}:{value}}}", Value::from(key))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::core::scopes::Scope;
-    use crate::daemon::events::RunStep;
+    use serde_json::Value;
 
-    fn event(run_id: &str, added: Option<&str>) -> Broadcast {
-        let payload = match added {
-            Some(text) => json!({"runId": run_id, "state": "delta", "deltaText": text}),
-            None => json!({"runId": run_id, "state": "final"}),
+    use super::*;
+    use crate::core::ids::SessionKey;
+    use crate::core::protocol::ChatEvent;
+
+    fn event(run_id: &str, added: Option<&str>) -> ChatBroadcast {
+        let step = match added {
+            Some(text) => ChatStep::Delta { delta_text: text.into(), replace: false, message: None },
+            None => ChatStep::Aborted { message: None, stop_reason: None },
         };
-        Broadcast {
-            event: "chat",
-            payload: payload.to_string(),
-            scope: Scope::Read,
-            run: Some(RunStep { run_id: run_id.to_owned(), added: added.map(str::to_owned) }),
-        }
+        let event =
+            ChatEvent { run_id: RunId::from_stored(run_id.into()), session_key: SessionKey::main(), seq: 0, step };
+        let payload = serde_json::to_string(&event).unwrap();
+        ChatBroadcast { event, payload }
     }
 
     fn message_text(payload: &str) -> Value {
@@ -80,7 +79,7 @@ mod tests {
     }
 
     #[test]
-    fn deltas_gain_the_reply_so_far_per_run_and_a_final_forgets_it() {
+    fn deltas_gain_the_reply_so_far_per_run_and_an_end_forgets_it() {
         let mut cumulative = Cumulative::default();
         assert_eq!(message_text(&cumulative.payload(&event("r1", Some("Hel")))), "Hel");
         assert_eq!(message_text(&cumulative.payload(&event("r2", Some("other")))), "other");
@@ -88,19 +87,16 @@ mod tests {
         assert_eq!(message_text(&second), "Hello");
         assert_eq!(serde_json::from_str::<Value>(&second).unwrap()["deltaText"], "lo");
         let end = event("r1", None);
-        assert_eq!(cumulative.payload(&end), end.payload.as_str(), "a final already carries its message");
+        assert_eq!(cumulative.payload(&end), end.payload.as_str(), "an end is sent as it is");
         assert_eq!(message_text(&cumulative.payload(&event("r1", Some("again")))), "again");
     }
 
     #[test]
-    fn other_events_pass_unchanged_and_runs_are_bounded() {
+    fn runs_are_bounded() {
         let mut cumulative = Cumulative::default();
-        let plain = Broadcast { event: "tick", payload: "{}".into(), scope: Scope::Read, run: None };
-        assert_eq!(cumulative.payload(&plain), "{}");
         for index in 0..MAX_RUNS + 10 {
             let _ = cumulative.payload(&event(&format!("r{index}"), Some("x")));
         }
         assert_eq!(cumulative.runs.len(), MAX_RUNS);
-        assert_eq!(with_field("{}", "a", &json!(1)), r#"{"a":1}"#);
     }
 }

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::MAX_PAYLOAD;
+use super::follow::Follows;
 use super::handshake::Authorized;
 use super::pairing_methods;
 use crate::core::frames::{ErrorShape, PROTOCOL_VERSION, Request};
@@ -20,6 +21,10 @@ pub const METHODS: &[(&str, Scope)] = &[
     ("chat.history", Scope::Read),
     ("chat.abort", Scope::Write),
     ("sessions.list", Scope::Read),
+    ("sessions.subscribe", Scope::Read),
+    ("sessions.unsubscribe", Scope::Read),
+    ("sessions.messages.subscribe", Scope::Read),
+    ("sessions.messages.unsubscribe", Scope::Read),
     ("sessions.reset", Scope::Write),
     ("sessions.delete", Scope::Write),
     ("models.list", Scope::Read),
@@ -59,6 +64,7 @@ pub async fn dispatch(
     gateway: &Gateway,
     client: &Authorized,
     address: &str,
+    follows: &mut Follows,
     request: Request,
 ) -> Result<Value, ErrorShape> {
     let Some(&(_, scope)) = METHODS.iter().find(|(name, _)| *name == request.method) else {
@@ -73,13 +79,35 @@ pub async fn dispatch(
         "status" => Ok(status(gateway).await),
         "logs.tail" => crate::daemon::logs::tail(params),
         "channels.status" => Ok(json!({"channels": gateway.channels.status()})),
+        "sessions.subscribe" | "sessions.unsubscribe" => {
+            follows.session_list = request.method == "sessions.subscribe";
+            Ok(json!({"ok": true, "subscribed": follows.session_list}))
+        }
+        "sessions.messages.subscribe" | "sessions.messages.unsubscribe" => {
+            let key = session_param(params, &request.method)?;
+            let subscribe = request.method == "sessions.messages.subscribe";
+            if subscribe {
+                follows.follow(&gateway.events, &key);
+            } else {
+                follows.unfollow(&key);
+            }
+            Ok(json!({"ok": true, "key": key, "subscribed": subscribe}))
+        }
         method => {
             let core = gateway
                 .core()
                 .ok_or_else(|| ErrorShape::unavailable("the gateway is still starting; retry shortly"))?;
             match method {
-                "chat.send" => chat_send(core, params).await,
-                "chat.history" => chat_history(core, params).await,
+                // A client follows the sessions it sends to or reads, from before the run starts
+                // or the history is read, so no event falls between.
+                "chat.send" => {
+                    follows.follow(&gateway.events, &session_key(params, "sessionKey", method)?);
+                    chat_send(core, params).await
+                }
+                "chat.history" => {
+                    follows.follow(&gateway.events, &session_key(params, "sessionKey", method)?);
+                    chat_history(core, params).await
+                }
                 "chat.abort" => chat_abort(core, params),
                 "sessions.list" => sessions_list(core).await,
                 "sessions.reset" => sessions_reset(gateway, core, params).await,
@@ -181,6 +209,13 @@ fn session_key(params: &Map<String, Value>, field: &str, method: &str) -> Result
         ErrorShape::invalid(format!("invalid {method} params: must have required property '{field}'"))
     })?;
     SessionKey::parse(raw).map_err(|reason| ErrorShape::invalid(format!("invalid {method} params: {reason}")))
+}
+
+/// The session of a `sessions.*` method: `key` as OpenClaw's session methods name it, or
+/// `sessionKey`.
+fn session_param(params: &Map<String, Value>, method: &str) -> Result<SessionKey, ErrorShape> {
+    let field = if params.contains_key("key") { "key" } else { "sessionKey" };
+    session_key(params, field, method)
 }
 
 fn required_text<'a>(params: &'a Map<String, Value>, field: &str, method: &str) -> Result<&'a str, ErrorShape> {

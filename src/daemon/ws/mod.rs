@@ -2,6 +2,7 @@
 
 mod connection;
 mod cumulative;
+mod follow;
 pub(crate) mod handshake;
 mod methods;
 mod outbox;
@@ -21,6 +22,10 @@ use super::state::{Gateway, Peer};
 pub const MAX_PAYLOAD: usize = 1024 * 1024;
 /// Largest frame before the handshake.
 pub const MAX_PREAUTH_PAYLOAD: usize = 64 * 1024;
+/// Bytes read from a socket at a time. tungstenite's default (128 KiB) is zero-filled before
+/// the first read, so it costs every idle connection 128 KiB; the gateway's frames are small,
+/// and a larger one is still read whole, in more reads.
+const READ_BUFFER: usize = 8 * 1024;
 
 /// Upgrades to the gateway protocol when a connection slot is free; otherwise answers 503
 /// before upgrading, so a flood of sockets cannot exhaust the gateway.
@@ -36,10 +41,12 @@ pub fn upgrade(gateway: Arc<Gateway>, upgrade: WebSocketUpgrade, peer: Peer, coo
         return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], axum::Json(body)).into_response();
     };
     let tasks = gateway.connection_tasks.clone();
-    upgrade.max_message_size(MAX_PAYLOAD).max_frame_size(MAX_PAYLOAD).on_upgrade(move |socket| {
-        tasks.track_future(async move {
-            connection::run(gateway, socket, peer, cookie).await;
-            drop(slot);
-        })
-    })
+    upgrade.max_message_size(MAX_PAYLOAD).max_frame_size(MAX_PAYLOAD).read_buffer_size(READ_BUFFER).on_upgrade(
+        move |socket| {
+            tasks.track_future(async move {
+                connection::run(gateway, socket, peer, cookie).await;
+                drop(slot);
+            })
+        },
+    )
 }

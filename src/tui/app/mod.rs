@@ -162,15 +162,32 @@ pub enum Confirm {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Purpose {
     Sessions,
-    History { key: String },
-    Send { key: String },
+    /// `sessions.subscribe`: session list changes, so the sessions panel stays current.
+    Subscribe,
+    History {
+        key: String,
+    },
+    Send {
+        key: String,
+    },
     Abort,
-    Reset { key: String },
+    Reset {
+        key: String,
+    },
     Devices,
     Codes,
     Health,
-    Device { approve: bool, name: String, request_id: String },
-    Code { approve: bool, label: String, channel: String, code: String },
+    Device {
+        approve: bool,
+        name: String,
+        request_id: String,
+    },
+    Code {
+        approve: bool,
+        label: String,
+        channel: String,
+        code: String,
+    },
 }
 
 /// Fixed facts of this client, given at start.

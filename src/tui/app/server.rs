@@ -28,6 +28,7 @@ impl App {
             effects.push(self.call(Purpose::Devices, "device.pair.list", json!({})));
             effects.push(self.call(Purpose::Codes, "pairing.code.list", json!({})));
         }
+        effects.push(self.call(Purpose::Subscribe, "sessions.subscribe", json!({})));
         effects
     }
 
@@ -110,7 +111,7 @@ impl App {
             Purpose::Health => {
                 self.degraded = payload["replication"]["degraded"].as_str().map(str::to_owned);
             }
-            Purpose::History { .. } | Purpose::Send { .. } | Purpose::Abort => {}
+            Purpose::History { .. } | Purpose::Send { .. } | Purpose::Abort | Purpose::Subscribe => {}
         }
         Vec::new()
     }

@@ -78,12 +78,19 @@ fn text_message(text: &str) -> Value {
 fn on_connect_it_loads_sessions_history_and_approvals() {
     let mut app = App::new(config());
     let methods: Vec<_> = calls(&app.update(hello(SCOPES))).into_iter().map(|(method, _)| method).collect();
-    assert_eq!(methods, ["sessions.list", "chat.history", "health", "device.pair.list", "pairing.code.list"]);
+    assert_eq!(
+        methods,
+        ["sessions.list", "chat.history", "health", "device.pair.list", "pairing.code.list", "sessions.subscribe"]
+    );
     assert_eq!(app.link, Link::Connected);
 
     let mut reader = App::new(config());
     let methods: Vec<_> = calls(&reader.update(hello(&["operator.read"]))).into_iter().map(|(m, _)| m).collect();
-    assert_eq!(methods, ["sessions.list", "chat.history", "health"], "no pairing calls without the pairing scope");
+    assert_eq!(
+        methods,
+        ["sessions.list", "chat.history", "health", "sessions.subscribe"],
+        "no pairing calls without the pairing scope"
+    );
 }
 
 #[test]

@@ -1,0 +1,133 @@
+//! What one connection follows: the `chat` events of the sessions it takes part in (it sent
+//! to them, read their history or asked with `sessions.messages.subscribe`), and the session
+//! list's changes once it asked with `sessions.subscribe`. A turn thus costs the same
+//! whatever the number of connected clients.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tokio_stream::StreamMap;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use crate::core::ids::SessionKey;
+use crate::daemon::events::{ChatBroadcast, EventBus};
+
+/// Sessions one connection follows at once; following one more forgets the oldest.
+pub const MAX_FOLLOWED: usize = 64;
+
+/// One step of a followed session's stream.
+pub enum Followed {
+    Chat(Arc<ChatBroadcast>),
+    /// The connection fell this many events behind on one session.
+    Missed(u64),
+}
+
+#[derive(Default)]
+pub struct Follows {
+    streams: StreamMap<SessionKey, BroadcastStream<Arc<ChatBroadcast>>>,
+    order: VecDeque<SessionKey>,
+    /// `sessions.changed` events are sent (`sessions.subscribe`).
+    pub session_list: bool,
+}
+
+impl Follows {
+    /// Follows `session`'s `chat` events from now on.
+    pub fn follow(&mut self, bus: &EventBus, session: &SessionKey) {
+        if let Some(index) = self.order.iter().position(|known| known == session) {
+            if let Some(known) = self.order.remove(index) {
+                self.order.push_back(known);
+            }
+            return;
+        }
+        if self.order.len() == MAX_FOLLOWED
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.streams.remove(&oldest);
+        }
+        self.streams.insert(session.clone(), BroadcastStream::new(bus.subscribe_session(session)));
+        self.order.push_back(session.clone());
+    }
+
+    pub fn unfollow(&mut self, session: &SessionKey) {
+        self.order.retain(|known| known != session);
+        self.streams.remove(session);
+    }
+
+    /// The next event of any followed session; pending while none is followed.
+    pub async fn next(&mut self) -> Followed {
+        if self.streams.is_empty() {
+            return std::future::pending().await;
+        }
+        match self.streams.next().await {
+            Some((_, Ok(chat))) => Followed::Chat(chat),
+            Some((_, Err(BroadcastStreamRecvError::Lagged(missed)))) => Followed::Missed(missed),
+            // A session's sender lives while anyone follows it, so its stream does not end.
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Events already waiting, without waiting for more (for a connection that is closing).
+    pub fn ready(&mut self) -> Vec<Arc<ChatBroadcast>> {
+        let mut ready = Vec::new();
+        while let Some(Some((_, Ok(chat)))) = futures_util::FutureExt::now_or_never(self.streams.next()) {
+            ready.push(chat);
+        }
+        ready
+    }
+
+    #[cfg(test)]
+    pub fn followed(&self) -> Vec<&str> {
+        self.order.iter().map(SessionKey::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ids::RunId;
+    use crate::core::protocol::{ChatEvent, ChatStep};
+
+    fn key(name: &str) -> SessionKey {
+        SessionKey::parse(name).unwrap()
+    }
+
+    fn publish(bus: &EventBus, session: &str, text: &str) {
+        bus.publish_chat(ChatEvent {
+            run_id: RunId::from_stored("r".into()),
+            session_key: key(session),
+            seq: 0,
+            step: ChatStep::Delta { delta_text: text.into(), replace: false, message: None },
+        });
+    }
+
+    #[tokio::test]
+    async fn a_connection_hears_the_sessions_it_follows_and_no_others() {
+        let bus = EventBus::default();
+        let mut follows = Follows::default();
+        follows.follow(&bus, &key("a"));
+        publish(&bus, "b", "not mine");
+        publish(&bus, "a", "mine");
+        let Followed::Chat(chat) = follows.next().await else { panic!("expected an event") };
+        assert_eq!(chat.event.session_key, key("a"));
+        assert!(follows.ready().is_empty());
+        follows.unfollow(&key("a"));
+        publish(&bus, "a", "after unfollowing");
+        assert!(follows.ready().is_empty());
+    }
+
+    #[test]
+    fn the_oldest_session_is_forgotten_past_the_bound_and_following_again_renews() {
+        let bus = EventBus::default();
+        let mut follows = Follows::default();
+        for index in 0..MAX_FOLLOWED {
+            follows.follow(&bus, &key(&format!("s{index}")));
+        }
+        follows.follow(&bus, &key("s0"));
+        follows.follow(&bus, &key("new"));
+        assert_eq!(follows.followed().len(), MAX_FOLLOWED);
+        assert_eq!(follows.followed()[0], "s2", "s1 was the oldest once s0 was renewed");
+        assert_eq!(follows.followed()[MAX_FOLLOWED - 2..], ["s0", "new"]);
+    }
+}
