@@ -125,7 +125,7 @@ impl ErrorShape {
 }
 
 /// `{"type":"res","id":..,"ok":true,"payload":..}`
-pub fn ok_response(id: &str, payload: &Value) -> String {
+pub fn ok_response(id: &str, payload: &impl Serialize) -> String {
     json!({"type": "res", "id": id, "ok": true, "payload": payload}).to_string()
 }
 

@@ -11,6 +11,8 @@ use tokio::sync::broadcast;
 
 use crate::core::ids::SessionKey;
 use crate::core::protocol::ChatEvent;
+use crate::core::protocol::events;
+use crate::core::protocol::sessions::{ChangeReason, SessionsChanged};
 use crate::core::scopes::Scope;
 use crate::core::sync::lock;
 
@@ -59,6 +61,12 @@ impl EventBus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Broadcast>> {
         self.sender.subscribe()
+    }
+
+    /// `sessions.changed`, for the connections that asked for session list changes.
+    pub fn session_changed(&self, session: &SessionKey, reason: ChangeReason) {
+        let changed = SessionsChanged { session_key: session.clone(), reason };
+        self.publish(events::SESSIONS_CHANGED, Scope::Read, &changed);
     }
 
     /// Sends `event` to the listeners of its session, if any.

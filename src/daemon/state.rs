@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::http::HeaderMap;
-use serde::Serialize;
+
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,25 +22,7 @@ use super::store::Store;
 use crate::core::secret::Secret;
 use crate::core::settings::Settings;
 
-/// What `/readyz` reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "lowercase")]
-pub enum Readiness {
-    Starting {
-        reason: String,
-    },
-    /// Rebuilding the store from the bucket; not serving chats yet.
-    Restoring {
-        reason: String,
-    },
-    Ready,
-    Failed {
-        reason: String,
-    },
-    Stopping {
-        reason: String,
-    },
-}
+pub use crate::core::protocol::hello::Readiness;
 
 /// The parts that exist once the store is open.
 pub struct Core {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::core::delay::Limits;
+use crate::core::protocol::{self, ChatStep};
 
 fn text(value: &Value, field: &str) -> String {
     value[field].as_str().unwrap_or_default().to_owned()
@@ -15,54 +16,7 @@ fn optional_text(value: &Value, field: &str) -> Option<String> {
     value[field].as_str().filter(|text| !text.is_empty()).map(str::to_owned)
 }
 
-/// Token counts of one reply, as `final` events and history carry them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_read_tokens: u64,
-    pub cache_write_tokens: u64,
-}
-
-impl Usage {
-    pub fn from_json(value: &Value) -> Option<Self> {
-        if !value.is_object() {
-            return None;
-        }
-        let count = |field: &str| value[field].as_u64().unwrap_or(0);
-        Some(Self {
-            input_tokens: count("inputTokens"),
-            output_tokens: count("outputTokens"),
-            cache_read_tokens: count("cacheReadTokens"),
-            cache_write_tokens: count("cacheWriteTokens"),
-        })
-    }
-
-    pub fn total(&self) -> u64 {
-        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
-    }
-
-    pub fn add(&mut self, other: &Usage) {
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.cache_read_tokens += other.cache_read_tokens;
-        self.cache_write_tokens += other.cache_write_tokens;
-    }
-}
-
-/// The text of a message: `content` as a string or as `[{type:"text", text}]` blocks.
-pub fn message_text(message: &Value) -> String {
-    match &message["content"] {
-        Value::String(text) => text.clone(),
-        Value::Array(blocks) => blocks
-            .iter()
-            .filter(|block| block["type"] == "text")
-            .filter_map(|block| block["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    }
-}
+pub use crate::core::protocol::Usage;
 
 /// One row of `sessions.list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,14 +108,16 @@ pub struct HistoryMessage {
 }
 
 impl HistoryMessage {
-    pub fn from_json(value: &Value) -> Self {
-        Self {
-            role: text(value, "role"),
-            text: message_text(value),
-            usage: Usage::from_json(&value["usage"]),
-            model: optional_text(value, "model"),
-            stop_reason: optional_text(value, "stopReason"),
-        }
+    /// A row of `chat.history`; `None` when it is not a message at all.
+    pub fn from_json(value: &Value) -> Option<Self> {
+        let message: protocol::sessions::HistoryMessage = serde_json::from_value(value.clone()).ok()?;
+        Some(Self {
+            text: message.text(),
+            role: message.role,
+            usage: message.usage,
+            model: message.model.filter(|model| !model.is_empty()),
+            stop_reason: message.stop_reason.filter(|reason| !reason.is_empty()),
+        })
     }
 }
 
@@ -196,28 +152,30 @@ pub struct ChatEvent {
 }
 
 impl ChatEvent {
+    /// A `chat` event's payload, read with the protocol's own type; `None` when it is not one.
     pub fn from_json(value: &Value) -> Option<Self> {
-        let run_id = optional_text(value, "runId")?;
-        let session_key = optional_text(value, "sessionKey")?;
-        let message = message_text(&value["message"]);
-        let state = match value["state"].as_str()? {
-            "delta" => match value["deltaText"].as_str() {
-                Some(piece) => ChatState::Delta { text: piece.to_owned(), replace: value["replace"] == true },
-                None => ChatState::Delta { text: message, replace: true },
+        let event: protocol::ChatEvent = serde_json::from_value(value.clone()).ok()?;
+        let text = |message: Option<protocol::AssistantMessage>| message.map(|m| m.joined_text()).unwrap_or_default();
+        let state = match event.step {
+            // A gateway that sends only the cumulative text: it replaces what came before.
+            ChatStep::Delta { delta_text, message: Some(message), .. } if delta_text.is_empty() => {
+                ChatState::Delta { text: message.joined_text(), replace: true }
+            }
+            ChatStep::Delta { delta_text, replace, .. } => ChatState::Delta { text: delta_text, replace },
+            ChatStep::Final { message, usage, model, .. } => ChatState::Final {
+                text: message.joined_text(),
+                usage: Some(usage).filter(|usage| usage.total() > 0),
+                model: Some(model).filter(|model| !model.is_empty()),
             },
-            "final" => ChatState::Final {
-                text: message,
-                usage: Usage::from_json(&value["usage"]),
-                model: optional_text(value, "model"),
+            ChatStep::Aborted { message, .. } => ChatState::Aborted { text: text(message) },
+            ChatStep::Error { error_message, error_kind } => ChatState::Error {
+                message: Some(error_message)
+                    .filter(|message| !message.is_empty())
+                    .unwrap_or_else(|| "the reply failed".to_owned()),
+                kind: error_kind.as_str().to_owned(),
             },
-            "aborted" => ChatState::Aborted { text: message },
-            "error" => ChatState::Error {
-                message: optional_text(value, "errorMessage").unwrap_or_else(|| "the reply failed".to_owned()),
-                kind: text(value, "errorKind"),
-            },
-            _ => return None,
         };
-        Some(Self { run_id, session_key, state })
+        Some(Self { run_id: event.run_id.to_string(), session_key: event.session_key.to_string(), state })
     }
 }
 
@@ -278,6 +236,7 @@ mod tests {
         assert_eq!(PendingDevice::from_json(&json!({})), None);
         assert_eq!(short_session_name("agent:main:tui-ab12"), "tui-ab12");
         assert_eq!(short_session_name(MAIN_SESSION), "Main");
-        assert_eq!(message_text(&json!({"content": "plain"})), "plain");
+        let plain = HistoryMessage::from_json(&json!({"role": "user", "content": "plain"})).unwrap();
+        assert_eq!(plain.text, "plain");
     }
 }

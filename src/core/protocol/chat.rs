@@ -12,6 +12,7 @@ use crate::core::time::now_ms;
 pub struct ChatEvent {
     pub run_id: RunId,
     pub session_key: SessionKey,
+    #[serde(default)]
     pub seq: u64,
     #[serde(flatten)]
     pub step: ChatStep,
@@ -26,14 +27,24 @@ pub enum ChatStep {
     /// the reply so far, is added per connection for clients that need it (OpenClaw's).
     #[serde(rename_all = "camelCase")]
     Delta {
+        #[serde(default)]
         delta_text: String,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         replace: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<AssistantMessage>,
     },
+    /// Read leniently (another gateway may leave out usage, stop reason or model).
     #[serde(rename_all = "camelCase")]
-    Final { message: AssistantMessage, usage: Usage, stop_reason: String, model: String },
+    Final {
+        message: AssistantMessage,
+        #[serde(default)]
+        usage: Usage,
+        #[serde(default)]
+        stop_reason: String,
+        #[serde(default)]
+        model: String,
+    },
     /// Stopped by `chat.abort` or a gateway stop; `message` holds what was streamed so far.
     #[serde(rename_all = "camelCase")]
     Aborted {
@@ -43,7 +54,12 @@ pub enum ChatStep {
         stop_reason: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
-    Error { error_message: String, error_kind: ErrorKind },
+    Error {
+        #[serde(default)]
+        error_message: String,
+        #[serde(default)]
+        error_kind: ErrorKind,
+    },
 }
 
 impl ChatStep {
@@ -54,30 +70,67 @@ impl ChatStep {
 }
 
 /// The kind of a failed run, for clients that word it themselves (the chat platforms).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     Refusal,
     Timeout,
     RateLimit,
     ContextLength,
+    #[default]
     #[serde(other)]
     Unknown,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refusal => "refusal",
+            Self::Timeout => "timeout",
+            Self::RateLimit => "rate_limit",
+            Self::ContextLength => "context_length",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 /// An assistant message as `chat` events and OpenClaw's clients carry it: text blocks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AssistantMessage {
+    #[serde(default = "assistant")]
     pub role: String,
+    #[serde(deserialize_with = "blocks_or_text")]
     pub content: Vec<TextBlock>,
+    #[serde(default)]
     pub timestamp: i64,
 }
 
+fn assistant() -> String {
+    "assistant".into()
+}
+
+/// One block of a message's content. Blocks of other kinds (an image, a tool call) keep their
+/// kind and have no text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextBlock {
     #[serde(rename = "type")]
     pub kind: String,
+    #[serde(default)]
     pub text: String,
+}
+
+/// Reads `content` given as blocks or, as some clients and older gateways send it, as a string.
+pub(super) fn blocks_or_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<TextBlock>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Content {
+        Text(String),
+        Blocks(Vec<TextBlock>),
+    }
+    Ok(match Content::deserialize(deserializer)? {
+        Content::Text(text) => vec![TextBlock { kind: "text".into(), text }],
+        Content::Blocks(blocks) => blocks,
+    })
 }
 
 impl AssistantMessage {
@@ -92,7 +145,11 @@ impl AssistantMessage {
 
     /// The message's text: its text blocks joined.
     pub fn joined_text(&self) -> String {
-        self.content.iter().filter(|block| block.kind == "text").map(|block| block.text.as_str()).collect()
+        Self::joined(&self.content)
+    }
+
+    pub fn joined(blocks: &[TextBlock]) -> String {
+        blocks.iter().filter(|block| block.kind == "text").map(|block| block.text.as_str()).collect()
     }
 }
 

@@ -1,6 +1,14 @@
-//! The gateway protocol's payloads as types, with serde's wire names: what the gateway sends
-//! and what its clients (the web page aside) read. New methods and events start here.
+//! The gateway protocol's methods, results and events as types, with serde's wire names: the
+//! gateway parses every request into a [`Call`] once and answers with these types; `molt chat`
+//! reads the same types. New methods and events start here.
 
 pub mod chat;
+pub mod events;
+pub mod hello;
+pub mod logs;
+pub mod methods;
+pub mod params;
+pub mod sessions;
 
-pub use chat::{AssistantMessage, ChatEvent, ChatStep, ErrorKind, Usage};
+pub use chat::{AssistantMessage, ChatEvent, ChatStep, ErrorKind, TextBlock, Usage};
+pub use methods::{Call, Method};

@@ -1,6 +1,7 @@
 //! Agent turns: `chat.send` stores the user's message, answers at once, and streams the model's
 //! reply as `chat` events; runs can be aborted, and a stop drains or aborts them.
 
+mod error;
 mod memory;
 mod prompt;
 mod turn;
@@ -11,15 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use error::AgentError;
 pub use prompt::WORKSPACE_FILES;
 
 use crate::core::asker::{Asker, OperatorIds};
-use crate::core::frames::ErrorShape;
 use crate::core::ids::{RunId, SessionKey};
+use crate::core::protocol::sessions::{AbortResult, ChangeReason, ChatSendAck, SendStatus};
 use crate::core::settings::ModelSettings;
 use crate::core::sync::lock;
 use crate::daemon::events::EventBus;
@@ -47,14 +48,6 @@ pub struct Agent {
     closing: AtomicBool,
     /// The operator's own chat IDs: they write shared memory.
     operators: OperatorIds,
-}
-
-/// `chat.send`'s answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendAck {
-    pub run_id: RunId,
-    /// `started`, `in_flight` or `ok`.
-    pub status: &'static str,
 }
 
 impl Agent {
@@ -99,17 +92,15 @@ impl Agent {
         text: String,
         idempotency_key: String,
         asker: Asker,
-    ) -> Result<SendAck, ErrorShape> {
+    ) -> Result<ChatSendAck, AgentError> {
         if self.closing.load(Ordering::Acquire) {
-            return Err(ErrorShape::unavailable("the gateway is shutting down; send again after it restarts"));
+            return Err(AgentError::Closing);
         }
         if text.trim().is_empty() {
-            return Err(ErrorShape::invalid("invalid chat.send params: message must not be empty"));
+            return Err(AgentError::Empty);
         }
         if text.len() > MAX_MESSAGE_BYTES {
-            return Err(ErrorShape::invalid(format!(
-                "invalid chat.send params: message is longer than {MAX_MESSAGE_BYTES} bytes"
-            )));
+            return Err(AgentError::TooLong(MAX_MESSAGE_BYTES));
         }
         let run_id = RunId::generate();
         let appended = self
@@ -125,25 +116,18 @@ impl Agent {
                 usage: Usage::default(),
             })
             .await
-            .map_err(|error| {
-                tracing::error!(%error, "cannot store a chat message");
-                ErrorShape::unavailable(format!("cannot store the message: {error}"))
-            })?;
+            .inspect_err(|error| tracing::error!(%error, "cannot store a chat message"))?;
         match appended {
             Appended::Duplicate { run_id, answered } => {
                 let running = lock(&self.runs).contains_key(&run_id);
-                let status = if running || !answered { "in_flight" } else { "ok" };
-                Ok(SendAck { run_id, status })
+                let status = if running || !answered { SendStatus::InFlight } else { SendStatus::Ok };
+                Ok(ChatSendAck { run_id, status })
             }
             Appended::Inserted(_) => {
                 let cancel = CancellationToken::new();
                 lock(&self.runs)
                     .insert(run_id.clone(), ActiveRun { session_key: session_key.clone(), cancel: cancel.clone() });
-                self.events.publish(
-                    "sessions.changed",
-                    crate::core::scopes::Scope::Read,
-                    &json!({"sessionKey": session_key, "reason": "message"}),
-                );
+                self.events.session_changed(&session_key, ChangeReason::Message);
                 let agent = Arc::clone(self);
                 let turn_run = run_id.clone();
                 let scope = asker.memory_scope(&self.operators);
@@ -152,33 +136,33 @@ impl Agent {
                     let _registered = Registered { agent: &agent, run_id: &turn_run };
                     agent.run_turn(session_key, turn_run.clone(), cancel, scope).await;
                 });
-                Ok(SendAck { run_id, status: "started" })
+                Ok(ChatSendAck { run_id, status: SendStatus::Started })
             }
         }
     }
 
     /// Aborts the session's runs (or just `run_id`); answers `chat.abort`'s payload.
-    pub fn abort(&self, session_key: &SessionKey, run_id: Option<&RunId>) -> Result<Value, ErrorShape> {
+    pub fn abort(&self, session_key: &SessionKey, run_id: Option<&RunId>) -> Result<AbortResult, AgentError> {
         let runs = lock(&self.runs);
         let mut aborted = Vec::new();
         match run_id {
             Some(run_id) => {
                 if let Some(run) = runs.get(run_id) {
                     if &run.session_key != session_key {
-                        return Err(ErrorShape::invalid("runId does not match sessionKey"));
+                        return Err(AgentError::RunMismatch);
                     }
                     run.cancel.cancel();
-                    aborted.push(run_id.to_string());
+                    aborted.push(run_id.clone());
                 }
             }
             None => {
                 for (id, run) in runs.iter().filter(|(_, run)| &run.session_key == session_key) {
                     run.cancel.cancel();
-                    aborted.push(id.to_string());
+                    aborted.push(id.clone());
                 }
             }
         }
-        Ok(json!({"ok": true, "aborted": !aborted.is_empty(), "runIds": aborted}))
+        Ok(AbortResult { ok: true, aborted: !aborted.is_empty(), run_ids: aborted })
     }
 
     /// Refuses new turns, lets running ones finish within `grace`, then aborts the rest (each

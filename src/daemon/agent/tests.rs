@@ -1,7 +1,7 @@
 //! Agent tests without a network: refused input, a full store, no provider.
 
 use super::*;
-use crate::core::frames::ErrorCode;
+use crate::core::frames::{ErrorCode, ErrorShape};
 
 async fn agent(dir: &std::path::Path) -> (Arc<Agent>, Store, EventBus) {
     let store = Store::open(dir).unwrap();
@@ -22,8 +22,9 @@ async fn a_full_store_refuses_the_message_with_unavailable() {
     let (agent, store, _) = agent(dir.path()).await;
     crate::daemon::store::fill_disk(&store).await;
     let error = agent.send(SessionKey::main(), "x".repeat(100_000), "k".into(), Asker::Operator).await.unwrap_err();
-    assert_eq!(error.code, ErrorCode::Unavailable);
-    assert!(error.message.starts_with("cannot store the message"), "{}", error.message);
+    assert!(matches!(error, AgentError::Store(_)), "{error}");
+    assert!(error.retryable());
+    assert!(error.to_string().starts_with("cannot store the message"), "{error}");
     assert_eq!(agent.active_runs(), 0, "nothing started for a message that was not stored");
 }
 
@@ -32,12 +33,12 @@ async fn empty_and_oversized_messages_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (agent, store, _) = agent(dir.path()).await;
     let empty = agent.send(SessionKey::main(), "  ".into(), "a".into(), Asker::Operator).await.unwrap_err();
-    assert_eq!(empty.message, "invalid chat.send params: message must not be empty");
+    assert_eq!(empty.to_string(), "invalid chat.send params: message must not be empty");
     let huge = agent
         .send(SessionKey::main(), "x".repeat(MAX_MESSAGE_BYTES + 1), "b".into(), Asker::Operator)
         .await
         .unwrap_err();
-    assert!(huge.message.contains("longer than"));
+    assert!(huge.to_string().contains("longer than"));
     assert_eq!(store.message_count().await.unwrap(), 0);
 }
 
@@ -47,10 +48,11 @@ async fn after_shutdown_new_messages_are_refused() {
     let (agent, _, events) = agent(dir.path()).await;
     let mut receiver = events.subscribe_session(&SessionKey::main());
     let ack = agent.send(SessionKey::main(), "hi".into(), "k1".into(), Asker::Operator).await.unwrap();
-    assert_eq!(ack.status, "started");
+    assert_eq!(ack.status, crate::core::protocol::sessions::SendStatus::Started);
     agent.shutdown(std::time::Duration::from_secs(5)).await;
     let refused = agent.send(SessionKey::main(), "late".into(), "k2".into(), Asker::Operator).await.unwrap_err();
-    assert_eq!(refused.code, ErrorCode::Unavailable);
+    assert!(matches!(refused, AgentError::Closing));
+    assert_eq!(ErrorShape::from(refused).code, ErrorCode::Unavailable);
     let mut states = Vec::new();
     while let Ok(chat) = receiver.try_recv() {
         let payload: serde_json::Value = serde_json::from_str(&chat.payload).unwrap();

@@ -3,14 +3,13 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{Agent, lock, memory, prompt};
 use crate::core::asker::MemoryScope;
 use crate::core::ids::{RunId, SessionKey};
+use crate::core::protocol::sessions::ChangeReason;
 use crate::core::protocol::{AssistantMessage, ChatEvent, ChatStep, ErrorKind};
-use crate::core::scopes::Scope;
 use crate::core::settings::NO_PROVIDER_HINT;
 use crate::daemon::providers::{self, ModelRequest, ProviderError, ToolRound};
 use crate::daemon::store::{MessageRole, NewMessage, Usage};
@@ -191,7 +190,7 @@ impl Agent {
                 stream.emit(aborted(&partial));
             }
         }
-        self.events.publish("sessions.changed", Scope::Read, &json!({"sessionKey": session_key, "reason": "message"}));
+        self.events.session_changed(&session_key, ChangeReason::Message);
     }
 
     async fn store_reply(

@@ -11,9 +11,9 @@ use super::ChannelError;
 use super::platform::{ChatKind, Inbound, Platform};
 use super::reply;
 use crate::core::asker::Asker;
-use crate::core::frames::ErrorCode;
 use crate::core::ids::SessionKey;
 use crate::core::pairing::{DmDecision, DmPolicy};
+use crate::core::protocol::sessions::SendStatus;
 use crate::core::settings::GroupPolicy;
 use crate::daemon::agent::Agent;
 use crate::daemon::events::EventBus;
@@ -122,14 +122,14 @@ impl Router {
         let events = self.events.subscribe_session(&session);
         let idempotency = format!("{channel}:{}", inbound.dedupe_key);
         let asker = Asker::Sender { channel: channel.to_owned(), sender_id: inbound.sender_id.clone() };
-        let ack = self.agent.send(session, inbound.text, idempotency, asker).await.map_err(|shape| {
-            if shape.code == ErrorCode::Unavailable {
-                ChannelError::NotStored(shape.message)
+        let ack = self.agent.send(session, inbound.text, idempotency, asker).await.map_err(|error| {
+            if error.retryable() {
+                ChannelError::NotStored(error.to_string())
             } else {
-                ChannelError::Agent(shape.message)
+                ChannelError::Agent(error.to_string())
             }
         })?;
-        if ack.status != "started" {
+        if ack.status != SendStatus::Started {
             tracing::info!(channel, "a redelivered message was already answered");
             return Ok(());
         }

@@ -84,21 +84,7 @@ impl Minutes {
     }
 }
 
-/// Replication's phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    /// No bucket configured.
-    Off,
-    Restoring,
-    /// Shipping changes as they commit.
-    Active,
-    /// The restore failed: nothing is shipped and the gateway is not ready.
-    Failed,
-    /// Another instance took the bucket over: this one stopped replicating.
-    Fenced,
-    Stopped,
-}
+pub use crate::core::protocol::hello::ReplicationPhase as Phase;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

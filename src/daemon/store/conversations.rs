@@ -17,7 +17,7 @@ pub enum MessageRole {
 }
 
 impl MessageRole {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",
             Self::Assistant => "assistant",

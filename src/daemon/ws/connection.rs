@@ -20,6 +20,7 @@ use super::{MAX_PREAUTH_PAYLOAD, methods};
 use crate::core::frames::{self, ErrorShape, FrameError, Request};
 use crate::core::frames::{CAP_CHAT_DELTA_TEXT, ErrorCode};
 use crate::core::pairing::DEVICE_REQUEST_TTL;
+use crate::core::protocol::events::{self, Challenge, PairPending, Shutdown, Tick};
 use crate::core::scopes::Scope;
 use crate::core::time::now_ms;
 use crate::daemon::events::{Broadcast, ChatBroadcast};
@@ -44,8 +45,8 @@ pub async fn run(gateway: Arc<Gateway>, socket: WebSocket, peer: Peer, cookie: b
 async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, peer: Peer, cookie: bool) {
     let conn_id = uuid::Uuid::new_v4().to_string();
     let nonce = uuid::Uuid::new_v4().to_string();
-    let challenge = json!({"nonce": nonce, "ts": now_ms()}).to_string();
-    let _ = outbox.push(frames::event_frame("connect.challenge", &challenge, None));
+    let challenge = Challenge { nonce: nonce.clone(), ts: now_ms() };
+    let _ = outbox.push(frames::event_frame(events::CONNECT_CHALLENGE, &encode(&challenge), None));
     let Some((request_id, authorized)) = handshake(&gateway, &mut incoming, &outbox, peer, cookie, &nonce).await else {
         return;
     };
@@ -153,8 +154,7 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
                 }
             },
             _ = tick.tick() => {
-                let payload = json!({"ts": now_ms()}).to_string();
-                outbox.push(frames.event("tick", &payload))
+                outbox.push(frames.event(events::TICK, &encode(&Tick { ts: now_ms() })))
             }
             () = outbox.closed() => break,
             () = revoked.cancelled() => {
@@ -175,12 +175,11 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
                         let _ = outbox.push(frames.event(event.event, &event.payload));
                     }
                 }
-                let payload = match gateway.stop_reason() {
-                    Some(reason) => json!({"reason": reason}),
-                    None => json!({"reason": "gateway stopping", "restartExpectedMs": 5000}),
-                }
-                .to_string();
-                let _ = outbox.push(frames.event("shutdown", &payload));
+                let shutdown = match gateway.stop_reason() {
+                    Some(reason) => Shutdown { reason, restart_expected_ms: None },
+                    None => Shutdown { reason: "gateway stopping".into(), restart_expected_ms: Some(5000) },
+                };
+                let _ = outbox.push(frames.event(events::SHUTDOWN, &encode(&shutdown)));
                 outbox.close(1012, "gateway restarting");
                 break;
             }
@@ -211,9 +210,9 @@ impl EventFrames {
             Some(cumulative) => {
                 let payload = cumulative.payload(chat);
                 self.seq += 1;
-                frames::event_frame("chat", &payload, Some(self.seq))
+                frames::event_frame(events::CHAT, &payload, Some(self.seq))
             }
-            None => self.event("chat", &chat.payload),
+            None => self.event(events::CHAT, &chat.payload),
         }
     }
 }
@@ -221,7 +220,12 @@ impl EventFrames {
 /// Whether a gateway-wide event goes to this connection: its scopes allow it, and session list
 /// changes only once it asked for them.
 fn wanted(authorized: &Authorized, follows: &Follows, event: &Broadcast) -> bool {
-    authorized.grants.allows(event.scope) && (event.event != "sessions.changed" || follows.session_list)
+    authorized.grants.allows(event.scope) && (event.event != events::SESSIONS_CHANGED || follows.session_list)
+}
+
+/// An event's payload as JSON text.
+fn encode(payload: &impl serde::Serialize) -> String {
+    serde_json::to_string(payload).unwrap_or_else(|_| "{}".into())
 }
 
 /// Reads the first frame and decides the connect; answers and closes on refusal.
@@ -306,9 +310,12 @@ async fn wait_for_operator(
     pending: PendingDevice,
     mut resolution: watch::Receiver<Option<Resolution>>,
 ) -> Result<Authorized, Refusal> {
-    let notice =
-        json!({"requestId": pending.request_id, "deviceId": pending.device_id, "expiresAtMs": pending.expires_at_ms});
-    let _ = outbox.push(frames::event_frame("device.pair.pending", &notice.to_string(), None));
+    let notice = PairPending {
+        request_id: pending.request_id.clone(),
+        device_id: pending.device_id.clone(),
+        expires_at_ms: pending.expires_at_ms,
+    };
+    let _ = outbox.push(frames::event_frame(events::DEVICE_PAIR_PENDING, &encode(&notice), None));
     let refusal = |message: &str, code: &str| Refusal {
         error: ErrorShape::new(ErrorCode::NotPaired, message)
             .with_details(json!({"code": code, "requestId": pending.request_id})),

@@ -1,65 +1,31 @@
-//! The methods molt serves after the handshake, each with the scope it needs.
+//! The methods molt serves after the handshake: a parsed [`Call`] in, a typed result out.
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::MAX_PAYLOAD;
 use super::follow::Follows;
 use super::handshake::Authorized;
 use super::pairing_methods;
+use crate::core::asker::Asker;
 use crate::core::frames::{ErrorShape, PROTOCOL_VERSION, Request};
 use crate::core::ids::{MAIN_SESSION, RunId, SessionKey};
-use crate::core::scopes::Scope;
+use crate::core::protocol::events::EVENTS;
+use crate::core::protocol::hello::{
+    Features, Health, HelloAuth, HelloOk, Policy, ProviderState, ReplicationHealth, ServerInfo, SessionDefaults,
+    Snapshot,
+};
+use crate::core::protocol::sessions::{
+    ChangeReason, ChatHistory, DeleteResult, HistoryMessage, ModelRow, ModelsList, ResetResult,
+    SessionDefaults as SessionDefaultsRow, SessionRow, SessionsList, Subscribed,
+};
+use crate::core::protocol::{Call, Method, TextBlock};
 use crate::core::time::now_ms;
 use crate::daemon::state::{Core, Gateway, Readiness};
 use crate::daemon::store::StoredMessage;
 
-/// Every method and the scope it requires.
-pub const METHODS: &[(&str, Scope)] = &[
-    ("health", Scope::Read),
-    ("status", Scope::Read),
-    ("chat.send", Scope::Write),
-    ("chat.history", Scope::Read),
-    ("chat.abort", Scope::Write),
-    ("sessions.list", Scope::Read),
-    ("sessions.subscribe", Scope::Read),
-    ("sessions.unsubscribe", Scope::Read),
-    ("sessions.messages.subscribe", Scope::Read),
-    ("sessions.messages.unsubscribe", Scope::Read),
-    ("sessions.reset", Scope::Write),
-    ("sessions.delete", Scope::Write),
-    ("models.list", Scope::Read),
-    ("channels.status", Scope::Read),
-    ("device.pair.list", Scope::Pairing),
-    ("device.pair.approve", Scope::Pairing),
-    ("device.pair.reject", Scope::Pairing),
-    ("device.pair.remove", Scope::Pairing),
-    ("device.token.rotate", Scope::Pairing),
-    ("device.token.revoke", Scope::Pairing),
-    ("pairing.code.list", Scope::Pairing),
-    ("pairing.code.approve", Scope::Pairing),
-    ("pairing.code.reject", Scope::Pairing),
-    ("logs.tail", Scope::Admin),
-];
-
-pub const EVENTS: &[&str] = &[
-    "connect.challenge",
-    "tick",
-    "chat",
-    "sessions.changed",
-    "shutdown",
-    "device.pair.pending",
-    "device.pair.requested",
-    "device.pair.resolved",
-    "device.pair.changed",
-    "device.presence",
-    "pairing.code.requested",
-    "pairing.code.resolved",
-    "policies.changed",
-];
-
-const DEFAULT_HISTORY: usize = 200;
-const MAX_HISTORY: usize = 1000;
-
+/// Answers one request. Its method and params were parsed into a [`Call`] here, once; an
+/// unknown method or a bad field is answered as the protocol's error.
 pub async fn dispatch(
     gateway: &Gateway,
     client: &Authorized,
@@ -67,121 +33,133 @@ pub async fn dispatch(
     follows: &mut Follows,
     request: Request,
 ) -> Result<Value, ErrorShape> {
-    let Some(&(_, scope)) = METHODS.iter().find(|(name, _)| *name == request.method) else {
-        return Err(ErrorShape::invalid(format!("unknown method: {}", request.method)));
-    };
-    if !client.grants.allows(scope) {
-        return Err(ErrorShape::missing_scope(scope.as_str()));
+    let method = Method::named(&request.method)?;
+    if !client.grants.allows(method.scope()) {
+        return Err(ErrorShape::missing_scope(method.scope().as_str()));
     }
-    let params = request.params_object()?;
-    match request.method.as_str() {
-        "health" => Ok(health(gateway).await),
-        "status" => Ok(status(gateway).await),
-        "logs.tail" => crate::daemon::logs::tail(params),
-        "channels.status" => Ok(json!({"channels": gateway.channels.status()})),
-        "sessions.subscribe" | "sessions.unsubscribe" => {
-            follows.session_list = request.method == "sessions.subscribe";
-            Ok(json!({"ok": true, "subscribed": follows.session_list}))
+    match Call::parse(method, &request.params)? {
+        Call::Health => answer(health(gateway).await),
+        Call::Status => Ok(status(gateway).await),
+        Call::LogsTail { cursor, limit } => answer(crate::daemon::logs::tail(cursor, limit)),
+        Call::ChannelsStatus => Ok(json!({"channels": gateway.channels.status()})),
+        Call::SessionList { subscribe } => {
+            follows.session_list = subscribe;
+            answer(Subscribed { ok: true, key: None, subscribed: subscribe })
         }
-        "sessions.messages.subscribe" | "sessions.messages.unsubscribe" => {
-            let key = session_param(params, &request.method)?;
-            let subscribe = request.method == "sessions.messages.subscribe";
+        Call::SessionMessages { session_key, subscribe } => {
             if subscribe {
-                follows.follow(&gateway.events, &key);
+                follows.follow(&gateway.events, &session_key);
             } else {
-                follows.unfollow(&key);
+                follows.unfollow(&session_key);
             }
-            Ok(json!({"ok": true, "key": key, "subscribed": subscribe}))
+            answer(Subscribed { ok: true, key: Some(session_key), subscribed: subscribe })
         }
-        method => {
+        call => {
             let core = gateway
                 .core()
                 .ok_or_else(|| ErrorShape::unavailable("the gateway is still starting; retry shortly"))?;
-            match method {
+            match call {
                 // A client follows the sessions it sends to or reads, from before the run starts
                 // or the history is read, so no event falls between.
-                "chat.send" => {
-                    follows.follow(&gateway.events, &session_key(params, "sessionKey", method)?);
-                    chat_send(core, params).await
+                Call::ChatSend { session_key, message, idempotency_key } => {
+                    follows.follow(&gateway.events, &session_key);
+                    answer(core.agent.send(session_key, message, idempotency_key, Asker::Operator).await?)
                 }
-                "chat.history" => {
-                    follows.follow(&gateway.events, &session_key(params, "sessionKey", method)?);
-                    chat_history(core, params).await
+                Call::ChatHistory { session_key, limit } => {
+                    follows.follow(&gateway.events, &session_key);
+                    answer(chat_history(core, session_key, limit).await?)
                 }
-                "chat.abort" => chat_abort(core, params),
-                "sessions.list" => sessions_list(core).await,
-                "sessions.reset" => sessions_reset(gateway, core, params).await,
-                "sessions.delete" => sessions_delete(gateway, core, params).await,
-                "models.list" => Ok(models_list(core)),
-                method if pairing_methods::METHODS.contains(&method) => {
-                    pairing_methods::dispatch(&core.pairing, client, address, method, params).await
-                }
-                _ => Err(ErrorShape::invalid(format!("unknown method: {method}"))),
+                Call::ChatAbort { session_key, run_id } => answer(core.agent.abort(&session_key, run_id.as_ref())?),
+                Call::SessionsList => answer(sessions_list(core).await?),
+                Call::SessionsReset { session_key } => answer(sessions_reset(gateway, core, session_key).await?),
+                Call::SessionsDelete { session_key } => answer(sessions_delete(gateway, core, session_key).await?),
+                Call::ModelsList => answer(models_list(core)),
+                pairing => pairing_methods::dispatch(&core.pairing, client, address, pairing).await,
             }
         }
     }
 }
 
-/// The `hello-ok` payload.
-pub async fn hello(gateway: &Gateway, client: &Authorized, conn_id: &str) -> Value {
-    json!({
-        "type": "hello-ok",
-        "protocol": client.protocol,
-        "server": {"version": crate::VERSION, "connId": conn_id, "bootId": gateway.boot_id},
-        "features": {
-            "methods": METHODS.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
-            "events": EVENTS,
-        },
-        "snapshot": {
-            "health": health(gateway).await,
-            "uptimeMs": uptime_ms(gateway),
-            "sessionDefaults": {"defaultAgentId": "main", "mainKey": "main", "mainSessionKey": MAIN_SESSION},
-        },
-        "auth": auth_payload(client),
-        "policy": {
-            "maxPayload": MAX_PAYLOAD,
-            "maxBufferedBytes": gateway.settings.max_buffered_bytes,
-            "tickIntervalMs": u64::try_from(gateway.settings.tick_interval.as_millis()).unwrap_or(u64::MAX),
-        },
-        "protocolVersion": PROTOCOL_VERSION,
-    })
+/// A typed result as the response's payload.
+fn answer(result: impl Serialize) -> Result<Value, ErrorShape> {
+    serde_json::to_value(result).map_err(|error| ErrorShape::unavailable(format!("cannot encode the answer: {error}")))
 }
 
-fn auth_payload(client: &Authorized) -> Value {
-    let mut auth = json!({"method": client.auth_method, "role": client.role, "scopes": client.grants.names()});
-    if let Some((token, expires)) = &client.issued_token {
-        auth["deviceToken"] = json!(token.expose());
-        auth["deviceTokenExpiresAtMs"] = json!(expires);
+/// The `hello-ok` payload.
+pub async fn hello(gateway: &Gateway, client: &Authorized, conn_id: &str) -> HelloOk {
+    HelloOk {
+        kind: "hello-ok".into(),
+        protocol: client.protocol,
+        server: ServerInfo {
+            version: crate::VERSION.into(),
+            conn_id: conn_id.to_owned(),
+            boot_id: gateway.boot_id.clone(),
+        },
+        features: Features {
+            methods: Method::ALL.iter().map(|method| method.name().to_owned()).collect(),
+            events: EVENTS.iter().map(|&event| event.to_owned()).collect(),
+        },
+        snapshot: Snapshot {
+            health: health(gateway).await,
+            uptime_ms: uptime_ms(gateway),
+            session_defaults: SessionDefaults {
+                default_agent_id: "main".into(),
+                main_key: "main".into(),
+                main_session_key: MAIN_SESSION.into(),
+            },
+        },
+        auth: HelloAuth {
+            method: client.auth_method.to_owned(),
+            role: client.role.clone(),
+            scopes: client.grants.names().into_iter().map(str::to_owned).collect(),
+            device_token: client.issued_token.as_ref().map(|(token, _)| token.expose().to_owned()),
+            device_token_expires_at_ms: client.issued_token.as_ref().map(|(_, expires)| *expires),
+        },
+        policy: Policy {
+            max_payload: MAX_PAYLOAD,
+            max_buffered_bytes: gateway.settings.max_buffered_bytes,
+            tick_interval_ms: u64::try_from(gateway.settings.tick_interval.as_millis()).unwrap_or(u64::MAX),
+        },
+        protocol_version: PROTOCOL_VERSION,
     }
-    auth
 }
 
 fn uptime_ms(gateway: &Gateway) -> u64 {
     u64::try_from(gateway.started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-fn provider_state(gateway: &Gateway) -> Value {
+fn provider_state(gateway: &Gateway) -> ProviderState {
     let model = &gateway.settings.model;
     match &model.provider {
-        Some(provider) => {
-            json!({"configured": true, "name": provider.name, "model": model.model, "fallbacks": model.fallbacks})
-        }
-        None => json!({"configured": false, "hint": crate::core::settings::NO_PROVIDER_HINT}),
+        Some(provider) => ProviderState {
+            configured: true,
+            name: Some(provider.name.to_string()),
+            model: Some(model.model.clone()),
+            fallbacks: Some(model.fallbacks.clone()),
+            hint: None,
+        },
+        None => ProviderState {
+            configured: false,
+            name: None,
+            model: None,
+            fallbacks: None,
+            hint: Some(crate::core::settings::NO_PROVIDER_HINT.into()),
+        },
     }
 }
 
-async fn health(gateway: &Gateway) -> Value {
+async fn health(gateway: &Gateway) -> Health {
     let readiness = gateway.readiness.borrow().clone();
     let replication = gateway.replication.status();
-    json!({
-        "ok": readiness == Readiness::Ready,
-        "ts": now_ms(),
-        "store": readiness,
-        "provider": provider_state(gateway),
-        "channels": {},
-        "uptimeMs": uptime_ms(gateway),
-        "replication": {"phase": replication.phase, "degraded": replication.degraded},
-    })
+    Health {
+        ok: readiness == Readiness::Ready,
+        ts: now_ms(),
+        store: readiness,
+        provider: provider_state(gateway),
+        channels: serde_json::Map::new(),
+        uptime_ms: uptime_ms(gateway),
+        replication: ReplicationHealth { phase: replication.phase, degraded: replication.degraded },
+    }
 }
 
 async fn status(gateway: &Gateway) -> Value {
@@ -204,106 +182,55 @@ async fn status(gateway: &Gateway) -> Value {
     })
 }
 
-fn session_key(params: &Map<String, Value>, field: &str, method: &str) -> Result<SessionKey, ErrorShape> {
-    let raw = params.get(field).and_then(Value::as_str).ok_or_else(|| {
-        ErrorShape::invalid(format!("invalid {method} params: must have required property '{field}'"))
-    })?;
-    SessionKey::parse(raw).map_err(|reason| ErrorShape::invalid(format!("invalid {method} params: {reason}")))
-}
-
-/// The session of a `sessions.*` method: `key` as OpenClaw's session methods name it, or
-/// `sessionKey`.
-fn session_param(params: &Map<String, Value>, method: &str) -> Result<SessionKey, ErrorShape> {
-    let field = if params.contains_key("key") { "key" } else { "sessionKey" };
-    session_key(params, field, method)
-}
-
-fn required_text<'a>(params: &'a Map<String, Value>, field: &str, method: &str) -> Result<&'a str, ErrorShape> {
-    params
-        .get(field)
-        .and_then(Value::as_str)
-        .filter(|value| !value.is_empty())
-        .ok_or_else(|| ErrorShape::invalid(format!("invalid {method} params: must have required property '{field}'")))
-}
-
-async fn chat_send(core: &Core, params: &Map<String, Value>) -> Result<Value, ErrorShape> {
-    let key = session_key(params, "sessionKey", "chat.send")?;
-    let message = required_text(params, "message", "chat.send")?.to_owned();
-    let idempotency = required_text(params, "idempotencyKey", "chat.send")?.to_owned();
-    let ack = core.agent.send(key, message, idempotency, crate::core::asker::Asker::Operator).await?;
-    Ok(json!({"runId": ack.run_id, "status": ack.status}))
-}
-
-fn message_json(message: &StoredMessage) -> Value {
-    let mut value = json!({
-        "id": message.id.to_string(),
-        "runId": message.run_id,
-        "role": message.role,
-        "content": [{"type": "text", "text": message.content}],
-        "timestamp": message.created_ms,
-    });
-    if let Some(reason) = &message.stop_reason {
-        value["stopReason"] = json!(reason);
-        value["usage"] = json!(message.usage);
+fn history_message(message: &StoredMessage) -> HistoryMessage {
+    let reply = message.stop_reason.is_some();
+    HistoryMessage {
+        id: message.id.to_string(),
+        run_id: Some(RunId::from_stored(message.run_id.clone())),
+        role: message.role.as_str().to_owned(),
+        content: vec![TextBlock { kind: "text".into(), text: message.content.clone() }],
+        timestamp: message.created_ms,
+        stop_reason: message.stop_reason.clone(),
+        usage: reply.then_some(message.usage),
+        model: message.model.clone(),
     }
-    if let Some(model) = &message.model {
-        value["model"] = json!(model);
-    }
-    value
 }
 
-async fn chat_history(core: &Core, params: &Map<String, Value>) -> Result<Value, ErrorShape> {
-    let key = session_key(params, "sessionKey", "chat.history")?;
-    let limit = match params.get("limit") {
-        None | Some(Value::Null) => DEFAULT_HISTORY,
-        Some(value) => value
-            .as_u64()
-            .and_then(|limit| usize::try_from(limit).ok())
-            .filter(|limit| (1..=MAX_HISTORY).contains(limit))
-            .ok_or_else(|| {
-                ErrorShape::invalid(format!(
-                    "invalid chat.history params: limit must be an integer from 1 to {MAX_HISTORY}"
-                ))
-            })?,
-    };
-    let messages = core.store.history(&key, limit).await.map_err(store_error)?;
-    Ok(json!({"sessionKey": key, "messages": messages.iter().map(message_json).collect::<Vec<_>>()}))
+async fn chat_history(core: &Core, session_key: SessionKey, limit: usize) -> Result<ChatHistory, ErrorShape> {
+    let messages = core.store.history(&session_key, limit).await.map_err(store_error)?;
+    Ok(ChatHistory { session_key, messages: messages.iter().map(history_message).collect() })
 }
 
-fn chat_abort(core: &Core, params: &Map<String, Value>) -> Result<Value, ErrorShape> {
-    let key = session_key(params, "sessionKey", "chat.abort")?;
-    let run_id = params.get("runId").and_then(Value::as_str).map(|raw| RunId::from_stored(raw.to_owned()));
-    core.agent.abort(&key, run_id.as_ref())
-}
-
-async fn sessions_list(core: &Core) -> Result<Value, ErrorShape> {
+async fn sessions_list(core: &Core) -> Result<SessionsList, ErrorShape> {
     let sessions = core.store.list_sessions(500).await.map_err(store_error)?;
     let model = core.agent.model();
-    let rows: Vec<Value> = sessions
+    let rows: Vec<SessionRow> = sessions
         .iter()
-        .map(|session| {
-            json!({
-                "key": session.key,
-                "kind": "direct",
-                "displayName": session.label.clone().unwrap_or_else(|| display_name(&session.key)),
-                "createdAt": session.created_ms,
-                "updatedAt": session.updated_ms,
-                "lastMessagePreview": session.last_message_preview,
-                "messageCount": session.message_count,
-                "inputTokens": session.input_tokens,
-                "outputTokens": session.output_tokens,
-                "totalTokens": session.input_tokens + session.output_tokens,
-                "model": model.model,
-            })
+        .map(|session| SessionRow {
+            key: session.key.clone(),
+            kind: "direct".into(),
+            display_name: session.label.clone().unwrap_or_else(|| display_name(&session.key)),
+            created_at: session.created_ms,
+            updated_at: session.updated_ms,
+            last_message_preview: session.last_message_preview.clone(),
+            message_count: session.message_count,
+            input_tokens: session.input_tokens,
+            output_tokens: session.output_tokens,
+            total_tokens: session.input_tokens.saturating_add(session.output_tokens),
+            model: model.model.clone(),
         })
         .collect();
-    Ok(json!({
-        "ts": now_ms(),
-        "path": core.store.path(),
-        "count": rows.len(),
-        "defaults": {"modelProvider": core.agent.provider_name(), "model": model.model, "contextTokens": null},
-        "sessions": rows,
-    }))
+    Ok(SessionsList {
+        ts: now_ms(),
+        path: core.store.path().display().to_string(),
+        count: rows.len(),
+        defaults: SessionDefaultsRow {
+            model_provider: core.agent.provider_name().map(str::to_owned),
+            model: model.model.clone(),
+            context_tokens: None,
+        },
+        sessions: rows,
+    })
 }
 
 fn display_name(key: &str) -> String {
@@ -313,30 +240,33 @@ fn display_name(key: &str) -> String {
     key.strip_prefix("agent:main:").unwrap_or(key).to_owned()
 }
 
-async fn sessions_reset(gateway: &Gateway, core: &Core, params: &Map<String, Value>) -> Result<Value, ErrorShape> {
-    let key = session_key(params, "key", "sessions.reset")?;
+async fn sessions_reset(gateway: &Gateway, core: &Core, key: SessionKey) -> Result<ResetResult, ErrorShape> {
     core.agent.abort(&key, None)?;
     let removed = core.store.reset_session(&key).await.map_err(store_error)?;
-    gateway.events.publish("sessions.changed", Scope::Read, &json!({"sessionKey": key, "reason": "reset"}));
-    Ok(json!({"ok": true, "key": key, "removedMessages": removed}))
+    gateway.events.session_changed(&key, ChangeReason::Reset);
+    Ok(ResetResult { ok: true, key, removed_messages: u64::try_from(removed).unwrap_or(u64::MAX) })
 }
 
-async fn sessions_delete(gateway: &Gateway, core: &Core, params: &Map<String, Value>) -> Result<Value, ErrorShape> {
-    let key = session_key(params, "key", "sessions.delete")?;
+async fn sessions_delete(gateway: &Gateway, core: &Core, key: SessionKey) -> Result<DeleteResult, ErrorShape> {
     core.agent.abort(&key, None)?;
     let deleted = core.store.delete_session(&key).await.map_err(store_error)?;
-    gateway.events.publish("sessions.changed", Scope::Read, &json!({"sessionKey": key, "reason": "delete"}));
-    Ok(json!({"ok": true, "key": key, "deleted": deleted}))
+    gateway.events.session_changed(&key, ChangeReason::Delete);
+    Ok(DeleteResult { ok: true, key, deleted })
 }
 
-fn models_list(core: &Core) -> Value {
+fn models_list(core: &Core) -> ModelsList {
     let model = core.agent.model();
     let provider = core.agent.provider_name();
-    let models: Vec<Value> = std::iter::once(&model.model)
+    let models = std::iter::once(&model.model)
         .chain(&model.fallbacks)
-        .map(|id| json!({"id": id, "name": id, "provider": provider, "available": provider.is_some()}))
+        .map(|id| ModelRow {
+            id: id.clone(),
+            name: id.clone(),
+            provider: provider.map(str::to_owned),
+            available: provider.is_some(),
+        })
         .collect();
-    json!({"models": models})
+    ModelsList { models }
 }
 
 fn store_error(error: crate::daemon::store::StoreError) -> ErrorShape {

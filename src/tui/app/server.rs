@@ -147,7 +147,7 @@ impl App {
         self.clear_transcript();
         self.streaming = streaming;
         let rows = payload["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
-        for message in rows.iter().map(HistoryMessage::from_json) {
+        for message in rows.iter().filter_map(HistoryMessage::from_json) {
             let role = if message.role == "user" { Role::User } else { Role::Assistant };
             let mut note = None;
             if role == Role::Assistant {
