@@ -4,7 +4,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 pub use crate::core::device::{DeviceProof, SignedFields, verify as verify_device};
 pub use crate::core::frames::Request;
-pub use crate::daemon::access::{AccessIdentity, rs256_kid as access_kid, token_from as access_token_from};
+pub use crate::daemon::auth::access::{AccessIdentity, rs256_kid as access_kid, token_from as access_token_from};
 pub use crate::daemon::channels::discord::gateway::hello_interval as discord_hello_interval;
 pub use crate::daemon::channels::discord::{inbound as discord_inbound, snowflake as discord_snowflake};
 pub use crate::daemon::channels::slack::event::inbound as slack_inbound;
@@ -29,6 +29,6 @@ pub fn access_claims(token: &str) -> Option<AccessIdentity> {
     validation.validate_aud = false;
     validation.set_required_spec_claims::<&str>(&[]);
     let data =
-        jsonwebtoken::decode::<crate::daemon::access::Claims>(token, &DecodingKey::from_secret(&[]), &validation);
+        jsonwebtoken::decode::<crate::daemon::auth::access::Claims>(token, &DecodingKey::from_secret(&[]), &validation);
     data.ok().map(|data| data.claims.identity())
 }

@@ -11,13 +11,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::access::AccessVerifier;
 use super::agent::Agent;
+use super::auth::access::AccessVerifier;
+use super::auth::ratelimit::AuthLimiter;
 use super::channels::Channels;
 use super::events::EventBus;
 use super::pairing::Pairing;
 use super::providers;
-use super::ratelimit::AuthLimiter;
 use super::replication::{Replication, ReplicationError};
 use super::state::{Core, Gateway, Readiness};
 use super::store::{Store, StoreError};

@@ -10,19 +10,30 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::access::AccessVerifier;
 use super::agent::Agent;
+use super::auth::access::AccessVerifier;
+pub use super::auth::edge::Peer;
+use super::auth::ratelimit::AuthLimiter;
 use super::channels::Channels;
-pub use super::edge::Peer;
 use super::events::EventBus;
 use super::pairing::Pairing;
-use super::ratelimit::AuthLimiter;
 use super::replication::Replication;
 use super::store::Store;
 use crate::core::secret::Secret;
 use crate::core::settings::Settings;
 
 pub use crate::core::protocol::hello::Readiness;
+
+/// The gateway has not opened its store yet (it is starting or restoring from the bucket).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the gateway is still starting; retry shortly")]
+pub struct Starting;
+
+impl From<Starting> for crate::core::frames::ErrorShape {
+    fn from(starting: Starting) -> Self {
+        Self::unavailable(starting.to_string())
+    }
+}
 
 /// The parts that exist once the store is open.
 pub struct Core {
@@ -58,8 +69,10 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn core(&self) -> Option<&Core> {
-        self.core.get()
+    /// The open store, agent and pairing, or [`Starting`]: the one answer every surface gives
+    /// while the gateway is still starting (or restoring).
+    pub fn core(&self) -> Result<&Core, Starting> {
+        self.core.get().ok_or(Starting)
     }
 
     pub fn stop_reason(&self) -> Option<String> {
@@ -70,13 +83,13 @@ impl Gateway {
         *self.stop_reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
     }
 
-    /// Who sent a request, by the one rule in [`super::edge`].
+    /// Who sent a request, by the one rule in [`super::auth::edge`].
     pub fn peer(&self, socket: SocketAddr, headers: &HeaderMap) -> Peer {
         Peer::new(socket, headers, &self.settings.edge)
     }
 
-    /// Whether a browser request's `Origin` may reach the gateway (see [`super::edge`]).
+    /// Whether a browser request's `Origin` may reach the gateway (see [`super::auth::edge`]).
     pub fn origin_allowed(&self, headers: &HeaderMap, peer: &Peer) -> bool {
-        super::edge::origin_allowed(headers, peer, &self.settings.edge)
+        super::auth::edge::origin_allowed(headers, peer, &self.settings.edge)
     }
 }

@@ -9,9 +9,9 @@ use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Admin;
 use super::error::ApiError;
 use crate::core::pairing::DmPolicy;
+use crate::daemon::auth::admin::Admin;
 use crate::daemon::pairing::channel_name;
 
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -103,8 +103,8 @@ pub async fn status(admin: Admin) -> ApiResult {
     // Answers before the store is open too (restoring, a refused restore): that is when the
     // operator needs the details `/readyz` keeps private.
     let store = match gateway.core() {
-        Some(core) => json!({"path": core.store.path(), "messages": core.store.message_count().await.ok()}),
-        None => json!(null),
+        Ok(core) => json!({"path": core.store.path(), "messages": core.store.message_count().await.ok()}),
+        Err(_) => json!(null),
     };
     let provider = match &settings.model.provider {
         Some(provider) => json!({"configured": true, "name": provider.name, "model": settings.model.model}),

@@ -4,8 +4,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::daemon::access::AccessError;
+use crate::daemon::auth::access::AccessError;
 use crate::daemon::pairing::PairingError;
+use crate::daemon::state::Starting;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -28,6 +29,12 @@ impl IntoResponse for ApiError {
             error["hint"] = json!(hint);
         }
         (self.status, axum::Json(json!({"error": error}))).into_response()
+    }
+}
+
+impl From<Starting> for ApiError {
+    fn from(starting: Starting) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", starting.to_string(), Some("retry in a moment"))
     }
 }
 

@@ -3,7 +3,6 @@
 //! flush on stop, snapshot and compact, and fence a second instance on the same bucket.
 //! The bucket format and its invariants are in ARCHITECTURE.md.
 
-pub mod admin;
 mod bucket;
 pub(crate) mod format;
 mod restore;

@@ -54,7 +54,7 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
     // Registered before hello-ok and checked after registering: a revocation that lands while
     // the handshake runs is never missed.
     let registration = match (gateway.core(), &authorized.device) {
-        (Some(core), Some(device)) => {
+        (Ok(core), Some(device)) => {
             if let Err(error) = core.store.touch_device(device.id.as_str(), &peer.address.to_string()).await {
                 tracing::warn!(%error, "cannot record the device's last connect");
             }

@@ -55,9 +55,7 @@ pub async fn dispatch(
             answer(Subscribed { ok: true, key: Some(session_key), subscribed: subscribe })
         }
         call => {
-            let core = gateway
-                .core()
-                .ok_or_else(|| ErrorShape::unavailable("the gateway is still starting; retry shortly"))?;
+            let core = gateway.core()?;
             match call {
                 // A client follows the sessions it sends to or reads, from before the run starts
                 // or the history is read, so no event falls between.
@@ -164,11 +162,11 @@ async fn health(gateway: &Gateway) -> Health {
 
 async fn status(gateway: &Gateway) -> Value {
     let (store, active_runs) = match gateway.core() {
-        Some(core) => {
+        Ok(core) => {
             let messages = core.store.message_count().await.ok();
             (json!({"ready": true, "path": core.store.path(), "messages": messages}), core.agent.active_runs())
         }
-        None => (json!({"ready": false}), 0),
+        Err(_) => (json!({"ready": false}), 0),
     };
     json!({
         "runtimeVersion": crate::VERSION,

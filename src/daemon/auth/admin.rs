@@ -9,10 +9,10 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 
-use super::error::ApiError;
+use super::access;
+use super::gateway_token::{self, TokenCheck, bearer};
 use crate::core::scopes::Grants;
-use crate::daemon::access;
-use crate::daemon::http::cookie_token;
+use crate::daemon::admin::error::ApiError;
 use crate::daemon::pairing::Actor;
 use crate::daemon::state::{Core, Gateway};
 
@@ -24,19 +24,30 @@ pub struct Admin {
 
 impl Admin {
     pub fn core(&self) -> Result<&Core, ApiError> {
-        self.gateway.core().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "UNAVAILABLE",
-                "the gateway is still starting",
-                Some("retry in a moment"),
-            )
-        })
+        Ok(self.gateway.core()?)
     }
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+/// The replication endpoints (`molt gateway backup` on the same host): the gateway token from a
+/// direct loopback connection, checked like every token.
+pub fn local_operator(
+    gateway: &Gateway,
+    socket: SocketAddr,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), (StatusCode, String)> {
+    let peer = gateway.peer(socket, headers);
+    if !peer.direct_loopback {
+        return Err((StatusCode::FORBIDDEN, "the admin API is served to this host only".into()));
+    }
+    match gateway_token::check(&gateway.token, &gateway.auth_limiter, peer.address, bearer(headers).unwrap_or_default())
+    {
+        TokenCheck::Matched => Ok(()),
+        TokenCheck::Wrong => Err((StatusCode::UNAUTHORIZED, "a valid gateway token is required".into())),
+        TokenCheck::Locked(wait) => Err((
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many failed sign-ins; retry in {} s", wait.as_secs().max(1)),
+        )),
+    }
 }
 
 impl FromRequestParts<Arc<Gateway>> for Admin {
@@ -62,8 +73,8 @@ impl FromRequestParts<Arc<Gateway>> for Admin {
             gateway.auth_limiter.record_failure(peer.address);
             error
         };
-        let gateway_token = bearer(parts).is_some_and(|token| gateway.token.matches(token));
-        let cookie = cookie_token(&gateway.token, &parts.headers);
+        let gateway_token = bearer(&parts.headers).is_some_and(|token| gateway.token.matches(token));
+        let cookie = gateway_token::has_cookie(&gateway.token, &parts.headers);
         let actor = if gateway.settings.auth.dev_mode && (gateway_token || cookie) {
             Actor { name: "local token".into(), address, grants: Grants::all() }
         } else if let Some(verifier) = &gateway.access {
@@ -82,7 +93,7 @@ impl FromRequestParts<Arc<Gateway>> for Admin {
             ));
         } else if gateway_token || cookie {
             Actor { name: "local token".into(), address, grants: Grants::all() }
-        } else if bearer(parts).is_some() {
+        } else if bearer(&parts.headers).is_some() {
             return Err(fail(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHENTICATED",
