@@ -4,6 +4,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 pub use crate::core::device::{DeviceProof, SignedFields, verify as verify_device};
 pub use crate::core::frames::Request;
+pub use crate::core::protocol::connect::parse as connect_params;
 pub use crate::daemon::auth::access::{AccessIdentity, rs256_kid as access_kid, token_from as access_token_from};
 pub use crate::daemon::channels::discord::gateway::hello_interval as discord_hello_interval;
 pub use crate::daemon::channels::discord::{inbound as discord_inbound, snowflake as discord_snowflake};
@@ -18,7 +19,6 @@ pub use crate::daemon::providers::sse::{SseDecoder, SseEvent};
 pub use crate::daemon::replication::format::{
     FORMAT, Manifest, ObjectEntry, Segment, ShippedChange, gunzip, gzip, sha256_hex,
 };
-pub use crate::daemon::ws::handshake::parse as connect_params;
 
 /// The identity an Access token's claims name, decoded the way `AccessVerifier::verify`
 /// decodes them but without a signature check (which needs the team's keys).

@@ -3,11 +3,14 @@
 //! reads the same types. New methods and events start here.
 
 pub mod chat;
+pub mod connect;
 pub mod events;
 pub mod hello;
 pub mod logs;
 pub mod methods;
 pub mod params;
+#[cfg(test)]
+mod recorded;
 pub mod sessions;
 
 pub use chat::{AssistantMessage, ChatEvent, ChatStep, ErrorKind, TextBlock, Usage};

@@ -7,32 +7,25 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
-use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
-
-use tokio::sync::watch;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_util::sync::CancellationToken;
 
 use super::cumulative::Cumulative;
 use super::follow::{Followed, Follows};
-use super::handshake::{self, Authorized, Decision, Refusal};
+use super::handshake::{self, Authorized};
 use super::outbox::{self, Outbox};
-use super::{MAX_PREAUTH_PAYLOAD, methods};
-use crate::core::frames::{self, ErrorShape, FrameError, Request};
-use crate::core::frames::{CAP_CHAT_DELTA_TEXT, ErrorCode};
-use crate::core::pairing::DEVICE_REQUEST_TTL;
-use crate::core::protocol::events::{self, Challenge, PairPending, Shutdown, Tick};
+use super::{admission, methods};
+use crate::core::frames::{self, CAP_CHAT_DELTA_TEXT, ErrorShape, FrameError, Request};
+use crate::core::protocol::events::{self, Challenge, Shutdown, Tick};
 use crate::core::scopes::Scope;
 use crate::core::time::now_ms;
 use crate::daemon::events::{Broadcast, ChatBroadcast};
-use crate::daemon::pairing::{PendingDevice, Resolution};
 use crate::daemon::state::{Gateway, Peer};
-
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The close code for a client too slow for its events (as OpenClaw closes a slow consumer).
 const CLOSE_TOO_SLOW: u16 = 1008;
 
-type Incoming = SplitStream<WebSocket>;
+pub(super) type Incoming = SplitStream<WebSocket>;
 
 pub async fn run(gateway: Arc<Gateway>, socket: WebSocket, peer: Peer, cookie: bool) {
     let (sink, incoming) = socket.split();
@@ -47,43 +40,16 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
     let nonce = uuid::Uuid::new_v4().to_string();
     let challenge = Challenge { nonce: nonce.clone(), ts: now_ms() };
     let _ = outbox.push(frames::event_frame(events::CONNECT_CHALLENGE, &encode(&challenge), None));
-    let Some((request_id, authorized)) = handshake(&gateway, &mut incoming, &outbox, peer, cookie, &nonce).await else {
+    let Some((request_id, authorized)) =
+        admission::handshake(&gateway, &mut incoming, &outbox, peer, cookie, &nonce).await
+    else {
         return;
     };
-    let mut events = gateway.events.subscribe();
-    // Registered before hello-ok and checked after registering: a revocation that lands while
-    // the handshake runs is never missed.
-    let registration = match (gateway.core(), &authorized.device) {
-        (Ok(core), Some(device)) => {
-            if let Err(error) = core.store.touch_device(device.id.as_str(), &peer.address.to_string()).await {
-                tracing::warn!(%error, "cannot record the device's last connect");
-            }
-            let token = authorized.device_token.as_ref().map(|(token, _)| token.expose());
-            let Some(guard) = core.pairing.register_checked(device.id.as_str(), token).await else {
-                let error = ErrorShape::new(ErrorCode::NotPaired, "device revoked by an operator during the handshake")
-                    .with_details(json!({"code": "DEVICE_REVOKED"}));
-                let _ = outbox.push(frames::error_response(&request_id, &error));
-                outbox.close(handshake::CLOSE_POLICY, "device revoked by an operator");
-                return;
-            };
-            Some(guard)
-        }
-        _ => None,
+    let events = gateway.events.subscribe();
+    let Some(registration) = admission::register(&gateway, &authorized, peer, &outbox, &request_id).await else {
+        return;
     };
-    let address = peer.address.to_string();
     let revoked = registration.as_ref().map(|guard| guard.revoked.clone()).unwrap_or_default();
-    // A connection signed in with a device token lasts no longer than the token.
-    let expiry = authorized.device_token.as_ref().map(|(_, expires_ms)| {
-        let left = u64::try_from(expires_ms.saturating_sub(now_ms())).unwrap_or(0);
-        tokio::time::Instant::now() + Duration::from_millis(left)
-    });
-    let expired = async move {
-        match expiry {
-            Some(deadline) => tokio::time::sleep_until(deadline).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(expired);
     let hello = methods::hello(&gateway, &authorized, &conn_id).await;
     let _ = outbox.push(frames::ok_response(&request_id, &hello));
     tracing::debug!(
@@ -97,100 +63,172 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
     );
     // Clients that append `deltaText` themselves get deltas as the bus carries them.
     let cumulative = (!authorized.caps.iter().any(|cap| cap == CAP_CHAT_DELTA_TEXT)).then(Cumulative::default);
-    let mut frames = EventFrames { seq: 0, cumulative };
-    let mut follows = Follows::default();
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + gateway.settings.tick_interval,
-        gateway.settings.tick_interval,
-    );
-    loop {
-        let pushed = tokio::select! {
-            incoming = incoming.next() => {
-                let text = match incoming {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Binary(_))) => {
-                        outbox.close(1003, "binary frames are not supported");
-                        break;
-                    }
-                    Some(Ok(_)) => continue,
-                };
-                let reply = match Request::parse(text.as_str()) {
-                    Ok(request) => {
-                        let id = request.id.clone();
-                        match methods::dispatch(&gateway, &authorized, &address, &mut follows, request).await {
-                            Ok(payload) => frames::ok_response(&id, &payload),
-                            Err(error) => frames::error_response(&id, &error),
-                        }
-                    }
-                    Err(FrameError::Invalid { id: Some(id), message }) => frames::error_response(&id, &ErrorShape::invalid(message)),
-                    Err(FrameError::Invalid { id: None, message }) => {
-                        outbox.close(1008, &message);
-                        break;
-                    }
-                    Err(FrameError::NotJson) => {
-                        outbox.close(1003, "invalid frame: not JSON");
-                        break;
-                    }
-                };
-                outbox.push(reply)
-            }
-            event = events.recv() => match event {
-                Ok(event) if wanted(&authorized, &follows, &event) => outbox.push(frames.event(event.event, &event.payload)),
-                Ok(_) => Ok(()),
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(conn = %conn_id, missed, "client too slow for the event stream; closing");
-                    outbox.abort(CLOSE_TOO_SLOW, &format!("client too slow: {missed} events missed"));
-                    break;
+    let mut connected = Connected {
+        address: peer.address.to_string(),
+        gateway: Arc::clone(&gateway),
+        authorized,
+        outbox,
+        frames: EventFrames { seq: 0, cumulative },
+        follows: Follows::default(),
+        conn_id,
+    };
+    connected.serve(incoming, events, revoked).await;
+    tracing::debug!(conn = %connected.conn_id, "client disconnected");
+    drop(registration);
+}
+
+/// What a step of the loop asks for.
+enum Flow {
+    Continue,
+    /// A frame to queue for the client.
+    Send(String),
+    Stop,
+}
+
+/// A connection past its handshake.
+struct Connected {
+    gateway: Arc<Gateway>,
+    authorized: Authorized,
+    address: String,
+    outbox: Outbox,
+    frames: EventFrames,
+    follows: Follows,
+    conn_id: String,
+}
+
+impl Connected {
+    /// Requests, gateway-wide and followed events and ticks until the client leaves, the
+    /// device is revoked or its token expires, the client falls behind, or the gateway stops.
+    async fn serve(
+        &mut self,
+        mut incoming: Incoming,
+        mut events: broadcast::Receiver<Arc<Broadcast>>,
+        revoked: CancellationToken,
+    ) {
+        let expired = expiry(self.authorized.device_token.as_ref().map(|(_, expires_ms)| *expires_ms));
+        tokio::pin!(expired);
+        let every = self.gateway.settings.tick_interval;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let reads = self.authorized.grants.allows(Scope::Read);
+        loop {
+            let flow = tokio::select! {
+                frame = incoming.next() => self.on_frame(frame).await,
+                event = events.recv() => self.on_event(event),
+                followed = self.follows.next(), if reads => self.on_followed(followed),
+                _ = tick.tick() => Flow::Send(self.frames.event(events::TICK, &encode(&Tick { ts: now_ms() }))),
+                () = self.outbox.closed() => Flow::Stop,
+                () = revoked.cancelled() => {
+                    self.outbox.close(handshake::CLOSE_POLICY, "device revoked by an operator");
+                    Flow::Stop
                 }
-                Err(RecvError::Closed) => break,
-            },
-            followed = follows.next(), if authorized.grants.allows(Scope::Read) => match followed {
-                Followed::Chat(chat) => outbox.push(frames.chat(&chat)),
-                Followed::Missed(missed) => {
-                    tracing::warn!(conn = %conn_id, missed, "client too slow for a session's events; closing");
-                    outbox.abort(CLOSE_TOO_SLOW, &format!("client too slow: {missed} events missed"));
-                    break;
+                () = &mut expired => {
+                    self.outbox.close(handshake::CLOSE_POLICY, "device token expired; connect with the gateway token");
+                    Flow::Stop
                 }
-            },
-            _ = tick.tick() => {
-                outbox.push(frames.event(events::TICK, &encode(&Tick { ts: now_ms() })))
-            }
-            () = outbox.closed() => break,
-            () = revoked.cancelled() => {
-                outbox.close(handshake::CLOSE_POLICY, "device revoked by an operator");
-                break;
-            }
-            () = &mut expired => {
-                outbox.close(handshake::CLOSE_POLICY, "device token expired; connect with the gateway token");
-                break;
-            }
-            () = gateway.close_connections.cancelled() => {
-                // Events published before the stop (the aborted runs' last words) go out first.
-                for chat in follows.ready() {
-                    let _ = outbox.push(frames.chat(&chat));
+                () = self.gateway.close_connections.cancelled() => {
+                    self.on_stop(&mut events);
+                    Flow::Stop
                 }
-                while let Ok(event) = events.try_recv() {
-                    if wanted(&authorized, &follows, &event) {
-                        let _ = outbox.push(frames.event(event.event, &event.payload));
+            };
+            match flow {
+                Flow::Continue => {}
+                Flow::Stop => return,
+                Flow::Send(frame) => {
+                    if let Err(too_slow) = self.outbox.push(frame) {
+                        tracing::warn!(conn = %self.conn_id, queued = too_slow.queued, "client too slow for its events; closing");
+                        self.outbox.abort(CLOSE_TOO_SLOW, &too_slow.to_string());
+                        return;
                     }
                 }
-                let shutdown = match gateway.stop_reason() {
-                    Some(reason) => Shutdown { reason, restart_expected_ms: None },
-                    None => Shutdown { reason: "gateway stopping".into(), restart_expected_ms: Some(5000) },
-                };
-                let _ = outbox.push(frames.event(events::SHUTDOWN, &encode(&shutdown)));
-                outbox.close(1012, "gateway restarting");
-                break;
             }
-        };
-        if let Err(too_slow) = pushed {
-            tracing::warn!(conn = %conn_id, queued = too_slow.queued, "client too slow for its events; closing");
-            outbox.abort(CLOSE_TOO_SLOW, &too_slow.to_string());
-            break;
         }
     }
-    tracing::debug!(conn = %conn_id, "client disconnected");
+
+    /// A frame from the client: a request is answered; anything else that is not a ping ends
+    /// the connection with the close code OpenClaw uses for it.
+    async fn on_frame(&mut self, frame: Option<Result<Message, axum::Error>>) -> Flow {
+        let text = match frame {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Flow::Stop,
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(_))) => {
+                self.outbox.close(1003, "binary frames are not supported");
+                return Flow::Stop;
+            }
+            Some(Ok(_)) => return Flow::Continue,
+        };
+        match Request::parse(text.as_str()) {
+            Ok(request) => {
+                let id = request.id.clone();
+                let answer =
+                    methods::dispatch(&self.gateway, &self.authorized, &self.address, &mut self.follows, request).await;
+                Flow::Send(match answer {
+                    Ok(payload) => frames::ok_response(&id, &payload),
+                    Err(error) => frames::error_response(&id, &error),
+                })
+            }
+            Err(FrameError::Invalid { id: Some(id), message }) => {
+                Flow::Send(frames::error_response(&id, &ErrorShape::invalid(message)))
+            }
+            Err(FrameError::Invalid { id: None, message }) => {
+                self.outbox.close(1008, &message);
+                Flow::Stop
+            }
+            Err(FrameError::NotJson) => {
+                self.outbox.close(1003, "invalid frame: not JSON");
+                Flow::Stop
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Result<Arc<Broadcast>, RecvError>) -> Flow {
+        match event {
+            Ok(event) if wanted(&self.authorized, &self.follows, &event) => {
+                Flow::Send(self.frames.event(event.event, &event.payload))
+            }
+            Ok(_) => Flow::Continue,
+            Err(RecvError::Lagged(missed)) => self.too_slow(missed, "the event stream"),
+            Err(RecvError::Closed) => Flow::Stop,
+        }
+    }
+
+    fn on_followed(&mut self, followed: Followed) -> Flow {
+        match followed {
+            Followed::Chat(chat) => Flow::Send(self.frames.chat(&chat)),
+            Followed::Missed(missed) => self.too_slow(missed, "a session's events"),
+        }
+    }
+
+    fn too_slow(&self, missed: u64, what: &str) -> Flow {
+        tracing::warn!(conn = %self.conn_id, missed, "client too slow for {what}; closing");
+        self.outbox.abort(CLOSE_TOO_SLOW, &format!("client too slow: {missed} events missed"));
+        Flow::Stop
+    }
+
+    /// The gateway stops: events published before the stop (the aborted runs' last words) go
+    /// out first, then `shutdown`, then close 1012.
+    fn on_stop(&mut self, events: &mut broadcast::Receiver<Arc<Broadcast>>) {
+        for chat in self.follows.ready() {
+            let _ = self.outbox.push(self.frames.chat(&chat));
+        }
+        while let Ok(event) = events.try_recv() {
+            if wanted(&self.authorized, &self.follows, &event) {
+                let _ = self.outbox.push(self.frames.event(event.event, &event.payload));
+            }
+        }
+        let shutdown = match self.gateway.stop_reason() {
+            Some(reason) => Shutdown { reason, restart_expected_ms: None },
+            None => Shutdown { reason: "gateway stopping".into(), restart_expected_ms: Some(5000) },
+        };
+        let _ = self.outbox.push(self.frames.event(events::SHUTDOWN, &encode(&shutdown)));
+        self.outbox.close(1012, "gateway restarting");
+    }
+}
+
+/// A connection signed in with a device token lasts no longer than the token.
+async fn expiry(expires_ms: Option<i64>) {
+    let Some(expires_ms) = expires_ms else { return std::future::pending().await };
+    let left = u64::try_from(expires_ms.saturating_sub(now_ms())).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(left)).await;
 }
 
 /// Event frames of one connection: its `seq`, and the cumulative chat text its client needs.
@@ -224,134 +262,6 @@ fn wanted(authorized: &Authorized, follows: &Follows, event: &Broadcast) -> bool
 }
 
 /// An event's payload as JSON text.
-fn encode(payload: &impl serde::Serialize) -> String {
+pub(super) fn encode(payload: &impl serde::Serialize) -> String {
     serde_json::to_string(payload).unwrap_or_else(|_| "{}".into())
-}
-
-/// Reads the first frame and decides the connect; answers and closes on refusal.
-async fn handshake(
-    gateway: &Gateway,
-    incoming: &mut Incoming,
-    outbox: &Outbox,
-    peer: Peer,
-    cookie: bool,
-    nonce: &str,
-) -> Option<(String, Authorized)> {
-    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-        loop {
-            match incoming.next().await {
-                Some(Ok(Message::Text(text))) => return Some(text),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                _ => return None,
-            }
-        }
-    })
-    .await;
-    let text = match first {
-        Err(_) => {
-            outbox.close(1008, "handshake timeout");
-            return None;
-        }
-        Ok(None) => return None,
-        Ok(Some(text)) => text,
-    };
-    if text.len() > MAX_PREAUTH_PAYLOAD {
-        outbox.close(1009, "frame too large before the handshake");
-        return None;
-    }
-    let request = match Request::parse(text.as_str()) {
-        Ok(request) => request,
-        Err(FrameError::NotJson) => {
-            outbox.close(1000, "");
-            return None;
-        }
-        Err(FrameError::Invalid { id, message }) => {
-            if let Some(id) = id {
-                let _ = outbox.push(frames::error_response(&id, &ErrorShape::invalid(message.clone())));
-            }
-            outbox.close(1008, &message);
-            return None;
-        }
-    };
-    let refuse = |error: ErrorShape, close_code| Refusal { error, close_code };
-    let decided = if request.method != "connect" {
-        Err(refuse(ErrorShape::invalid("invalid handshake: first request must be connect"), handshake::CLOSE_POLICY))
-    } else {
-        match handshake::parse(&request.params) {
-            Ok(params) => handshake::authorize(gateway, peer, cookie, nonce, params).await,
-            Err(error) => Err(refuse(error, handshake::CLOSE_POLICY)),
-        }
-    };
-    let decided = match decided {
-        Ok(Decision::Accept(authorized)) => Ok(authorized),
-        Ok(Decision::Wait { accepted, request: pending, resolution }) => {
-            wait_for_operator(gateway, incoming, outbox, *accepted, pending, resolution).await
-        }
-        Err(refusal) => Err(refusal),
-    };
-    match decided {
-        Ok(authorized) => Some((request.id, authorized)),
-        Err(refusal) => {
-            tracing::info!(address = %peer.address, code = refusal.error.detail_code().unwrap_or("-"), "connect refused: {}", refusal.error.message);
-            let _ = outbox.push(frames::error_response(&request.id, &refusal.error));
-            outbox.close(refusal.close_code, &refusal.error.message);
-            None
-        }
-    }
-}
-
-/// Holds a connect open until an operator answers its pairing request (or it expires, the
-/// client leaves, or the gateway stops). The client learns the request id at once.
-async fn wait_for_operator(
-    gateway: &Gateway,
-    incoming: &mut Incoming,
-    outbox: &Outbox,
-    mut accepted: Authorized,
-    pending: PendingDevice,
-    mut resolution: watch::Receiver<Option<Resolution>>,
-) -> Result<Authorized, Refusal> {
-    let notice = PairPending {
-        request_id: pending.request_id.clone(),
-        device_id: pending.device_id.clone(),
-        expires_at_ms: pending.expires_at_ms,
-    };
-    let _ = outbox.push(frames::event_frame(events::DEVICE_PAIR_PENDING, &encode(&notice), None));
-    let refusal = |message: &str, code: &str| Refusal {
-        error: ErrorShape::new(ErrorCode::NotPaired, message)
-            .with_details(json!({"code": code, "requestId": pending.request_id})),
-        close_code: handshake::CLOSE_POLICY,
-    };
-    let deadline = tokio::time::sleep(DEVICE_REQUEST_TTL);
-    tokio::pin!(deadline);
-    loop {
-        if let Some(outcome) = resolution.borrow_and_update().clone() {
-            return match outcome {
-                Resolution::Approved { device, token } => {
-                    accepted.issue(token, device.token_expires_at_ms.unwrap_or_default());
-                    Ok(accepted)
-                }
-                Resolution::Rejected => Err(refusal("pairing rejected by an operator", "PAIRING_REJECTED")),
-                Resolution::Gone => {
-                    Err(refusal("pairing request expired or was superseded; connect again", "PAIRING_EXPIRED"))
-                }
-            };
-        }
-        tokio::select! {
-            changed = resolution.changed() => {
-                if changed.is_err() {
-                    return Err(refusal("pairing request expired or was superseded; connect again", "PAIRING_EXPIRED"));
-                }
-            }
-            frame = incoming.next() => match frame {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {
-                    return Err(refusal("the client left while waiting for approval", "PAIRING_ABANDONED"));
-                }
-                Some(Ok(_)) => {}
-            },
-            () = &mut deadline => return Err(refusal("pairing request expired; connect again", "PAIRING_EXPIRED")),
-            () = gateway.close_connections.cancelled() => {
-                return Err(Refusal { error: ErrorShape::unavailable("the gateway is stopping"), close_code: 1012 });
-            }
-        }
-    }
 }

@@ -1,5 +1,6 @@
 //! The gateway WebSocket: upgrade, handshake, then requests, responses and events.
 
+mod admission;
 mod connection;
 mod cumulative;
 mod follow;
