@@ -9,12 +9,13 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::Args;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::UserError;
+use super::context::Context;
 use crate::core::settings::{GatewayFlags, Settings};
 use crate::daemon::replication::Replication;
 use crate::daemon::store::Store;
@@ -43,7 +44,7 @@ pub struct BackupArgs {
     force: bool,
 }
 
-pub fn run(args: BackupArgs) -> anyhow::Result<()> {
+pub fn run(args: BackupArgs, context: &Context) -> anyhow::Result<()> {
     let flags =
         GatewayFlags { port: args.port, data_dir: args.data_dir, config: args.config, ..GatewayFlags::default() };
     let settings = Settings::from_process(&flags)
@@ -55,12 +56,10 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let report = if args.offline {
-        runtime.block_on(offline(&settings, args.force))?
+        context.block_on(offline(&settings, args.force))?
     } else {
-        runtime.block_on(online(&settings, args.url))?
+        context.block_on(online(&settings, args.url))?
     };
     super::output::println(format_args!(
         "snapshot `{}`: {} bytes, up to change {}",

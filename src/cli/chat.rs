@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::UserError;
+use super::context::Context;
 use crate::core::secret::Secret;
 use crate::core::settings::{GatewayFlags, Settings};
 use crate::core::url::local_token_for;
@@ -23,11 +23,9 @@ pub struct ChatArgs {
     data_dir: Option<PathBuf>,
 }
 
-pub fn run(args: ChatArgs) -> anyhow::Result<()> {
+pub fn run(args: ChatArgs, context: &Context) -> anyhow::Result<()> {
     let options = options(&args)?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(crate::tui::run(options)).map_err(|error| match error {
+    context.block_on(crate::tui::run(options)).map_err(|error| match error {
         TuiError::NotATerminal => {
             UserError::new(error.to_string(), "run `molt chat` in a terminal; for scripts use `molt pair`").into()
         }

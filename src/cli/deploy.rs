@@ -5,11 +5,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::UserError;
+use super::context::Context;
 use super::init::{CONFIG_FILE, load_secrets, open_store};
 use crate::core::settings::{DeploySection, FileConfig};
 use crate::provision::cloudflare::Cloudflare;
@@ -55,7 +55,7 @@ pub fn cloudflare(deploy: &DeploySection, env: &dyn Fn(&str) -> Option<String>) 
     Ok(Cloudflare::new(&Cloudflare::base_url_from(env), token, deploy.account_id.clone()))
 }
 
-pub fn run(args: DeployArgs) -> anyhow::Result<()> {
+pub fn run(args: DeployArgs, context: &Context) -> anyhow::Result<()> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let (config, deploy) = load_config(&args.dir)?;
     let cloudflare = cloudflare(&deploy, &env)?;
@@ -78,10 +78,8 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
         wrangler,
         molt_binary: std::env::current_exe().ok(),
     };
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
     let mut display = Display::new();
-    let result = runtime.block_on(plan.run(&mut display));
+    let result = context.block_on(plan.run(&mut display));
     display.bar.finish_and_clear();
     let deployed = result.map_err(|error| explain(error, &args.dir))?;
     let summary = match deployed.changed {

@@ -4,10 +4,10 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::UserError;
+use super::context::Context;
 use super::deploy::{cloudflare, load_config};
 use super::init::{load_secrets, open_store};
 use crate::core::settings::{ANTHROPIC_BASE_URL, OPENAI_BASE_URL};
@@ -26,7 +26,7 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
-pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
+pub fn run(args: DoctorArgs, context: &Context) -> anyhow::Result<()> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let (config, deploy) = load_config(&args.dir)?;
     let store = open_store(&deploy.worker_name, &env)?;
@@ -40,9 +40,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
         config,
         deploy,
     };
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
-    let checks = runtime.block_on(doctor::run(&inputs));
+    let checks = context.block_on(doctor::run(&inputs));
     let failed = checks.iter().filter(|check| check.status == Status::Fail).count();
     if args.json {
         super::output::println(serde_json::json!({"ok": failed == 0, "checks": checks}))?;

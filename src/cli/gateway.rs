@@ -3,11 +3,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use super::UserError;
+use super::context::Context;
 use super::{logging, output};
 use crate::core::settings::{GatewayFlags, LogFormat, Settings};
 use crate::daemon::token::{self, TokenSource};
@@ -47,9 +48,9 @@ enum GatewayAction {
     Backup(super::backup::BackupArgs),
 }
 
-pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
+pub fn run(args: GatewayArgs, context: &Context) -> anyhow::Result<()> {
     if let Some(GatewayAction::Backup(backup)) = args.action {
-        return super::backup::run(backup);
+        return super::backup::run(backup, context);
     }
     let flags = GatewayFlags {
         port: args.port,
@@ -85,9 +86,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
     settings.gateway_token = Some(token.clone());
     logging::install_panic_hook(settings.secrets().into_iter().map(|secret| secret.expose().to_owned()).collect());
 
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    context.block_on(async move {
         let address = SocketAddr::new(settings.bind, settings.port);
         let listener = tokio::net::TcpListener::bind(address).await.map_err(|error| {
             UserError::new(

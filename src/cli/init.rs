@@ -5,10 +5,11 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::Args;
 
 use super::UserError;
+use super::context::Context;
 use super::prompt::Asker;
 use crate::core::secret::Secret;
 use crate::core::settings::{AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig};
@@ -102,7 +103,7 @@ struct Answers {
     secrets: Vec<(&'static str, Secret)>,
 }
 
-pub fn run(args: InitArgs) -> anyhow::Result<()> {
+pub fn run(args: InitArgs, context: &Context) -> anyhow::Result<()> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let interactive = !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let existing = load_existing(&args.dir)?;
@@ -129,7 +130,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
     if !args.no_verify
         && let Some(token) = secrets.get("CLOUDFLARE_API_TOKEN")
     {
-        verify_token(token, &answers.account_id, &env)?;
+        verify_token(token, &answers.account_id, &env, context)?;
     }
     if !secrets.contains_key("MOLTBOT_GATEWAY_TOKEN") {
         secrets.insert("MOLTBOT_GATEWAY_TOKEN".into(), gateway_token()?);
@@ -392,10 +393,14 @@ fn gateway_token() -> anyhow::Result<Secret> {
     Ok(Secret::new(hex::encode(bytes)))
 }
 
-fn verify_token(token: &Secret, account_id: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+fn verify_token(
+    token: &Secret,
+    account_id: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    context: &Context,
+) -> anyhow::Result<()> {
     let client = Cloudflare::new(&Cloudflare::base_url_from(env), token.clone(), account_id);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    match runtime.block_on(client.verify_token()) {
+    match context.block_on(client.verify_token()) {
         Ok(status) if status.status == "active" => Ok(()),
         Ok(status) => Err(UserError::new(
             format!("the Cloudflare API token is `{}`, not active", status.status),

@@ -7,6 +7,7 @@ mod admin_client;
 mod backup;
 mod chat;
 pub mod completions;
+mod context;
 mod deploy;
 mod doctor;
 mod gateway;
@@ -23,6 +24,7 @@ mod tail_gateway;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use context::Context;
 
 #[derive(Debug, Parser)]
 #[command(name = "molt", version, about = "Run your own AI assistant: deploy it, and be its gateway")]
@@ -80,23 +82,27 @@ impl std::error::Error for UserError {}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Gateway(args) => gateway::run(args),
-        Command::Pair(args) => pair::run(args),
-        Command::Init(args) => init::run(*args),
-        Command::Deploy(args) => deploy::run(args),
-        Command::Secrets(args) => secrets::run(args),
-        Command::Token(args) => secrets::rotate(args),
-        Command::Doctor(args) => doctor::run(args),
-        Command::Tail(args) => tail::run(args),
-        Command::Completions(args) => completions::run(args),
-        Command::Man => completions::man(),
-        Command::Chat(args) => chat::run(args),
-    };
+    let result = Context::new().and_then(|context| run(cli.command, &context));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if output::is_closed(&error) => ExitCode::SUCCESS,
         Err(error) => report(&error),
+    }
+}
+
+fn run(command: Command, context: &Context) -> anyhow::Result<()> {
+    match command {
+        Command::Gateway(args) => gateway::run(args, context),
+        Command::Pair(args) => pair::run(args, context),
+        Command::Init(args) => init::run(*args, context),
+        Command::Deploy(args) => deploy::run(args, context),
+        Command::Secrets(args) => secrets::run(args, context),
+        Command::Token(args) => secrets::rotate(args, context),
+        Command::Doctor(args) => doctor::run(args, context),
+        Command::Tail(args) => tail::run(args, context),
+        Command::Completions(args) => completions::run(args),
+        Command::Man => completions::man(),
+        Command::Chat(args) => chat::run(args, context),
     }
 }
 

@@ -1,12 +1,12 @@
 //! `molt pair`: approve, reject, revoke and rotate devices, and answer chat-platform pairing
 //! codes, against a local gateway (its token) or a deployed one (an Access service token).
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::UserError;
 use super::admin_client::AdminClient;
+use super::context::Context;
 
 #[derive(Debug, Args)]
 pub struct PairArgs {
@@ -50,10 +50,8 @@ enum CodeCommand {
     Reject { channel: String, code: String },
 }
 
-pub fn run(args: PairArgs) -> anyhow::Result<()> {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+pub fn run(args: PairArgs, context: &Context) -> anyhow::Result<()> {
+    context.block_on(async move {
         let client = AdminClient::from_environment(args.url.as_deref(), args.data_dir.as_deref())?;
         let output = execute(&client, &args.command).await?;
         if args.json {

@@ -4,10 +4,11 @@
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::UserError;
+use super::context::Context;
 use super::deploy::{cloudflare, load_config};
 use super::init::{load_secrets, open_store};
 use crate::core::secret::Secret;
@@ -52,7 +53,7 @@ enum TokenCommand {
     Rotate,
 }
 
-pub fn run(args: SecretsArgs) -> anyhow::Result<()> {
+pub fn run(args: SecretsArgs, context: &Context) -> anyhow::Result<()> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let (_, deploy) = load_config(&args.dir)?;
     let store = open_store(&deploy.worker_name, &env)?;
@@ -62,9 +63,8 @@ pub fn run(args: SecretsArgs) -> anyhow::Result<()> {
     match args.command {
         SecretsCommand::List => {
             let local = load_secrets(&store)?;
-            let runtime = runtime()?;
             let remote = match cloudflare(&deploy, &env) {
-                Ok(client) => runtime.block_on(client.worker_secrets(&deploy.worker_name)).map_err(|e| e.to_string()),
+                Ok(client) => context.block_on(client.worker_secrets(&deploy.worker_name)).map_err(|e| e.to_string()),
                 Err(error) => Err(error.to_string()),
             };
             let remote_names: Vec<String> = match &remote {
@@ -119,7 +119,7 @@ pub fn run(args: SecretsArgs) -> anyhow::Result<()> {
             let client = cloudflare(&deploy, &env)?;
             let mut state = DeployState::load(&args.dir)
                 .map_err(|error| UserError::new(error.to_string(), "check the deploy folder"))?;
-            let pushed = runtime()?
+            let pushed = context
                 .block_on(push_secrets(&client, &store, &args.dir, &deploy.worker_name, &mut state, all))
                 .map_err(|error| push_error(error, &args.dir))?;
             eprintln!("{pushed} secret(s) pushed to the Worker `{}`", deploy.worker_name);
@@ -128,7 +128,7 @@ pub fn run(args: SecretsArgs) -> anyhow::Result<()> {
     }
 }
 
-pub fn rotate(args: TokenArgs) -> anyhow::Result<()> {
+pub fn rotate(args: TokenArgs, context: &Context) -> anyhow::Result<()> {
     let TokenCommand::Rotate = args.command;
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let (_, deploy) = load_config(&args.dir)?;
@@ -140,7 +140,7 @@ pub fn rotate(args: TokenArgs) -> anyhow::Result<()> {
         .map_err(|error| UserError::new(error.to_string(), "check the secret store"))?;
     let mut state =
         DeployState::load(&args.dir).map_err(|error| UserError::new(error.to_string(), "check the deploy folder"))?;
-    let pushed = runtime()?
+    let pushed = context
         .block_on(push_secrets(&client, &store, &args.dir, &deploy.worker_name, &mut state, false))
         .map_err(|error| push_error(error, &args.dir))?;
     eprintln!(
@@ -182,8 +182,4 @@ fn read_value(name: &str) -> anyhow::Result<Secret> {
         .into());
     }
     Ok(Secret::new(value))
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")
 }

@@ -7,7 +7,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::UserError;
+use super::context::Context;
 use super::deploy::{cloudflare, load_config};
 use super::tail_gateway;
 
@@ -72,17 +73,15 @@ impl Paint {
     }
 }
 
-pub fn run(args: TailArgs) -> anyhow::Result<()> {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
+pub fn run(args: TailArgs, context: &Context) -> anyhow::Result<()> {
     if args.gateway {
-        return runtime.block_on(tail_gateway::run(&args));
+        return context.block_on(tail_gateway::run(&args));
     }
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let (_, deploy) = load_config(&args.dir)?;
     let client = cloudflare(&deploy, &env)?;
     let filters = Filters::from_args(&args)?;
-    runtime.block_on(async {
+    context.block_on(async {
         let session = client.create_tail(&deploy.worker_name, &filters.message()).await.map_err(|error| {
             UserError::new(
                 error.to_string(),
