@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::UserError;
 use super::context::Context;
+use super::output;
 use crate::core::settings::{GatewayFlags, Settings};
 use crate::daemon::replication::Replication;
 use crate::daemon::store::Store;
@@ -61,7 +62,7 @@ pub fn run(args: BackupArgs, context: &Context) -> anyhow::Result<()> {
     } else {
         context.block_on(online(&settings, args.url))?
     };
-    super::output::println(format_args!(
+    output::println(format_args!(
         "snapshot `{}`: {} bytes, up to change {}",
         report["key"].as_str().unwrap_or_default(),
         report["bytes"],
@@ -113,12 +114,12 @@ async fn offline(settings: &Settings, force: bool) -> anyhow::Result<Value> {
         }
     }
     let shutdown = CancellationToken::new();
-    replication.restore(&data_dir, &workspace, &shutdown, |reason| eprintln!("{reason}")).await.map_err(|error| {
+    replication.restore(&data_dir, &workspace, &shutdown, output::status).await.map_err(|error| {
         UserError::new(format!("restore refused: {error}"), "fix the bucket's objects, then run the backup again")
     })?;
     let store =
         Store::open(&data_dir).map_err(|error| UserError::new(error.to_string(), "check the data directory"))?;
-    replication.start(store, &data_dir, &workspace, |reason| eprintln!("fenced: {reason}"));
+    replication.start(store, &data_dir, &workspace, |reason| output::status(format_args!("fenced: {reason}")));
     let report = replication.backup_now().await;
     replication.stop().await;
     let report = report.map_err(|error| UserError::new(error.to_string(), "check the bucket settings"))?;

@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::UserError;
 use super::context::Context;
+use super::output::{self, Stream};
 use crate::core::secret::Secret;
 use crate::core::settings::{GatewayFlags, Settings};
 use crate::core::url::local_token_for;
@@ -68,7 +69,8 @@ fn options(args: &ChatArgs) -> anyhow::Result<Options> {
         gateway_token,
         access,
         config_dir: config_dir(&env)?,
-        color: env("NO_COLOR").is_none(),
+        // The screen is stdout: `tui::run` refuses to start unless it is a terminal.
+        color: output::color(Stream::Stdout),
     })
 }
 

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::UserError;
 use super::context::Context;
 use super::init::{CONFIG_FILE, load_secrets, open_store};
+use super::output;
 use crate::core::settings::{DeploySection, FileConfig};
 use crate::provision::cloudflare::Cloudflare;
 use crate::provision::deploy::{Deploy, DeployError, Outcome, Progress, Step};
@@ -61,7 +62,7 @@ pub fn run(args: DeployArgs, context: &Context) -> anyhow::Result<()> {
     let cloudflare = cloudflare(&deploy, &env)?;
     let store = open_store(&deploy.worker_name, &env)?;
     if let Some(note) = &store.announcement {
-        eprintln!("note: {note}");
+        output::note(note);
     }
     let wrangler = (!args.skip_wrangler).then(|| Wrangler {
         dir: args.dir.clone(),
@@ -86,14 +87,14 @@ pub fn run(args: DeployArgs, context: &Context) -> anyhow::Result<()> {
         0 => "nothing to change: everything was already deployed".to_owned(),
         n => format!("{n} step(s) changed something"),
     };
-    eprintln!("{summary}");
-    super::output::println(&deployed.url)?;
-    eprintln!(
+    output::status(summary);
+    output::println(&deployed.url)?;
+    output::status(format_args!(
         "open `{}/#token=TOKEN` once (the page trades it for a cookie and clears it from the address bar); \
          `molt secrets get MOLTBOT_GATEWAY_TOKEN --dir {}` prints TOKEN",
         deployed.url.trim_end_matches('/'),
         args.dir.display()
-    );
+    ));
     Ok(())
 }
 
@@ -157,7 +158,7 @@ impl Display {
         if self.fancy {
             self.bar.println(text);
         } else {
-            eprintln!("{text}");
+            output::status(text);
         }
     }
 }

@@ -1,7 +1,6 @@
 //! `molt doctor`: runs every check of the deployment and prints one line each (or `--json`);
 //! each failure carries a `hint:` with the command that fixes it; exit 1 when any failed.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -10,6 +9,7 @@ use super::UserError;
 use super::context::Context;
 use super::deploy::{cloudflare, load_config};
 use super::init::{load_secrets, open_store};
+use super::output::{self, Paint, Stream};
 use crate::core::settings::{ANTHROPIC_BASE_URL, OPENAI_BASE_URL};
 use crate::provision::doctor::{self, Inputs, Status};
 
@@ -43,18 +43,18 @@ pub fn run(args: DoctorArgs, context: &Context) -> anyhow::Result<()> {
     let checks = context.block_on(doctor::run(&inputs));
     let failed = checks.iter().filter(|check| check.status == Status::Fail).count();
     if args.json {
-        super::output::println(serde_json::json!({"ok": failed == 0, "checks": checks}))?;
+        output::json(&serde_json::json!({"ok": failed == 0, "checks": checks}))?;
     } else {
-        let paint = super::tail::Paint(std::io::stdout().is_terminal() && env("NO_COLOR").is_none());
+        let paint = Paint::for_stream(Stream::Stdout);
         for check in &checks {
             let mark = match check.status {
                 Status::Ok => paint.green("ok  "),
                 Status::Fail => paint.red("FAIL"),
                 Status::Skip => paint.dim("skip"),
             };
-            super::output::println(format_args!("{mark} {:<17} {}", check.name, check.detail))?;
+            output::println(format_args!("{mark} {:<17} {}", check.name, check.detail))?;
             if let Some(hint) = &check.hint {
-                super::output::println(format_args!("     hint: {hint}"))?;
+                output::println(format_args!("     hint: {hint}"))?;
             }
         }
     }

@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::UserError;
 use super::context::Context;
+use super::output;
 use super::prompt::Asker;
 use crate::core::secret::Secret;
 use crate::core::settings::{AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig};
@@ -121,7 +122,7 @@ pub fn run(args: InitArgs, context: &Context) -> anyhow::Result<()> {
         store = open_store(&answers.worker_name, &env)?;
     }
     if let Some(note) = &store.announcement {
-        eprintln!("note: {note}");
+        output::note(note);
     }
     let mut secrets = load_secrets(&store)?;
     for (name, value) in answers.secrets.iter().cloned() {
@@ -152,11 +153,11 @@ pub fn run(args: InitArgs, context: &Context) -> anyhow::Result<()> {
     config.model.openai_base_url = answers.openai_base_url.clone();
     config.deploy = Some(answers.deploy.clone());
     let written = write_folder(&args.dir, &config)?;
-    eprintln!("{} secrets kept in {}", secrets.len(), store.location());
+    output::status(format_args!("{} secrets kept in {}", secrets.len(), store.location()));
     for path in written {
-        super::output::println(path.display())?;
+        output::println(path.display())?;
     }
-    eprintln!("next: `molt deploy --dir {}`", args.dir.display());
+    output::status(format_args!("next: `molt deploy --dir {}`", args.dir.display()));
     Ok(())
 }
 

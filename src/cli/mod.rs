@@ -1,7 +1,8 @@
 //! The command line: one module per subcommand, each with its clap `Args` and `run`.
 
-// Stdout goes through `output`, so a closed pipe ends a command quietly instead of panicking.
-#![deny(clippy::print_stdout)]
+// Stdout and stderr go through `output`: a closed pipe ends a command quietly instead of
+// panicking, and one rule decides colour.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod admin_client;
 mod backup;
@@ -108,11 +109,11 @@ fn run(command: Command, context: &Context) -> anyhow::Result<()> {
 
 /// Prints `error: …` and a `hint:` line to stderr; exit 1 for user errors, 2 otherwise.
 fn report(error: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {error:#}");
+    output::error(format_args!("{error:#}"));
     match error.downcast_ref::<UserError>() {
         Some(user) => {
             if let Some(hint) = &user.hint {
-                eprintln!("hint: {hint}");
+                output::hint(hint);
             }
             ExitCode::from(1)
         }

@@ -54,11 +54,7 @@ pub fn run(args: PairArgs, context: &Context) -> anyhow::Result<()> {
     context.block_on(async move {
         let client = AdminClient::from_environment(args.url.as_deref(), args.data_dir.as_deref())?;
         let output = execute(&client, &args.command).await?;
-        if args.json {
-            super::output::println(serde_json::to_string_pretty(&output.json).unwrap_or_default())
-        } else {
-            super::output::print(&output.text)
-        }
+        if args.json { super::output::json(&output.json) } else { super::output::print(&output.text) }
     })
 }
 

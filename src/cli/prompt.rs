@@ -202,7 +202,7 @@ impl Asker {
     }
 
     pub fn note(&mut self, text: &str) {
-        eprintln!("note: {text}");
+        super::output::note(text);
     }
 
     pub fn invalid(&mut self, message: String) {

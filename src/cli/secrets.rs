@@ -11,6 +11,7 @@ use super::UserError;
 use super::context::Context;
 use super::deploy::{cloudflare, load_config};
 use super::init::{load_secrets, open_store};
+use super::output;
 use crate::core::secret::Secret;
 use crate::provision::deploy::{DeployError, LOCAL_ONLY, push_secrets};
 use crate::provision::state::DeployState;
@@ -58,7 +59,7 @@ pub fn run(args: SecretsArgs, context: &Context) -> anyhow::Result<()> {
     let (_, deploy) = load_config(&args.dir)?;
     let store = open_store(&deploy.worker_name, &env)?;
     if let Some(note) = &store.announcement {
-        eprintln!("note: {note}");
+        output::note(note);
     }
     match args.command {
         SecretsCommand::List => {
@@ -71,7 +72,7 @@ pub fn run(args: SecretsArgs, context: &Context) -> anyhow::Result<()> {
                 Ok(Some(list)) => list.iter().map(|secret| secret.name.clone()).collect(),
                 Ok(None) => Vec::new(),
                 Err(reason) => {
-                    eprintln!("warning: cannot list the Worker's secrets: {reason}");
+                    output::warning(format_args!("cannot list the Worker's secrets: {reason}"));
                     Vec::new()
                 }
             };
@@ -87,7 +88,7 @@ pub fn run(args: SecretsArgs, context: &Context) -> anyhow::Result<()> {
                 } else {
                     "-"
                 };
-                super::output::println(format_args!("{name}\t{here}\t{there}"))?;
+                output::println(format_args!("{name}\t{here}\t{there}"))?;
             }
             Ok(())
         }
@@ -96,7 +97,7 @@ pub fn run(args: SecretsArgs, context: &Context) -> anyhow::Result<()> {
             let value = local.get(&name).ok_or_else(|| {
                 UserError::new(format!("no local secret `{name}`"), "see the names with `molt secrets list`")
             })?;
-            super::output::println(value.expose())
+            output::println(value.expose())
         }
         SecretsCommand::Set { name } => {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -108,11 +109,11 @@ pub fn run(args: SecretsArgs, context: &Context) -> anyhow::Result<()> {
             }
             let value = read_value(&name)?;
             store.set(&name, value).map_err(|error| UserError::new(error.to_string(), "check the secret store"))?;
-            eprintln!(
+            output::status(format_args!(
                 "stored `{name}` in {}; push it with `molt secrets push --dir {}`",
                 store.location(),
                 args.dir.display()
-            );
+            ));
             Ok(())
         }
         SecretsCommand::Push { all } => {
@@ -122,7 +123,7 @@ pub fn run(args: SecretsArgs, context: &Context) -> anyhow::Result<()> {
             let pushed = context
                 .block_on(push_secrets(&client, &store, &args.dir, &deploy.worker_name, &mut state, all))
                 .map_err(|error| push_error(error, &args.dir))?;
-            eprintln!("{pushed} secret(s) pushed to the Worker `{}`", deploy.worker_name);
+            output::status(format_args!("{pushed} secret(s) pushed to the Worker `{}`", deploy.worker_name));
             Ok(())
         }
     }
@@ -143,13 +144,13 @@ pub fn rotate(args: TokenArgs, context: &Context) -> anyhow::Result<()> {
     let pushed = context
         .block_on(push_secrets(&client, &store, &args.dir, &deploy.worker_name, &mut state, false))
         .map_err(|error| push_error(error, &args.dir))?;
-    eprintln!(
+    output::status(format_args!(
         "new gateway token stored and pushed ({pushed} secret(s) updated). It takes effect when the container \
          next starts. Paired devices stay approved, but every client must now present the new token: browsers \
          ask for it once (their cookie held the old one), and `molt chat` and OpenClaw clients need it set again. \
          Show it with `molt secrets get MOLTBOT_GATEWAY_TOKEN --dir {}`",
         args.dir.display()
-    );
+    ));
     Ok(())
 }
 

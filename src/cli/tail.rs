@@ -4,7 +4,6 @@
 //! coloured on a terminal unless `NO_COLOR` — or as JSON; `--gateway` follows the daemon's own
 //! log stream instead (`tail_gateway.rs`).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -17,6 +16,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use super::UserError;
 use super::context::Context;
 use super::deploy::{cloudflare, load_config};
+use super::output::{self, Paint, Stream};
 use super::tail_gateway;
 
 #[derive(Debug, Args)]
@@ -47,32 +47,6 @@ pub struct TailArgs {
     pub no_follow: bool,
 }
 
-/// Colours on a terminal, unless `NO_COLOR` is set.
-pub struct Paint(pub bool);
-
-impl Paint {
-    pub fn detect() -> Self {
-        Self(std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) && std::io::stdout().is_terminal())
-    }
-
-    pub fn red(&self, text: &str) -> String {
-        self.code("31", text)
-    }
-    pub fn yellow(&self, text: &str) -> String {
-        self.code("33", text)
-    }
-    pub fn green(&self, text: &str) -> String {
-        self.code("32", text)
-    }
-    pub fn dim(&self, text: &str) -> String {
-        self.code("2", text)
-    }
-
-    fn code(&self, code: &str, text: &str) -> String {
-        if self.0 { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
-    }
-}
-
 pub fn run(args: TailArgs, context: &Context) -> anyhow::Result<()> {
     if args.gateway {
         return context.block_on(tail_gateway::run(&args));
@@ -88,14 +62,14 @@ pub fn run(args: TailArgs, context: &Context) -> anyhow::Result<()> {
                 format!("check that the Worker is deployed: `molt deploy --dir {}`", args.dir.display()),
             )
         })?;
-        eprintln!("following `{}` (Ctrl-C to stop)", deploy.worker_name);
+        output::status(format_args!("following `{}` (Ctrl-C to stop)", deploy.worker_name));
         let result = tokio::select! {
             result = stream(&session.url, &filters, args.json) => result,
             _ = tokio::signal::ctrl_c() => Ok(()),
         };
         // The session is deleted whatever happened, so it does not linger on the account.
         if let Err(error) = client.delete_tail(&deploy.worker_name, &session.id).await {
-            eprintln!("warning: cannot delete the tail session: {error}");
+            output::warning(format_args!("cannot delete the tail session: {error}"));
         }
         result
     })
@@ -108,7 +82,7 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
         .await
         .map_err(|error| UserError::new(format!("cannot open the tail WebSocket: {error}"), "run `molt tail` again"))?;
     socket.send(Message::Text(json!({"debug": false}).to_string().into())).await.context("cannot start the stream")?;
-    let paint = Paint::detect();
+    let paint = Paint::for_stream(Stream::Stdout);
     let mut stdout = std::io::stdout().lock();
     while let Some(message) = socket.next().await {
         let bytes = match message {
@@ -129,7 +103,7 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
             continue;
         }
         let text = redact_tokens(&if as_json { event.to_string() } else { render(&event, &paint) });
-        super::output::line(&mut stdout, text)?;
+        output::line(&mut stdout, text)?;
     }
     Ok(())
 }
@@ -314,11 +288,11 @@ mod tests {
             "logs": [{"message": ["container starting", 3], "level": "warn", "timestamp": 1}],
             "exceptions": [{"name": "Error", "message": "boom", "timestamp": 2}],
         });
-        let text = render(&event, &Paint(false));
+        let text = render(&event, &Paint::new(false));
         assert_eq!(
             text,
             "2026-11-29T12:00:00.000Z POST https://molt.ada.workers.dev/api/admin 500 exception\n  (warn) container starting 3\n  ✘ Error: boom"
         );
-        assert!(render(&event, &Paint(true)).contains("\x1b[31m"));
+        assert!(render(&event, &Paint::new(true)).contains("\x1b[31m"));
     }
 }

@@ -15,7 +15,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::UserError;
 use super::init::open_store;
-use super::tail::{Paint, TailArgs, format_ms};
+use super::output::{self, Paint, Stream};
+use super::tail::{TailArgs, format_ms};
 use crate::core::secret::Secret;
 use crate::core::settings::default_data_dir;
 use crate::core::url::{is_loopback_url, local_token_for};
@@ -33,7 +34,7 @@ pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
     let url = args.url.clone().unwrap_or_else(|| DEFAULT_URL.to_owned());
     let token = token(args, &url)?;
     let mut socket = connect(&url, &token).await?;
-    let paint = Paint::detect();
+    let paint = Paint::for_stream(Stream::Stdout);
     let mut cursor: Option<u64> = None;
     let mut id = 0u64;
     loop {
@@ -44,12 +45,12 @@ pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
         }
         let payload = request(&mut socket, &format!("t{id}"), "logs.tail", params).await?;
         if payload["truncated"] == true {
-            eprintln!("note: some lines were dropped before they could be read");
+            output::note("some lines were dropped before they could be read");
         }
         let mut stdout = std::io::stdout().lock();
         for line in payload["lines"].as_array().into_iter().flatten().filter_map(Value::as_str) {
             let text = super::tail::redact_tokens(&if args.json { line.to_owned() } else { render(line, &paint) });
-            super::output::line(&mut stdout, text)?;
+            output::line(&mut stdout, text)?;
         }
         cursor = payload["cursor"].as_u64();
         if args.no_follow {
@@ -236,7 +237,7 @@ mod tests {
     #[test]
     fn ring_lines_render_as_one_readable_line() {
         let line = r#"{"ts":1795953600000,"level":"WARN","target":"molt::daemon","message":"slow","fields":{"ms":12}}"#;
-        assert_eq!(render(line, &Paint(false)), "2026-11-29T12:00:00.000Z  WARN molt::daemon: slow ms=12");
-        assert_eq!(render("not json", &Paint(false)), "not json");
+        assert_eq!(render(line, &Paint::new(false)), "2026-11-29T12:00:00.000Z  WARN molt::daemon: slow ms=12");
+        assert_eq!(render("not json", &Paint::new(false)), "not json");
     }
 }
