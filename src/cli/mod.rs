@@ -21,6 +21,7 @@ mod prompt;
 mod secrets;
 mod tail;
 mod tail_gateway;
+mod tail_text;
 
 use std::process::ExitCode;
 

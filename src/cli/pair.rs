@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::UserError;
 use super::admin_client::AdminClient;
 use super::context::Context;
+use super::pair_text::{self, short};
 
 #[derive(Debug, Args)]
 pub struct PairArgs {
@@ -67,7 +68,7 @@ async fn execute(client: &AdminClient, command: &PairCommand) -> anyhow::Result<
     match command {
         PairCommand::List => {
             let devices = client.get("/api/admin/devices").await?;
-            Ok(Output { text: super::pair_text::devices(&devices, crate::core::time::now_ms()), json: devices })
+            Ok(Output { text: pair_text::devices(&devices, crate::core::time::now_ms()), json: devices })
         }
         PairCommand::Approve { request_id } | PairCommand::Reject { request_id } => {
             let approve = matches!(command, PairCommand::Approve { .. });
@@ -102,7 +103,7 @@ async fn execute(client: &AdminClient, command: &PairCommand) -> anyhow::Result<
         }
         PairCommand::Code(CodeCommand::List) => {
             let codes = client.get("/api/admin/codes").await?;
-            Ok(Output { text: super::pair_text::codes(&codes, crate::core::time::now_ms()), json: codes })
+            Ok(Output { text: pair_text::codes(&codes, crate::core::time::now_ms()), json: codes })
         }
         PairCommand::Code(CodeCommand::Approve { channel, code } | CodeCommand::Reject { channel, code }) => {
             let approve = matches!(command, PairCommand::Code(CodeCommand::Approve { .. }));
@@ -121,13 +122,6 @@ async fn execute(client: &AdminClient, command: &PairCommand) -> anyhow::Result<
 
 fn name_of(device: &Value) -> String {
     device["displayName"].as_str().or_else(|| device["clientId"].as_str()).unwrap_or("device").to_owned()
-}
-
-/// The first block of a request id (a UUID) or the first 12 characters of a device id: enough
-/// to tell them apart, and accepted back as a prefix.
-pub fn short(id: &str) -> &str {
-    let end = id.find('-').unwrap_or(12).min(12);
-    id.get(..end).unwrap_or(id)
 }
 
 /// Turns a unique prefix (at least 4 characters) of an id into the whole id.

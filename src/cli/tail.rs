@@ -2,7 +2,7 @@
 //! filters, its `trace-v1` WebSocket opened with `{"debug": false}`, the session deleted on
 //! exit), printed as readable lines —
 //! coloured on a terminal unless `NO_COLOR` — or as JSON; `--gateway` follows the daemon's own
-//! log stream instead (`tail_gateway.rs`).
+//! log stream instead (`tail_gateway.rs`); both print through `tail_text.rs`.
 
 use std::path::PathBuf;
 
@@ -17,7 +17,7 @@ use super::UserError;
 use super::context::Context;
 use super::deploy::{cloudflare, load_config};
 use super::output::{self, Paint, Stream};
-use super::tail_gateway;
+use super::{tail_gateway, tail_text};
 
 #[derive(Debug, Args)]
 pub struct TailArgs {
@@ -49,7 +49,13 @@ pub struct TailArgs {
 
 pub fn run(args: TailArgs, context: &Context) -> anyhow::Result<()> {
     if args.gateway {
-        return context.block_on(tail_gateway::run(&args));
+        let options = tail_gateway::Options {
+            url: args.url.as_deref(),
+            dir: &args.dir,
+            json: args.json,
+            follow: !args.no_follow,
+        };
+        return context.block_on(tail_gateway::run(options));
     }
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let (_, deploy) = load_config(&args.dir)?;
@@ -102,7 +108,7 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
         if !filters.keeps(&event) {
             continue;
         }
-        let text = redact_tokens(&if as_json { event.to_string() } else { render(&event, &paint) });
+        let text = tail_text::redact_tokens(&if as_json { event.to_string() } else { render(&event, &paint) });
         output::line(&mut stdout, text)?;
     }
     Ok(())
@@ -171,7 +177,7 @@ impl Filters {
 
 /// One trace event as readable lines: the request, then its logs and exceptions.
 pub fn render(event: &Value, paint: &Paint) -> String {
-    let time = event["eventTimestamp"].as_i64().map(format_ms).unwrap_or_default();
+    let time = event["eventTimestamp"].as_i64().map(tail_text::format_ms).unwrap_or_default();
     let outcome = event["outcome"].as_str().unwrap_or("unknown");
     let request = &event["event"]["request"];
     let head = match request["method"].as_str() {
@@ -210,73 +216,9 @@ pub fn render(event: &Value, paint: &Paint) -> String {
     out
 }
 
-/// `token=<value>` (an old sign-in link's query, a header dump) → `token=[redacted]`, so what
-/// `molt tail` prints never carries a gateway token.
-pub fn redact_tokens(text: &str) -> String {
-    const KEY: &str = "token=";
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(KEY) {
-        let (before, after) = rest.split_at(at + KEY.len());
-        out.push_str(before);
-        let end = after
-            .find(|c: char| matches!(c, '&' | '#' | '"' | '\'' | ' ' | ';' | ',') || c.is_whitespace() || c == '\\')
-            .unwrap_or(after.len());
-        if end > 0 {
-            out.push_str("[redacted]");
-        }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn format_ms(ms: i64) -> String {
-    let seconds = ms.div_euclid(1000);
-    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        ms.rem_euclid(1000)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_are_utc_iso_8601() {
-        assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_ms(1_795_953_600_123), "2026-11-29T12:00:00.123Z");
-    }
-
-    #[test]
-    fn token_values_are_redacted() {
-        assert_eq!(
-            redact_tokens("GET https://molt.ada.workers.dev/?session=s&token=abc123&x=1 200"),
-            "GET https://molt.ada.workers.dev/?session=s&token=[redacted]&x=1 200"
-        );
-        assert_eq!(
-            redact_tokens(r#"{"url":"https://m.dev/?token=s3cret"}"#),
-            r#"{"url":"https://m.dev/?token=[redacted]"}"#
-        );
-        assert_eq!(redact_tokens("/#token=abc"), "/#token=[redacted]");
-        assert_eq!(redact_tokens("no secrets, token= empty"), "no secrets, token= empty");
-    }
 
     #[test]
     fn a_fetch_event_renders_its_request_logs_and_exceptions() {

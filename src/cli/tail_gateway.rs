@@ -1,6 +1,7 @@
 //! `molt tail --gateway`: a small client of the gateway protocol that connects with the gateway
 //! token (scope `operator.admin`) and polls `logs.tail` with its cursor, printing each line.
 
+use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine;
@@ -16,7 +17,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use super::UserError;
 use super::init::open_store;
 use super::output::{self, Paint, Stream};
-use super::tail::{TailArgs, format_ms};
+use super::tail_text::{format_ms, redact_tokens};
 use crate::core::secret::Secret;
 use crate::core::settings::default_data_dir;
 use crate::core::url::{is_loopback_url, local_token_for};
@@ -30,9 +31,18 @@ const SCOPES: &[&str] = &["operator.admin"];
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
-    let url = args.url.clone().unwrap_or_else(|| DEFAULT_URL.to_owned());
-    let token = token(args, &url)?;
+/// What `molt tail --gateway` was asked for.
+pub struct Options<'a> {
+    pub url: Option<&'a str>,
+    /// The deploy folder, whose stored gateway token is used when the environment has none.
+    pub dir: &'a Path,
+    pub json: bool,
+    pub follow: bool,
+}
+
+pub async fn run(options: Options<'_>) -> anyhow::Result<()> {
+    let url = options.url.map_or_else(|| DEFAULT_URL.to_owned(), str::to_owned);
+    let token = token(options.dir, &url)?;
     let mut socket = connect(&url, &token).await?;
     let paint = Paint::for_stream(Stream::Stdout);
     let mut cursor: Option<u64> = None;
@@ -49,11 +59,11 @@ pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
         }
         let mut stdout = std::io::stdout().lock();
         for line in payload["lines"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-            let text = super::tail::redact_tokens(&if args.json { line.to_owned() } else { render(line, &paint) });
+            let text = redact_tokens(&if options.json { line.to_owned() } else { render(line, &paint) });
             output::line(&mut stdout, text)?;
         }
         cursor = payload["cursor"].as_u64();
-        if args.no_follow {
+        if !options.follow {
             return Ok(());
         }
         tokio::select! {
@@ -65,12 +75,12 @@ pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
 
 /// `MOLT_GATEWAY_TOKEN`, the deployment's stored token, or, for a loopback URL only, a local
 /// gateway's token file.
-fn token(args: &TailArgs, url: &str) -> anyhow::Result<Secret> {
+fn token(dir: &Path, url: &str) -> anyhow::Result<Secret> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     if let Some(token) = env("MOLT_GATEWAY_TOKEN").or_else(|| env("MOLTBOT_GATEWAY_TOKEN")) {
         return Ok(Secret::new(token));
     }
-    if let Ok((_, deploy)) = super::deploy::load_config(&args.dir)
+    if let Ok((_, deploy)) = super::deploy::load_config(dir)
         && let Ok(store) = open_store(&deploy.worker_name, &env)
         && let Ok(mut secrets) = store.load()
         && let Some(token) = secrets.remove("MOLTBOT_GATEWAY_TOKEN")
