@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::UserError;
 use super::context::Context;
+use super::error::{Hint, UserError};
 use super::output::{self, Stream};
 use crate::core::secret::Secret;
 use crate::core::settings::{GatewayFlags, Settings};
@@ -27,20 +27,45 @@ pub struct ChatArgs {
 pub fn run(args: ChatArgs, context: &Context) -> anyhow::Result<()> {
     let options = options(&args)?;
     context.block_on(crate::tui::run(options)).map_err(|error| match error {
-        TuiError::NotATerminal => {
-            UserError::new(error.to_string(), "run `molt chat` in a terminal; for scripts use `molt pair`").into()
-        }
-        TuiError::Identity(_) => {
-            UserError::new(error.to_string(), "check the permissions of the config directory").into()
-        }
+        // The terminal failing under the client is not something the user did.
         TuiError::Terminal(_) => anyhow::Error::new(error),
+        _ => UserError::from(error).into(),
     })
+}
+
+impl Hint for TuiError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NotATerminal => Some("run `molt chat` in a terminal; for scripts use `molt pair`".into()),
+            Self::Identity(_) => Some("check the permissions of the config directory".into()),
+            Self::Terminal(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ChatError {
+    #[error("`{0}` is not an http, https, ws or wss URL")]
+    NotHttp(String),
+    #[error("cannot find a config directory for this terminal's identity")]
+    NoConfigDir,
+}
+
+impl Hint for ChatError {
+    fn hint(&self) -> Option<String> {
+        Some(
+            match self {
+                Self::NotHttp(_) => "pass `--url https://<worker>.workers.dev` or `--url http://127.0.0.1:18789`",
+                Self::NoConfigDir => "set `XDG_CONFIG_HOME` or `HOME`",
+            }
+            .into(),
+        )
+    }
 }
 
 fn options(args: &ChatArgs) -> anyhow::Result<Options> {
     let flags = GatewayFlags { data_dir: args.data_dir.clone(), ..GatewayFlags::default() };
-    let settings = Settings::from_process(&flags)
-        .map_err(|error| UserError::new(error.to_string(), "fix the setting, or pass `--url`"))?;
+    let settings = Settings::from_process(&flags).map_err(UserError::from)?;
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let given = args.url.clone().or_else(|| env("MOLT_URL"));
     let display_url = match &given {
@@ -50,12 +75,7 @@ fn options(args: &ChatArgs) -> anyhow::Result<Options> {
             format!("http://{host}:{}", settings.port)
         }
     };
-    let url = websocket_url(&display_url).ok_or_else(|| {
-        UserError::new(
-            format!("`{display_url}` is not an http, https, ws or wss URL"),
-            "pass `--url https://<worker>.workers.dev` or `--url http://127.0.0.1:18789`",
-        )
-    })?;
+    let url = websocket_url(&display_url).ok_or_else(|| UserError::from(ChatError::NotHttp(display_url.clone())))?;
     // The token kept in the data directory belongs to the local gateway: never send it elsewhere.
     let gateway_token =
         settings.gateway_token.clone().or_else(|| local_token_for(&display_url, &settings.data_dir.join(TOKEN_FILE)));
@@ -75,17 +95,13 @@ fn options(args: &ChatArgs) -> anyhow::Result<Options> {
 }
 
 /// `$XDG_CONFIG_HOME/molt`, else `~/.config/molt`.
-fn config_dir(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<PathBuf> {
+fn config_dir(env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf, UserError> {
     if let Some(base) = env("XDG_CONFIG_HOME") {
         return Ok(PathBuf::from(base).join("molt"));
     }
     match env("HOME") {
         Some(home) => Ok(PathBuf::from(home).join(".config").join("molt")),
-        None => Err(UserError::new(
-            "cannot find a config directory for this terminal's identity",
-            "set `XDG_CONFIG_HOME` or `HOME`",
-        )
-        .into()),
+        None => Err(ChatError::NoConfigDir.into()),
     }
 }
 

@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::UserError;
 use super::context::Context;
-use super::deploy::{cloudflare, load_config};
-use super::init::{load_secrets, open_store};
+use super::deployment::{cloudflare, load_config, load_secrets, open_store};
+use super::error::{Hint, UserError};
 use super::output::{self, Paint, Stream};
 use crate::core::settings::{ANTHROPIC_BASE_URL, OPENAI_BASE_URL};
 use crate::provision::doctor::{self, Inputs, Status};
@@ -59,11 +58,17 @@ pub fn run(args: DoctorArgs, context: &Context) -> anyhow::Result<()> {
         }
     }
     if failed > 0 {
-        return Err(UserError::new(
-            format!("{failed} check(s) failed"),
-            "run the commands in the `hint:` lines above, then `molt doctor` again",
-        )
-        .into());
+        return Err(UserError::from(ChecksFailed(failed)).into());
     }
     Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0} check(s) failed")]
+struct ChecksFailed(usize);
+
+impl Hint for ChecksFailed {
+    fn hint(&self) -> Option<String> {
+        Some("run the commands in the `hint:` lines above, then `molt doctor` again".into())
+    }
 }

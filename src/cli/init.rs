@@ -8,18 +8,17 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 
-use super::UserError;
 use super::context::Context;
+use super::deployment::{CONFIG_FILE, load_secrets, open_store};
+use super::error::{Hint, UserError};
 use super::output;
 use super::prompt::Asker;
 use crate::core::secret::Secret;
-use crate::core::settings::{AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig};
-use crate::provision::cloudflare::Cloudflare;
+use crate::core::settings::{AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig, SettingsError};
+use crate::provision::cloudflare::{Cloudflare, CloudflareError};
 use crate::provision::instances::{INSTANCE_TYPES, InstanceType, RECOMMENDED};
-use crate::provision::secrets::{SecretStore, StoreChoice, config_dir};
-use crate::provision::templates;
+use crate::provision::templates::{self, TemplateError};
 
-pub const CONFIG_FILE: &str = "molt.toml";
 const POLICIES: &[&str] = &["pairing", "allowlist", "open", "disabled"];
 const PROVIDERS: &[&str] = &["anthropic", "ai-gateway", "openai"];
 
@@ -145,7 +144,7 @@ pub fn run(args: InitArgs, context: &Context) -> anyhow::Result<()> {
     if telegram_webhook && !secrets.contains_key("TELEGRAM_WEBHOOK_SECRET") {
         secrets.insert("TELEGRAM_WEBHOOK_SECRET".into(), gateway_token()?);
     }
-    store.save(&secrets).map_err(|error| UserError::new(error.to_string(), STORE_HINT))?;
+    store.save(&secrets).map_err(UserError::from)?;
 
     let mut config = existing.unwrap_or_default();
     config.model.provider = Some(answers.provider.clone());
@@ -159,20 +158,6 @@ pub fn run(args: InitArgs, context: &Context) -> anyhow::Result<()> {
     }
     output::status(format_args!("next: `molt deploy --dir {}`", args.dir.display()));
     Ok(())
-}
-
-const STORE_HINT: &str = "unlock the OS keyring, or keep secrets in a 0600 file with `MOLT_SECRET_STORE=file`";
-
-/// The local secret store for `worker`, as `MOLT_SECRET_STORE` and the config directory say.
-pub fn open_store(worker: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<SecretStore> {
-    let choice = StoreChoice::parse(env("MOLT_SECRET_STORE").as_deref())
-        .map_err(|error| UserError::new(error.to_string(), "unset it, or set `MOLT_SECRET_STORE=file`"))?;
-    SecretStore::open(worker, &config_dir(env), choice)
-        .map_err(|error| UserError::new(error.to_string(), STORE_HINT).into())
-}
-
-pub fn load_secrets(store: &SecretStore) -> anyhow::Result<std::collections::BTreeMap<String, Secret>> {
-    store.load().map_err(|error| UserError::new(error.to_string(), STORE_HINT).into())
 }
 
 fn ask(
@@ -401,41 +386,62 @@ fn verify_token(
     context: &Context,
 ) -> anyhow::Result<()> {
     let client = Cloudflare::new(&Cloudflare::base_url_from(env), token.clone(), account_id);
-    match context.block_on(client.verify_token()) {
-        Ok(status) if status.status == "active" => Ok(()),
-        Ok(status) => Err(UserError::new(
-            format!("the Cloudflare API token is `{}`, not active", status.status),
-            "create a token at https://dash.cloudflare.com/profile/api-tokens, then run `molt init` again",
-        )
-        .into()),
-        Err(error) if error.is_auth() => Err(UserError::new(
-            error.to_string(),
-            "check `CLOUDFLARE_API_TOKEN` (create one at https://dash.cloudflare.com/profile/api-tokens), then run `molt init` again",
-        )
-        .into()),
-        Err(error) => Err(UserError::new(error.to_string(), "check the network, or run `molt init --no-verify`").into()),
-    }
+    let error = match context.block_on(client.verify_token()) {
+        Ok(status) if status.status == "active" => return Ok(()),
+        Ok(status) => InitError::TokenInactive(status.status),
+        Err(error) => InitError::Verify(error),
+    };
+    Err(UserError::from(error).into())
 }
 
-fn load_existing(dir: &Path) -> anyhow::Result<Option<FileConfig>> {
-    FileConfig::load(&dir.join(CONFIG_FILE), false).map_err(|error| {
-        UserError::new(error.to_string(), format!("fix or remove `{}`", dir.join(CONFIG_FILE).display())).into()
-    })
+fn load_existing(dir: &Path) -> Result<Option<FileConfig>, UserError> {
+    let path = dir.join(CONFIG_FILE);
+    FileConfig::load(&path, false).map_err(|error| InitError::Existing { error, path }.into())
 }
 
 fn write_folder(dir: &Path, config: &FileConfig) -> anyhow::Result<Vec<PathBuf>> {
-    let files =
-        templates::render(config).map_err(|error| UserError::new(error.to_string(), "run `molt init` again"))?;
-    let unwritable = |error: String| UserError::new(error, "choose a writable folder with `molt init --dir DIR`");
-    templates::write(dir, &files).map_err(|error| unwritable(error.to_string()))?;
+    let files = templates::render(config).map_err(|error| UserError::from(InitError::Render(error)))?;
+    templates::write(dir, &files).map_err(|error| UserError::from(InitError::Unwritable(error.to_string())))?;
     let text = format!(
         "# molt's settings: `molt gateway` reads [gateway] and [model], `molt deploy` reads [deploy].\n\
          # No secrets here: they are in the OS keyring (or the file `molt init` named).\n{}",
         toml::to_string(config).context("cannot write molt.toml")?
     );
     let path = dir.join(CONFIG_FILE);
-    std::fs::write(&path, text).map_err(|error| unwritable(format!("cannot write `{}`: {error}", path.display())))?;
+    std::fs::write(&path, text).map_err(|error| {
+        UserError::from(InitError::Unwritable(format!("cannot write `{}`: {error}", path.display())))
+    })?;
     let mut written = vec![path];
     written.extend(files.iter().map(|file| dir.join(file.name)));
     Ok(written)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum InitError {
+    #[error("the Cloudflare API token is `{0}`, not active")]
+    TokenInactive(String),
+    #[error("{0}")]
+    Verify(CloudflareError),
+    #[error("{error}")]
+    Existing { error: SettingsError, path: PathBuf },
+    #[error("{0}")]
+    Render(TemplateError),
+    #[error("{0}")]
+    Unwritable(String),
+}
+
+impl Hint for InitError {
+    fn hint(&self) -> Option<String> {
+        const TOKENS: &str = "https://dash.cloudflare.com/profile/api-tokens";
+        Some(match self {
+            Self::TokenInactive(_) => format!("create a token at {TOKENS}, then run `molt init` again"),
+            Self::Verify(error) if error.is_auth() => {
+                format!("check `CLOUDFLARE_API_TOKEN` (create one at {TOKENS}), then run `molt init` again")
+            }
+            Self::Verify(_) => "check the network, or run `molt init --no-verify`".into(),
+            Self::Existing { path, .. } => format!("fix or remove `{}`", path.display()),
+            Self::Render(_) => "run `molt init` again".into(),
+            Self::Unwritable(_) => "choose a writable folder with `molt init --dir DIR`".into(),
+        })
+    }
 }

@@ -1,4 +1,5 @@
-//! The command line: one module per subcommand, each with its clap `Args` and `run`.
+//! The command line: one module per subcommand, each with its clap `Args` and `run`, given the
+//! one [`Context`]; failures are reported by `error::report` (exit code 1 or 2).
 
 // Stdout and stderr go through `output`: a closed pipe ends a command quietly instead of
 // panicking, and one rule decides colour.
@@ -10,7 +11,9 @@ mod chat;
 pub mod completions;
 mod context;
 mod deploy;
+mod deployment;
 mod doctor;
+mod error;
 mod gateway;
 mod init;
 mod logging;
@@ -61,34 +64,13 @@ enum Command {
     Chat(chat::ChatArgs),
 }
 
-/// A failure the user can act on: exit code 1, the message, and the next command to try.
-#[derive(Debug)]
-pub struct UserError {
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl UserError {
-    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: Some(hint.into()) }
-    }
-}
-
-impl std::fmt::Display for UserError {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for UserError {}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = Context::new().and_then(|context| run(cli.command, &context));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if output::is_closed(&error) => ExitCode::SUCCESS,
-        Err(error) => report(&error),
+        Err(error) => error::report(&error),
     }
 }
 
@@ -105,19 +87,5 @@ fn run(command: Command, context: &Context) -> anyhow::Result<()> {
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
         Command::Chat(args) => chat::run(args, context),
-    }
-}
-
-/// Prints `error: …` and a `hint:` line to stderr; exit 1 for user errors, 2 otherwise.
-fn report(error: &anyhow::Error) -> ExitCode {
-    output::error(format_args!("{error:#}"));
-    match error.downcast_ref::<UserError>() {
-        Some(user) => {
-            if let Some(hint) = &user.hint {
-                output::hint(hint);
-            }
-            ExitCode::from(1)
-        }
-        None => ExitCode::from(2),
     }
 }

@@ -4,9 +4,9 @@
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use super::UserError;
 use super::admin_client::AdminClient;
 use super::context::Context;
+use super::error::{Hint, UserError};
 use super::pair_text::{self, short};
 
 #[derive(Debug, Args)]
@@ -139,17 +139,30 @@ async fn resolve(client: &AdminClient, list: &str, field: &str, given: &str) -> 
     }
     let matches: Vec<&String> = ids.iter().filter(|id| given.len() >= 4 && id.starts_with(given)).collect();
     let what = if list == "pending" { "waiting request" } else { "paired device" };
+    let given = given.to_owned();
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(UserError::new(
-            format!("no {what} matches `{given}`"),
-            "run `molt pair list` to see the current ids (requests expire after 5 minutes)",
+        [] => Err(UserError::from(PairError::NoMatch { what, given }).into()),
+        _ => Err(UserError::from(PairError::Ambiguous { what, given, count: matches.len() }).into()),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PairError {
+    #[error("no {what} matches `{given}`")]
+    NoMatch { what: &'static str, given: String },
+    #[error("`{given}` matches {count} {what}s")]
+    Ambiguous { what: &'static str, given: String, count: usize },
+}
+
+impl Hint for PairError {
+    fn hint(&self) -> Option<String> {
+        Some(
+            match self {
+                Self::NoMatch { .. } => "run `molt pair list` to see the current ids (requests expire after 5 minutes)",
+                Self::Ambiguous { .. } => "give more characters of the id",
+            }
+            .into(),
         )
-        .into()),
-        _ => Err(UserError::new(
-            format!("`{given}` matches {} {what}s", matches.len()),
-            "give more characters of the id",
-        )
-        .into()),
     }
 }

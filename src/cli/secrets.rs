@@ -7,14 +7,13 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use super::UserError;
 use super::context::Context;
-use super::deploy::{cloudflare, load_config};
-use super::init::{load_secrets, open_store};
+use super::deployment::{cloudflare, load_config, load_secrets, open_store};
+use super::error::{Hint, UserError};
 use super::output;
 use crate::core::secret::Secret;
 use crate::provision::deploy::{DeployError, LOCAL_ONLY, push_secrets};
-use crate::provision::state::DeployState;
+use crate::provision::state::{DeployState, StateError};
 
 #[derive(Debug, Args)]
 pub struct SecretsArgs {
@@ -94,21 +93,15 @@ pub fn run(args: SecretsArgs, context: &Context) -> anyhow::Result<()> {
         }
         SecretsCommand::Get { name } => {
             let local = load_secrets(&store)?;
-            let value = local.get(&name).ok_or_else(|| {
-                UserError::new(format!("no local secret `{name}`"), "see the names with `molt secrets list`")
-            })?;
+            let value = local.get(&name).ok_or_else(|| UserError::from(SecretsError::Unknown(name.clone())))?;
             output::println(value.expose())
         }
         SecretsCommand::Set { name } => {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(UserError::new(
-                    format!("`{name}` is not an environment variable name"),
-                    "use letters, digits and `_`, e.g. `molt secrets set ANTHROPIC_API_KEY`",
-                )
-                .into());
+                return Err(UserError::from(SecretsError::BadName(name)).into());
             }
             let value = read_value(&name)?;
-            store.set(&name, value).map_err(|error| UserError::new(error.to_string(), "check the secret store"))?;
+            store.set(&name, value).map_err(UserError::from)?;
             output::status(format_args!(
                 "stored `{name}` in {}; push it with `molt secrets push --dir {}`",
                 store.location(),
@@ -118,11 +111,11 @@ pub fn run(args: SecretsArgs, context: &Context) -> anyhow::Result<()> {
         }
         SecretsCommand::Push { all } => {
             let client = cloudflare(&deploy, &env)?;
-            let mut state = DeployState::load(&args.dir)
-                .map_err(|error| UserError::new(error.to_string(), "check the deploy folder"))?;
+            let mut state =
+                DeployState::load(&args.dir).map_err(|error| UserError::from(SecretsError::State(error)))?;
             let pushed = context
                 .block_on(push_secrets(&client, &store, &args.dir, &deploy.worker_name, &mut state, all))
-                .map_err(|error| push_error(error, &args.dir))?;
+                .map_err(|error| UserError::from(PushFailed { error, dir: args.dir.clone() }))?;
             output::status(format_args!("{pushed} secret(s) pushed to the Worker `{}`", deploy.worker_name));
             Ok(())
         }
@@ -136,14 +129,11 @@ pub fn rotate(args: TokenArgs, context: &Context) -> anyhow::Result<()> {
     let store = open_store(&deploy.worker_name, &env)?;
     let client = cloudflare(&deploy, &env)?;
     let token = Secret::generate();
-    store
-        .set("MOLTBOT_GATEWAY_TOKEN", token)
-        .map_err(|error| UserError::new(error.to_string(), "check the secret store"))?;
-    let mut state =
-        DeployState::load(&args.dir).map_err(|error| UserError::new(error.to_string(), "check the deploy folder"))?;
+    store.set("MOLTBOT_GATEWAY_TOKEN", token).map_err(UserError::from)?;
+    let mut state = DeployState::load(&args.dir).map_err(|error| UserError::from(SecretsError::State(error)))?;
     let pushed = context
         .block_on(push_secrets(&client, &store, &args.dir, &deploy.worker_name, &mut state, false))
-        .map_err(|error| push_error(error, &args.dir))?;
+        .map_err(|error| UserError::from(PushFailed { error, dir: args.dir.clone() }))?;
     output::status(format_args!(
         "new gateway token stored and pushed ({pushed} secret(s) updated). It takes effect when the container \
          next starts. Paired devices stay approved, but every client must now present the new token: browsers \
@@ -154,13 +144,48 @@ pub fn rotate(args: TokenArgs, context: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn push_error(error: DeployError, dir: &std::path::Path) -> anyhow::Error {
-    let hint = match &error {
-        DeployError::NoWorker(_) => format!("deploy it first: `molt deploy --dir {}`", dir.display()),
-        DeployError::Cloudflare { source, .. } if source.is_auth() => "check the API token with `molt doctor`".into(),
-        _ => format!("run `molt secrets push --dir {}` again", dir.display()),
-    };
-    UserError::new(error.to_string(), hint).into()
+/// Pushing the secrets to the Worker failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+struct PushFailed {
+    error: DeployError,
+    dir: PathBuf,
+}
+
+impl Hint for PushFailed {
+    fn hint(&self) -> Option<String> {
+        let dir = self.dir.display();
+        Some(match &self.error {
+            DeployError::NoWorker(_) => format!("deploy it first: `molt deploy --dir {dir}`"),
+            DeployError::Cloudflare { source, .. } if source.is_auth() => {
+                "check the API token with `molt doctor`".into()
+            }
+            _ => format!("run `molt secrets push --dir {dir}` again"),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SecretsError {
+    #[error("no local secret `{0}`")]
+    Unknown(String),
+    #[error("`{0}` is not an environment variable name")]
+    BadName(String),
+    #[error("the value is empty")]
+    Empty(String),
+    #[error("{0}")]
+    State(StateError),
+}
+
+impl Hint for SecretsError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::Unknown(_) => "see the names with `molt secrets list`".into(),
+            Self::BadName(_) => "use letters, digits and `_`, e.g. `molt secrets set ANTHROPIC_API_KEY`".into(),
+            Self::Empty(name) => format!("pipe it in: `printf %s \"$VALUE\" | molt secrets set {name}`"),
+            Self::State(_) => "check the deploy folder".into(),
+        })
+    }
 }
 
 /// The value from a hidden prompt on a terminal, else all of stdin (one trailing newline dropped).
@@ -176,11 +201,7 @@ fn read_value(name: &str) -> anyhow::Result<Secret> {
         text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_owned()
     };
     if value.is_empty() {
-        return Err(UserError::new(
-            "the value is empty",
-            format!("pipe it in: `printf %s \"$VALUE\" | molt secrets set {name}`"),
-        )
-        .into());
+        return Err(UserError::from(SecretsError::Empty(name.to_owned())).into());
     }
     Ok(Secret::new(value))
 }

@@ -13,11 +13,12 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::UserError;
 use super::context::Context;
-use super::deploy::{cloudflare, load_config};
+use super::deployment::{cloudflare, load_config};
+use super::error::{Hint, UserError};
 use super::output::{self, Paint, Stream};
 use super::{tail_gateway, tail_text};
+use crate::provision::cloudflare::CloudflareError;
 
 #[derive(Debug, Args)]
 pub struct TailArgs {
@@ -62,12 +63,10 @@ pub fn run(args: TailArgs, context: &Context) -> anyhow::Result<()> {
     let client = cloudflare(&deploy, &env)?;
     let filters = Filters::from_args(&args)?;
     context.block_on(async {
-        let session = client.create_tail(&deploy.worker_name, &filters.message()).await.map_err(|error| {
-            UserError::new(
-                error.to_string(),
-                format!("check that the Worker is deployed: `molt deploy --dir {}`", args.dir.display()),
-            )
-        })?;
+        let session = client
+            .create_tail(&deploy.worker_name, &filters.message())
+            .await
+            .map_err(|error| UserError::from(TailError::NoSession { error, dir: args.dir.clone() }))?;
         output::status(format_args!("following `{}` (Ctrl-C to stop)", deploy.worker_name));
         let result = tokio::select! {
             result = stream(&session.url, &filters, args.json) => result,
@@ -86,7 +85,7 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
     request.headers_mut().insert("Sec-WebSocket-Protocol", "trace-v1".parse().context("header")?);
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
         .await
-        .map_err(|error| UserError::new(format!("cannot open the tail WebSocket: {error}"), "run `molt tail` again"))?;
+        .map_err(|error| UserError::from(TailError::Open(error.to_string())))?;
     socket.send(Message::Text(json!({"debug": false}).to_string().into())).await.context("cannot start the stream")?;
     let paint = Paint::for_stream(Stream::Stdout);
     let mut stdout = std::io::stdout().lock();
@@ -96,11 +95,7 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
             Ok(Message::Binary(bytes)) => bytes.to_vec(),
             Ok(Message::Close(_)) => break,
             Ok(_) => continue,
-            Err(error) => {
-                return Err(
-                    UserError::new(format!("the tail WebSocket failed: {error}"), "run `molt tail` again").into()
-                );
-            }
+            Err(error) => return Err(UserError::from(TailError::Failed(error.to_string())).into()),
         };
         let Ok(event) = serde_json::from_slice::<Value>(&bytes) else {
             continue;
@@ -124,20 +119,14 @@ pub struct Filters {
 const ERROR_OUTCOMES: &[&str] = &["exception", "exceededCpu", "exceededMemory", "unknown"];
 
 impl Filters {
-    pub fn from_args(args: &TailArgs) -> anyhow::Result<Self> {
+    pub fn from_args(args: &TailArgs) -> Result<Self, UserError> {
         let mut outcomes = Vec::new();
         for status in &args.status {
             match status.as_str() {
                 "ok" => outcomes.push("ok"),
                 "error" => outcomes.extend_from_slice(ERROR_OUTCOMES),
                 "canceled" => outcomes.push("canceled"),
-                other => {
-                    return Err(UserError::new(
-                        format!("unknown status `{other}`"),
-                        "use `--status ok`, `error` or `canceled`",
-                    )
-                    .into());
-                }
+                other => return Err(TailError::UnknownStatus(other.to_owned()).into()),
             }
         }
         let methods = args.method.iter().map(|method| method.to_ascii_uppercase()).collect();
@@ -172,6 +161,30 @@ impl Filters {
             Some(text) => event.to_string().contains(text.as_str()),
             None => true,
         }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum TailError {
+    #[error("{error}")]
+    NoSession { error: CloudflareError, dir: PathBuf },
+    #[error("cannot open the tail WebSocket: {0}")]
+    Open(String),
+    #[error("the tail WebSocket failed: {0}")]
+    Failed(String),
+    #[error("unknown status `{0}`")]
+    UnknownStatus(String),
+}
+
+impl Hint for TailError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::NoSession { dir, .. } => {
+                format!("check that the Worker is deployed: `molt deploy --dir {}`", dir.display())
+            }
+            Self::Open(_) | Self::Failed(_) => "run `molt tail` again".into(),
+            Self::UnknownStatus(_) => "use `--status ok`, `error` or `canceled`".into(),
+        })
     }
 }
 

@@ -14,8 +14,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::UserError;
-use super::init::open_store;
+use super::deployment::{load_config, open_store};
+use super::error::{Hint, UserError};
 use super::output::{self, Paint, Stream};
 use super::tail_text::{format_ms, redact_tokens};
 use crate::core::secret::Secret;
@@ -75,12 +75,12 @@ pub async fn run(options: Options<'_>) -> anyhow::Result<()> {
 
 /// `MOLT_GATEWAY_TOKEN`, the deployment's stored token, or, for a loopback URL only, a local
 /// gateway's token file.
-fn token(dir: &Path, url: &str) -> anyhow::Result<Secret> {
+fn token(dir: &Path, url: &str) -> Result<Secret, UserError> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     if let Some(token) = env("MOLT_GATEWAY_TOKEN").or_else(|| env("MOLTBOT_GATEWAY_TOKEN")) {
         return Ok(Secret::new(token));
     }
-    if let Ok((_, deploy)) = super::deploy::load_config(dir)
+    if let Ok((_, deploy)) = load_config(dir)
         && let Ok(store) = open_store(&deploy.worker_name, &env)
         && let Ok(mut secrets) = store.load()
         && let Some(token) = secrets.remove("MOLTBOT_GATEWAY_TOKEN")
@@ -90,21 +90,12 @@ fn token(dir: &Path, url: &str) -> anyhow::Result<Secret> {
     let file = default_data_dir(&env).join(crate::daemon::token::TOKEN_FILE);
     match local_token_for(url, &file) {
         Some(token) => Ok(token),
-        None => Err(UserError::new(
-            "no gateway token: `MOLT_GATEWAY_TOKEN` is unset, no deployment stores one, and a local gateway's token goes to loopback URLs only",
-            "set `MOLT_GATEWAY_TOKEN`, or run `molt init` for a deployment",
-        )
-        .into()),
+        None => Err(LogsError::NoToken.into()),
     }
 }
 
-async fn connect(url: &str, token: &Secret) -> anyhow::Result<Socket> {
-    let unreachable = |reason: String| {
-        UserError::new(
-            format!("cannot connect to the gateway at `{url}`: {reason}"),
-            "start it with `molt gateway`, or pass `--url`",
-        )
-    };
+async fn connect(url: &str, token: &Secret) -> Result<Socket, UserError> {
+    let unreachable = |reason: String| LogsError::Unreachable { url: url.to_owned(), reason };
     let (mut socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async_with_config(url, None, true))
         .await
         .map_err(|_| unreachable("no answer within 10 s".into()))?
@@ -148,11 +139,9 @@ fn device_proof(token: &Secret, nonce: &str) -> Value {
     })
 }
 
-async fn request(socket: &mut Socket, id: &str, method: &str, params: Value) -> anyhow::Result<Value> {
+async fn request(socket: &mut Socket, id: &str, method: &str, params: Value) -> Result<Value, UserError> {
     let frame = json!({"type": "req", "id": id, "method": method, "params": params});
-    socket.send(Message::Text(frame.to_string().into())).await.map_err(|error| {
-        UserError::new(format!("the gateway connection failed: {error}"), "run `molt tail --gateway` again")
-    })?;
+    socket.send(Message::Text(frame.to_string().into())).await.map_err(|error| LogsError::Failed(error.to_string()))?;
     loop {
         let frame = next_json(socket).await?;
         if frame["type"] != "res" || frame["id"] != id {
@@ -163,28 +152,18 @@ async fn request(socket: &mut Socket, id: &str, method: &str, params: Value) -> 
         }
         let error = &frame["error"];
         let code = error["details"]["code"].as_str().or(error["code"].as_str()).unwrap_or("UNKNOWN");
-        let hint = match code {
-            "AUTH_TOKEN_MISMATCH" => {
-                "use the deployment's token (`molt secrets get MOLTBOT_GATEWAY_TOKEN`) or set `MOLT_GATEWAY_TOKEN`"
-            }
-            "PAIRING_REQUIRED" | "NOT_PAIRED" => {
-                "this gateway needs an approved device; run `molt tail --gateway` on its own host"
-            }
-            _ => "check the gateway's version with `molt doctor`",
-        };
-        return Err(UserError::new(
-            format!("the gateway refused `{method}`: {} ({code})", error["message"].as_str().unwrap_or_default()),
-            hint,
-        )
+        return Err(LogsError::Refused {
+            method: method.to_owned(),
+            message: error["message"].as_str().unwrap_or_default().to_owned(),
+            code: code.to_owned(),
+        }
         .into());
     }
 }
 
-async fn next_json(socket: &mut Socket) -> anyhow::Result<Value> {
+async fn next_json(socket: &mut Socket) -> Result<Value, UserError> {
     loop {
-        let message = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .map_err(|_| UserError::new("the gateway did not answer within 10 s", "check it with `molt doctor`"))?;
+        let message = tokio::time::timeout(WAIT, socket.next()).await.map_err(|_| LogsError::Silent)?;
         match message {
             Some(Ok(Message::Text(text))) => {
                 if let Ok(value) = serde_json::from_str(&text) {
@@ -194,23 +173,57 @@ async fn next_json(socket: &mut Socket) -> anyhow::Result<Value> {
             Some(Ok(Message::Close(frame))) => {
                 let reason = frame.map(|frame| frame.reason.to_string()).filter(|reason| !reason.is_empty());
                 let reason = reason.map(|reason| format!(": {reason}")).unwrap_or_default();
-                return Err(closed(&reason));
+                return Err(LogsError::Closed(reason).into());
             }
-            None => return Err(closed("")),
+            None => return Err(LogsError::Closed(String::new()).into()),
             Some(Ok(_)) => continue,
-            Some(Err(error)) => {
-                return Err(UserError::new(
-                    format!("the gateway connection failed: {error}"),
-                    "run `molt tail --gateway` again",
-                )
-                .into());
-            }
+            Some(Err(error)) => return Err(LogsError::Failed(error.to_string()).into()),
         }
     }
 }
 
-fn closed(reason: &str) -> anyhow::Error {
-    UserError::new(format!("the gateway closed the connection{reason}"), "run `molt tail --gateway` again").into()
+#[derive(Debug, thiserror::Error)]
+enum LogsError {
+    #[error(
+        "no gateway token: `MOLT_GATEWAY_TOKEN` is unset, no deployment stores one, and a local gateway's token goes to loopback URLs only"
+    )]
+    NoToken,
+    #[error("cannot connect to the gateway at `{url}`: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the gateway refused `{method}`: {message} ({code})")]
+    Refused { method: String, message: String, code: String },
+    #[error("the gateway did not answer within 10 s")]
+    Silent,
+    /// `: reason` when the close frame gave one.
+    #[error("the gateway closed the connection{0}")]
+    Closed(String),
+    #[error("the gateway connection failed: {0}")]
+    Failed(String),
+}
+
+impl Hint for LogsError {
+    fn hint(&self) -> Option<String> {
+        let again = "run `molt tail --gateway` again";
+        Some(
+            match self {
+                Self::NoToken => "set `MOLT_GATEWAY_TOKEN`, or run `molt init` for a deployment",
+                Self::Unreachable { .. } => "start it with `molt gateway`, or pass `--url`",
+                Self::Refused { code, .. } => match code.as_str() {
+                    "AUTH_TOKEN_MISMATCH" => {
+                        "use the deployment's token (`molt secrets get MOLTBOT_GATEWAY_TOKEN`) or set \
+                         `MOLT_GATEWAY_TOKEN`"
+                    }
+                    "PAIRING_REQUIRED" | "NOT_PAIRED" => {
+                        "this gateway needs an approved device; run `molt tail --gateway` on its own host"
+                    }
+                    _ => "check the gateway's version with `molt doctor`",
+                },
+                Self::Silent => "check it with `molt doctor`",
+                Self::Closed(_) | Self::Failed(_) => again,
+            }
+            .into(),
+        )
+    }
 }
 
 /// A ring line (`{ts, level, target, message, fields}`) as one readable line.
