@@ -1,53 +1,32 @@
-//! An HTTP client of the gateway's admin API for CLI commands: finds the gateway and its
-//! credentials (the local token, or an Access service token), and turns API errors into
-//! [`AdminError`]s with their hints.
+//! An HTTP client of the gateway's admin API for CLI commands: sends the credentials the
+//! resolver settled (`gateway_url::Target`), and turns API errors into [`AdminError`]s with
+//! their hints.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::error::{Hint, UserError};
+use super::gateway_url::Target;
 use crate::core::secret::Secret;
-use crate::core::settings::{GatewayFlags, Settings};
-use crate::core::url::local_token_for;
-use crate::daemon::token::TOKEN_FILE;
 
 pub struct AdminClient {
     base: String,
     http: reqwest::Client,
     token: Option<Secret>,
     access: Option<(String, Secret)>,
+    /// A loopback gateway: an Access service token is never what it lacks.
+    local: bool,
 }
 
 impl AdminClient {
-    /// `--url` or `MOLT_URL`, else the local gateway from the settings; the token from the
-    /// environment or the data directory; Access service-token headers when set.
-    pub fn from_environment(url: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<Self> {
-        let flags = GatewayFlags { data_dir: data_dir.map(Path::to_path_buf), ..GatewayFlags::default() };
-        let settings = Settings::from_process(&flags).map_err(UserError::from)?;
-        let base = match url.map(str::to_owned).or_else(|| std::env::var("MOLT_URL").ok().filter(|url| !url.is_empty()))
-        {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => {
-                let host =
-                    if settings.bind.is_unspecified() { "127.0.0.1".to_owned() } else { settings.bind.to_string() };
-                format!("http://{host}:{}", settings.port)
-            }
-        };
-        // The data directory's token belongs to the local gateway: never sent to another host.
-        let token =
-            settings.gateway_token.clone().or_else(|| local_token_for(&base, &settings.data_dir.join(TOKEN_FILE)));
-        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        let access = match (env("MOLT_ACCESS_CLIENT_ID"), env("MOLT_ACCESS_CLIENT_SECRET")) {
-            (Some(id), Some(secret)) => Some((id, Secret::new(secret))),
-            _ => None,
-        };
+    pub fn new(target: Target) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .build()
             .map_err(|error| anyhow::anyhow!("cannot build an HTTP client: {error}"))?;
-        Ok(Self { base, http, token, access })
+        let local = target.url.is_loopback();
+        Ok(Self { base: target.url.http(), http, token: target.token, access: target.access, local })
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -90,7 +69,7 @@ impl AdminClient {
             message,
             status: status.as_u16(),
             hint: body["error"]["hint"].as_str().map(str::to_owned),
-            needs_access: self.access.is_none() && !self.base.starts_with("http://127."),
+            needs_access: self.access.is_none() && !self.local,
         })
         .into())
     }

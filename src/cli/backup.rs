@@ -5,7 +5,6 @@
 //! fence it. `--offline` is for when no gateway runs: it restores, claims, snapshots and stops,
 //! exactly as a gateway start and stop would.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,15 +15,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
 use super::error::{Hint, UserError};
+use super::gateway_url::Target;
 use super::output;
 use crate::core::settings::{GatewayFlags, Settings};
 use crate::daemon::replication::{Replication, ReplicationError};
 use crate::daemon::store::{Store, StoreError};
-use crate::daemon::token;
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// The running gateway [default: http://127.0.0.1:<port>]
+    /// The running gateway's URL [env: MOLT_URL] [default: http://127.0.0.1:<port>]
     #[arg(long)]
     url: Option<String>,
     /// Port of the running gateway [env: MOLT_PORT] [default: 18789]
@@ -66,14 +65,11 @@ pub fn run(args: BackupArgs, context: &Context) -> anyhow::Result<()> {
 }
 
 async fn online(settings: &Settings, url: Option<String>) -> anyhow::Result<Value> {
-    let host = if settings.bind.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { settings.bind };
-    let base = url.unwrap_or_else(|| format!("http://{}", std::net::SocketAddr::new(host, settings.port)));
-    let (token, _) = match &settings.gateway_token {
-        Some(token) => (token.clone(), token::TokenSource::Environment),
-        None => token::load_or_generate(None, &settings.data_dir).map_err(UserError::from)?,
-    };
+    let target = Target::resolve(url.as_deref(), settings)?;
+    let base = target.url.as_str().to_owned();
+    let token = target.token.ok_or_else(|| UserError::from(BackupError::NoToken(base.clone())))?;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(300)).build().context("HTTP client")?;
-    let endpoint = format!("{}/api/admin/replication/backup", base.trim_end_matches('/'));
+    let endpoint = format!("{}/api/admin/replication/backup", target.url.http());
     let response = client.post(&endpoint).bearer_auth(token.expose()).send().await.map_err(|error| {
         UserError::from(BackupError::Unreachable { base: base.clone(), reason: without_url(&error) })
     })?;
@@ -114,6 +110,10 @@ async fn offline(settings: &Settings, force: bool) -> anyhow::Result<Value> {
 enum BackupError {
     #[error("no bucket is configured, so there is nothing to back up to")]
     NoBucket,
+    #[error(
+        "no gateway token for `{0}`: `MOLT_GATEWAY_TOKEN` is unset, and the data directory's token goes to loopback URLs only"
+    )]
+    NoToken(String),
     #[error("cannot reach the gateway at {base}: {reason}")]
     Unreachable { base: String, reason: String },
     #[error("{0}")]
@@ -137,6 +137,9 @@ impl Hint for BackupError {
                 Self::NoBucket => {
                     "set `R2_ACCESS_KEY_ID`, `R2_SECRET_ACCESS_KEY`, `R2_BUCKET_NAME` and `CF_ACCOUNT_ID` (or \
                      `MOLT_S3_ENDPOINT`)"
+                }
+                Self::NoToken(_) => {
+                    "set `MOLT_GATEWAY_TOKEN` to that gateway's token, or pass `--data-dir` of a local one"
                 }
                 Self::Unreachable { .. } => {
                     "start it with `molt gateway`, pass `--url`, or use `molt gateway backup --offline` when none runs"

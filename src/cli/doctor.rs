@@ -8,6 +8,7 @@ use clap::Args;
 use super::context::Context;
 use super::deployment::{cloudflare, load_config, load_secrets, open_store};
 use super::error::{Hint, UserError};
+use super::gateway_url;
 use super::output::{self, Paint, Stream};
 use crate::core::settings::{ANTHROPIC_BASE_URL, OPENAI_BASE_URL};
 use crate::provision::doctor::{self, Inputs, Status};
@@ -17,8 +18,8 @@ pub struct DoctorArgs {
     /// The deploy folder `molt init` wrote
     #[arg(long, env = "MOLT_DEPLOY_DIR", default_value = "molt-deploy")]
     pub dir: PathBuf,
-    /// The Worker's URL [default: `https://WORKER.SUBDOMAIN.workers.dev`]
-    #[arg(long, env = "MOLT_WORKER_URL")]
+    /// The Worker's URL [env: MOLT_URL] [default: `https://WORKER.SUBDOMAIN.workers.dev`]
+    #[arg(long)]
     pub url: Option<String>,
     /// One JSON object with every check
     #[arg(long)]
@@ -27,12 +28,13 @@ pub struct DoctorArgs {
 
 pub fn run(args: DoctorArgs, context: &Context) -> anyhow::Result<()> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let worker_url = gateway_url::resolve(args.url.as_deref()).map_err(UserError::from)?;
     let (config, deploy) = load_config(&args.dir)?;
     let store = open_store(&deploy.worker_name, &env)?;
     let inputs = Inputs {
         cloudflare: cloudflare(&deploy, &env)?,
         local: load_secrets(&store)?,
-        worker_url: args.url.clone(),
+        worker_url: worker_url.map(|url| url.http()),
         anthropic_base_url: env("ANTHROPIC_BASE_URL").unwrap_or_else(|| ANTHROPIC_BASE_URL.into()),
         openai_base_url: env("OPENAI_BASE_URL").unwrap_or_else(|| OPENAI_BASE_URL.into()),
         dir: args.dir.display().to_string(),

@@ -15,6 +15,7 @@ mod deployment;
 mod doctor;
 mod error;
 mod gateway;
+mod gateway_url;
 mod init;
 mod logging;
 mod output;

@@ -7,7 +7,9 @@ use serde_json::Value;
 use super::admin_client::AdminClient;
 use super::context::Context;
 use super::error::{Hint, UserError};
+use super::gateway_url::Target;
 use super::pair_text::{self, short};
+use crate::core::settings::{GatewayFlags, Settings};
 
 #[derive(Debug, Args)]
 pub struct PairArgs {
@@ -53,7 +55,9 @@ enum CodeCommand {
 
 pub fn run(args: PairArgs, context: &Context) -> anyhow::Result<()> {
     context.block_on(async move {
-        let client = AdminClient::from_environment(args.url.as_deref(), args.data_dir.as_deref())?;
+        let flags = GatewayFlags { data_dir: args.data_dir.clone(), ..GatewayFlags::default() };
+        let settings = Settings::from_process(&flags).map_err(UserError::from)?;
+        let client = AdminClient::new(Target::resolve(args.url.as_deref(), &settings)?)?;
         let output = execute(&client, &args.command).await?;
         if args.json { super::output::json(&output.json) } else { super::output::print(&output.text) }
     })

@@ -40,8 +40,9 @@ pub struct TailArgs {
     /// Follow the gateway daemon's own logs (`logs.tail`) instead of the Worker's
     #[arg(long)]
     pub gateway: bool,
-    /// The gateway's WebSocket URL [default: the deployment's, else ws://127.0.0.1:18789/ws]
-    #[arg(long, env = "MOLT_GATEWAY_URL")]
+    /// With `--gateway`: the gateway's URL [env: MOLT_URL] [default: http://127.0.0.1:<port from
+    /// settings>]
+    #[arg(long)]
     pub url: Option<String>,
     /// With `--gateway`: print the recent lines and exit instead of following
     #[arg(long)]

@@ -16,13 +16,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::deployment::{load_config, open_store};
 use super::error::{Hint, UserError};
+use super::gateway_url::{self, GatewayUrl};
 use super::output::{self, Paint, Stream};
 use super::tail_text::{format_ms, redact_tokens};
 use crate::core::secret::Secret;
-use crate::core::settings::default_data_dir;
-use crate::core::url::{is_loopback_url, local_token_for};
+use crate::core::settings::{GatewayFlags, Settings};
 
-const DEFAULT_URL: &str = "ws://127.0.0.1:18789/ws";
 const WAIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_secs(1);
 const CLIENT_ID: &str = "molt-cli";
@@ -41,8 +40,10 @@ pub struct Options<'a> {
 }
 
 pub async fn run(options: Options<'_>) -> anyhow::Result<()> {
-    let url = options.url.map_or_else(|| DEFAULT_URL.to_owned(), str::to_owned);
-    let token = token(options.dir, &url)?;
+    let settings = Settings::from_process(&GatewayFlags::default()).map_err(UserError::from)?;
+    let url =
+        gateway_url::resolve(options.url).map_err(UserError::from)?.unwrap_or_else(|| GatewayUrl::local(&settings));
+    let token = token(options.dir, &url, &settings)?;
     let mut socket = connect(&url, &token).await?;
     let paint = Paint::for_stream(Stream::Stdout);
     let mut cursor: Option<u64> = None;
@@ -73,12 +74,12 @@ pub async fn run(options: Options<'_>) -> anyhow::Result<()> {
     }
 }
 
-/// `MOLT_GATEWAY_TOKEN`, the deployment's stored token, or, for a loopback URL only, a local
+/// `MOLT_GATEWAY_TOKEN`, the deployment's stored token, or, for a loopback URL only, the local
 /// gateway's token file.
-fn token(dir: &Path, url: &str) -> Result<Secret, UserError> {
+fn token(dir: &Path, url: &GatewayUrl, settings: &Settings) -> Result<Secret, UserError> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    if let Some(token) = env("MOLT_GATEWAY_TOKEN").or_else(|| env("MOLTBOT_GATEWAY_TOKEN")) {
-        return Ok(Secret::new(token));
+    if let Some(token) = &settings.gateway_token {
+        return Ok(token.clone());
     }
     if let Ok((_, deploy)) = load_config(dir)
         && let Ok(store) = open_store(&deploy.worker_name, &env)
@@ -87,16 +88,14 @@ fn token(dir: &Path, url: &str) -> Result<Secret, UserError> {
     {
         return Ok(token);
     }
-    let file = default_data_dir(&env).join(crate::daemon::token::TOKEN_FILE);
-    match local_token_for(url, &file) {
-        Some(token) => Ok(token),
-        None => Err(LogsError::NoToken.into()),
-    }
+    url.local_token(&settings.data_dir).ok_or_else(|| LogsError::NoToken.into())
 }
 
-async fn connect(url: &str, token: &Secret) -> Result<Socket, UserError> {
-    let unreachable = |reason: String| LogsError::Unreachable { url: url.to_owned(), reason };
-    let (mut socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async_with_config(url, None, true))
+async fn connect(url: &GatewayUrl, token: &Secret) -> Result<Socket, UserError> {
+    let websocket = url.websocket();
+    let unreachable = |reason: String| LogsError::Unreachable { url: websocket.clone(), reason };
+    let connecting = tokio_tungstenite::connect_async_with_config(websocket.as_str(), None, true);
+    let (mut socket, _) = tokio::time::timeout(WAIT, connecting)
         .await
         .map_err(|_| unreachable("no answer within 10 s".into()))?
         .map_err(|error| unreachable(error.to_string()))?;
@@ -111,7 +110,7 @@ async fn connect(url: &str, token: &Secret) -> Result<Socket, UserError> {
         "caps": [crate::core::frames::CAP_CHAT_DELTA_TEXT],
         "auth": {"token": token.expose()},
     });
-    if !is_loopback_url(url) {
+    if !url.is_loopback() {
         params["device"] = device_proof(token, &nonce);
     }
     request(&mut socket, "connect", "connect", params).await?;
