@@ -54,7 +54,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             break
         }
         'molt;gateway;backup' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The running gateway [default: http://127.0.0.1:<port>]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The running gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port>]')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port of the running gateway [env: MOLT_PORT] [default: 18789]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the store and token live [env: MOLT_DATA_DIR]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file [env: MOLT_CONFIG]')
@@ -348,7 +348,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
         }
         'molt;doctor' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The deploy folder `molt init` wrote')
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The Worker''s URL [default: `https://WORKER.SUBDOMAIN.workers.dev`]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The Worker''s URL [env: MOLT_URL] [default: `https://WORKER.SUBDOMAIN.workers.dev`]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object with every check')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -359,7 +359,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only requests with this outcome: `ok`, `error` or `canceled` (repeatable)')
             [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Only requests with this HTTP method (repeatable)')
             [CompletionResult]::new('--search', '--search', [CompletionResultType]::ParameterName, 'Only events whose logs, exceptions or URL contain this text')
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The gateway''s WebSocket URL [default: the deployment''s, else ws://127.0.0.1:18789/ws]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'With `--gateway`: the gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per line instead of readable lines')
             [CompletionResult]::new('--gateway', '--gateway', [CompletionResultType]::ParameterName, 'Follow the gateway daemon''s own logs (`logs.tail`) instead of the Worker''s')
             [CompletionResult]::new('--no-follow', '--no-follow', [CompletionResultType]::ParameterName, 'With `--gateway`: print the recent lines and exit instead of following')

@@ -49,7 +49,7 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'molt;gateway;backup'= {
-            cand --url 'The running gateway [default: http://127.0.0.1:<port>]'
+            cand --url 'The running gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port>]'
             cand --port 'Port of the running gateway [env: MOLT_PORT] [default: 18789]'
             cand --data-dir 'Where the store and token live [env: MOLT_DATA_DIR]'
             cand --config 'Settings file [env: MOLT_CONFIG]'
@@ -295,7 +295,7 @@ set edit:completion:arg-completer[molt] = {|@words|
         }
         &'molt;doctor'= {
             cand --dir 'The deploy folder `molt init` wrote'
-            cand --url 'The Worker''s URL [default: `https://WORKER.SUBDOMAIN.workers.dev`]'
+            cand --url 'The Worker''s URL [env: MOLT_URL] [default: `https://WORKER.SUBDOMAIN.workers.dev`]'
             cand --json 'One JSON object with every check'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -305,7 +305,7 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand --status 'Only requests with this outcome: `ok`, `error` or `canceled` (repeatable)'
             cand --method 'Only requests with this HTTP method (repeatable)'
             cand --search 'Only events whose logs, exceptions or URL contain this text'
-            cand --url 'The gateway''s WebSocket URL [default: the deployment''s, else ws://127.0.0.1:18789/ws]'
+            cand --url 'With `--gateway`: the gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]'
             cand --json 'One JSON object per line instead of readable lines'
             cand --gateway 'Follow the gateway daemon''s own logs (`logs.tail`) instead of the Worker''s'
             cand --no-follow 'With `--gateway`: print the recent lines and exit instead of following'

@@ -49,7 +49,7 @@ complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_s
 complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -s h -l help -d 'Print help'
 complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -f -a "backup" -d 'Ship every change and store a snapshot in the bucket now'
 complete -c molt -n "__fish_molt_using_subcommand gateway; and not __fish_seen_subcommand_from backup help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l url -d 'The running gateway [default: http://127.0.0.1:<port>]' -r
+complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l url -d 'The running gateway\'s URL [env: MOLT_URL] [default: http://127.0.0.1:<port>]' -r
 complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l port -d 'Port of the running gateway [env: MOLT_PORT] [default: 18789]' -r
 complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l data-dir -d 'Where the store and token live [env: MOLT_DATA_DIR]' -r -F
 complete -c molt -n "__fish_molt_using_subcommand gateway; and __fish_seen_subcommand_from backup" -l config -d 'Settings file [env: MOLT_CONFIG]' -r -F
@@ -173,14 +173,14 @@ complete -c molt -n "__fish_molt_using_subcommand token; and __fish_seen_subcomm
 complete -c molt -n "__fish_molt_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Generate a new gateway token and push it to the Worker'
 complete -c molt -n "__fish_molt_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c molt -n "__fish_molt_using_subcommand doctor" -l dir -d 'The deploy folder `molt init` wrote' -r -F
-complete -c molt -n "__fish_molt_using_subcommand doctor" -l url -d 'The Worker\'s URL [default: `https://WORKER.SUBDOMAIN.workers.dev`]' -r
+complete -c molt -n "__fish_molt_using_subcommand doctor" -l url -d 'The Worker\'s URL [env: MOLT_URL] [default: `https://WORKER.SUBDOMAIN.workers.dev`]' -r
 complete -c molt -n "__fish_molt_using_subcommand doctor" -l json -d 'One JSON object with every check'
 complete -c molt -n "__fish_molt_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c molt -n "__fish_molt_using_subcommand tail" -l dir -d 'The deploy folder `molt init` wrote' -r -F
 complete -c molt -n "__fish_molt_using_subcommand tail" -l status -d 'Only requests with this outcome: `ok`, `error` or `canceled` (repeatable)' -r
 complete -c molt -n "__fish_molt_using_subcommand tail" -l method -d 'Only requests with this HTTP method (repeatable)' -r
 complete -c molt -n "__fish_molt_using_subcommand tail" -l search -d 'Only events whose logs, exceptions or URL contain this text' -r
-complete -c molt -n "__fish_molt_using_subcommand tail" -l url -d 'The gateway\'s WebSocket URL [default: the deployment\'s, else ws://127.0.0.1:18789/ws]' -r
+complete -c molt -n "__fish_molt_using_subcommand tail" -l url -d 'With `--gateway`: the gateway\'s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]' -r
 complete -c molt -n "__fish_molt_using_subcommand tail" -l json -d 'One JSON object per line instead of readable lines'
 complete -c molt -n "__fish_molt_using_subcommand tail" -l gateway -d 'Follow the gateway daemon\'s own logs (`logs.tail`) instead of the Worker\'s'
 complete -c molt -n "__fish_molt_using_subcommand tail" -l no-follow -d 'With `--gateway`: print the recent lines and exit instead of following'

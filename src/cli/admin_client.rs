@@ -1,54 +1,32 @@
-//! An HTTP client of the gateway's admin API for CLI commands: finds the gateway and its
-//! credentials (the local token, or an Access service token), and turns API errors into
-//! `error:` / `hint:` messages.
+//! An HTTP client of the gateway's admin API for CLI commands: sends the credentials the
+//! resolver settled (`gateway_url::Target`), and turns API errors into [`AdminError`]s with
+//! their hints.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::UserError;
+use super::error::{Hint, UserError};
+use super::gateway_url::Target;
 use crate::core::secret::Secret;
-use crate::core::settings::{GatewayFlags, Settings};
-use crate::core::url::local_token_for;
-use crate::daemon::token::TOKEN_FILE;
 
 pub struct AdminClient {
     base: String,
     http: reqwest::Client,
     token: Option<Secret>,
     access: Option<(String, Secret)>,
+    /// A loopback gateway: an Access service token is never what it lacks.
+    local: bool,
 }
 
 impl AdminClient {
-    /// `--url` or `MOLT_URL`, else the local gateway from the settings; the token from the
-    /// environment or the data directory; Access service-token headers when set.
-    pub fn from_environment(url: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<Self> {
-        let flags = GatewayFlags { data_dir: data_dir.map(Path::to_path_buf), ..GatewayFlags::default() };
-        let settings = Settings::from_process(&flags)
-            .map_err(|error| UserError::new(error.to_string(), "fix the setting, or pass `--url`"))?;
-        let base = match url.map(str::to_owned).or_else(|| std::env::var("MOLT_URL").ok().filter(|url| !url.is_empty()))
-        {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => {
-                let host =
-                    if settings.bind.is_unspecified() { "127.0.0.1".to_owned() } else { settings.bind.to_string() };
-                format!("http://{host}:{}", settings.port)
-            }
-        };
-        // The data directory's token belongs to the local gateway: never sent to another host.
-        let token =
-            settings.gateway_token.clone().or_else(|| local_token_for(&base, &settings.data_dir.join(TOKEN_FILE)));
-        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        let access = match (env("MOLT_ACCESS_CLIENT_ID"), env("MOLT_ACCESS_CLIENT_SECRET")) {
-            (Some(id), Some(secret)) => Some((id, Secret::new(secret))),
-            _ => None,
-        };
+    pub fn new(target: Target) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .build()
             .map_err(|error| anyhow::anyhow!("cannot build an HTTP client: {error}"))?;
-        Ok(Self { base, http, token, access })
+        let local = target.url.is_loopback();
+        Ok(Self { base: target.url.http(), http, token: target.token, access: target.access, local })
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -77,10 +55,7 @@ impl AdminClient {
         let response = request.send().await.map_err(|error| {
             let reason =
                 if error.is_connect() { "connection refused".to_owned() } else { error.without_url().to_string() };
-            UserError::new(
-                format!("cannot reach the gateway at {}: {reason}", self.base),
-                "start it with `molt gateway`, or point at a deployed one with `--url https://<worker>.workers.dev`",
-            )
+            UserError::from(AdminError::Unreachable { base: self.base.clone(), reason })
         })?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or_default();
@@ -90,12 +65,43 @@ impl AdminClient {
         let message = body["error"]["message"]
             .as_str()
             .map_or_else(|| format!("the gateway answered HTTP {status}"), str::to_owned);
-        let hint = body["error"]["hint"].as_str().map(str::to_owned).unwrap_or_else(|| match status.as_u16() {
-            401 | 403 if self.access.is_none() && !self.base.starts_with("http://127.") => {
-                "set `MOLT_ACCESS_CLIENT_ID` and `MOLT_ACCESS_CLIENT_SECRET` to an Access service token".to_owned()
+        Err(UserError::from(AdminError::Refused {
+            message,
+            status: status.as_u16(),
+            hint: body["error"]["hint"].as_str().map(str::to_owned),
+            needs_access: self.access.is_none() && !self.local,
+        })
+        .into())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("cannot reach the gateway at {base}: {reason}")]
+    Unreachable { base: String, reason: String },
+    /// An answer other than 2xx: the gateway's message and, when it gave one, its hint.
+    #[error("{message}")]
+    Refused {
+        message: String,
+        status: u16,
+        hint: Option<String>,
+        /// A remote gateway, and no Access service token was sent.
+        needs_access: bool,
+    },
+}
+
+impl Hint for AdminError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::Unreachable { .. } => {
+                "start it with `molt gateway`, or point at a deployed one with `--url https://<worker>.workers.dev`"
+                    .into()
             }
-            _ => "run `molt pair list` to see the current state".to_owned(),
-        });
-        Err(UserError { message, hint: Some(hint) }.into())
+            Self::Refused { hint: Some(hint), .. } => hint.clone(),
+            Self::Refused { status: 401 | 403, needs_access: true, .. } => {
+                "set `MOLT_ACCESS_CLIENT_ID` and `MOLT_ACCESS_CLIENT_SECRET` to an Access service token".into()
+            }
+            Self::Refused { .. } => "run `molt pair list` to see the current state".into(),
+        })
     }
 }

@@ -5,13 +5,13 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::UserError;
-use super::init::{CONFIG_FILE, load_secrets, open_store};
-use crate::core::settings::{DeploySection, FileConfig};
+use super::context::Context;
+use super::deployment::{cloudflare, load_config, open_store};
+use super::error::{Hint, UserError};
+use super::output;
 use crate::provision::cloudflare::Cloudflare;
 use crate::provision::deploy::{Deploy, DeployError, Outcome, Progress, Step};
 use crate::provision::telegram;
@@ -27,41 +27,13 @@ pub struct DeployArgs {
     pub skip_wrangler: bool,
 }
 
-/// The deploy folder's `molt.toml`, which must have a `[deploy]` section.
-pub fn load_config(dir: &Path) -> anyhow::Result<(FileConfig, DeploySection)> {
-    let path = dir.join(CONFIG_FILE);
-    let hint = format!("run `molt init --dir {}` first", dir.display());
-    let config = FileConfig::load(&path, true).map_err(|error| UserError::new(error.to_string(), hint.clone()))?;
-    let config = config.unwrap_or_default();
-    let deploy = config
-        .deploy
-        .clone()
-        .ok_or_else(|| UserError::new(format!("`{}` has no `[deploy]` section", path.display()), hint))?;
-    Ok((config, deploy))
-}
-
-/// A Cloudflare client with the token from the environment or the local store.
-pub fn cloudflare(deploy: &DeploySection, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Cloudflare> {
-    let store = open_store(&deploy.worker_name, env)?;
-    let token = match env("CLOUDFLARE_API_TOKEN") {
-        Some(token) => crate::core::secret::Secret::new(token),
-        None => load_secrets(&store)?.remove("CLOUDFLARE_API_TOKEN").ok_or_else(|| {
-            UserError::new(
-                "no Cloudflare API token: neither `CLOUDFLARE_API_TOKEN` nor the local secret store has one",
-                "set `CLOUDFLARE_API_TOKEN`, or run `molt init` to store it",
-            )
-        })?,
-    };
-    Ok(Cloudflare::new(&Cloudflare::base_url_from(env), token, deploy.account_id.clone()))
-}
-
-pub fn run(args: DeployArgs) -> anyhow::Result<()> {
+pub fn run(args: DeployArgs, context: &Context) -> anyhow::Result<()> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let (config, deploy) = load_config(&args.dir)?;
     let cloudflare = cloudflare(&deploy, &env)?;
     let store = open_store(&deploy.worker_name, &env)?;
     if let Some(note) = &store.announcement {
-        eprintln!("note: {note}");
+        output::note(note);
     }
     let wrangler = (!args.skip_wrangler).then(|| Wrangler {
         dir: args.dir.clone(),
@@ -78,24 +50,22 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
         wrangler,
         molt_binary: std::env::current_exe().ok(),
     };
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
     let mut display = Display::new();
-    let result = runtime.block_on(plan.run(&mut display));
+    let result = context.block_on(plan.run(&mut display));
     display.bar.finish_and_clear();
-    let deployed = result.map_err(|error| explain(error, &args.dir))?;
+    let deployed = result.map_err(|error| UserError::from(DeployFailed { error, dir: args.dir.clone() }))?;
     let summary = match deployed.changed {
         0 => "nothing to change: everything was already deployed".to_owned(),
         n => format!("{n} step(s) changed something"),
     };
-    eprintln!("{summary}");
-    super::output::println(&deployed.url)?;
-    eprintln!(
+    output::status(summary);
+    output::println(&deployed.url)?;
+    output::status(format_args!(
         "open `{}/#token=TOKEN` once (the page trades it for a cookie and clears it from the address bar); \
          `molt secrets get MOLTBOT_GATEWAY_TOKEN --dir {}` prints TOKEN",
         deployed.url.trim_end_matches('/'),
         args.dir.display()
-    );
+    ));
     Ok(())
 }
 
@@ -103,10 +73,23 @@ fn cloudflare_token(client: &Cloudflare) -> crate::core::secret::Secret {
     client.token().clone()
 }
 
-/// A deploy failure as the operator should read it, with the command that fixes it.
-fn explain(error: DeployError, dir: &Path) -> anyhow::Error {
+/// A deploy failure, with the command that fixes it: most of them continue where they stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+struct DeployFailed {
+    error: DeployError,
+    dir: PathBuf,
+}
+
+impl Hint for DeployFailed {
+    fn hint(&self) -> Option<String> {
+        Some(deploy_hint(&self.error, &self.dir))
+    }
+}
+
+fn deploy_hint(error: &DeployError, dir: &Path) -> String {
     let again = format!("then run `molt deploy --dir {}` again: it continues where it stopped", dir.display());
-    let hint = match &error {
+    match error {
         DeployError::Cloudflare { source, .. } if source.is_auth() => format!(
             "the API token lacks a permission (Workers Scripts, Workers R2 Storage, Access: Apps and Policies, \
              API Tokens) or is wrong; fix it with `molt init`, {again}"
@@ -134,8 +117,7 @@ fn explain(error: DeployError, dir: &Path) -> anyhow::Error {
         DeployError::State(_) | DeployError::Template(_) | DeployError::Binary { .. } => {
             format!("check that `{}` is writable, {again}", dir.display())
         }
-    };
-    UserError::new(error.to_string(), hint).into()
+    }
 }
 
 /// The progress display: a bar with the current step, finished steps printed above it.
@@ -159,7 +141,7 @@ impl Display {
         if self.fancy {
             self.bar.println(text);
         } else {
-            eprintln!("{text}");
+            output::status(text);
         }
     }
 }

@@ -3,11 +3,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use super::UserError;
+use super::context::Context;
+use super::error::{Hint, UserError};
 use super::{logging, output};
 use crate::core::settings::{GatewayFlags, LogFormat, Settings};
 use crate::daemon::token::{self, TokenSource};
@@ -47,9 +48,9 @@ enum GatewayAction {
     Backup(super::backup::BackupArgs),
 }
 
-pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
+pub fn run(args: GatewayArgs, context: &Context) -> anyhow::Result<()> {
     if let Some(GatewayAction::Backup(backup)) = args.action {
-        return super::backup::run(backup);
+        return super::backup::run(backup, context);
     }
     let flags = GatewayFlags {
         port: args.port,
@@ -62,39 +63,24 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
         config: args.config,
         insecure: args.insecure,
     };
-    let mut settings = Settings::from_process(&flags).map_err(|error| {
-        UserError::new(
-            error.to_string(),
-            "fix the value, or run `molt gateway --print-config` to see every setting and its source",
-        )
-    })?;
+    let mut settings = Settings::from_process(&flags).map_err(UserError::from)?;
     if args.print_config {
         return output::print(settings.describe());
     }
     logging::init(settings.log_format);
     let data_dir = settings.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).map_err(|error| {
-        UserError::new(
-            format!("cannot create the data directory `{}`: {error}", data_dir.display()),
-            "choose a writable directory with `molt gateway --data-dir DIR` (or `MOLT_DATA_DIR`)",
-        )
-    })?;
-    let (token, source) = token::load_or_generate(settings.gateway_token.as_ref(), &data_dir).map_err(|error| {
-        UserError::new(error.to_string(), "check the data directory's permissions, or set `MOLT_GATEWAY_TOKEN`")
-    })?;
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|error| UserError::from(GatewayError::DataDir { path: data_dir.clone(), error }))?;
+    let (token, source) =
+        token::load_or_generate(settings.gateway_token.as_ref(), &data_dir).map_err(UserError::from)?;
     settings.gateway_token = Some(token.clone());
     logging::install_panic_hook(settings.secrets().into_iter().map(|secret| secret.expose().to_owned()).collect());
 
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    context.block_on(async move {
         let address = SocketAddr::new(settings.bind, settings.port);
-        let listener = tokio::net::TcpListener::bind(address).await.map_err(|error| {
-            UserError::new(
-                format!("cannot listen on {address}: {error}"),
-                "pick another port with `molt gateway --port PORT`",
-            )
-        })?;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|error| UserError::from(GatewayError::Listen { address, error }))?;
         let local = listener.local_addr().context("cannot read the bound address")?;
         let host = if local.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { local.ip() };
         let base = format!("http://{}/", SocketAddr::new(host, local.port()));
@@ -111,16 +97,30 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
         tracing::info!(address = %local, data_dir = %data_dir.display(), "listening");
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        crate::daemon::serve(settings, listener, shutdown).await.map_err(|error| {
-            let hint = match error {
-                crate::daemon::ServeError::Fenced(_) => {
-                    "another gateway started on the same bucket and serves now; stop one of them, or give each its own `MOLT_S3_PREFIX`"
-                }
-                _ => "check that the data directory is writable and has free space",
-            };
-            anyhow::Error::new(UserError::new(error.to_string(), hint))
-        })
+        Ok(crate::daemon::serve(settings, listener, shutdown).await.map_err(UserError::from)?)
     })
+}
+
+#[derive(Debug, thiserror::Error)]
+enum GatewayError {
+    #[error("cannot create the data directory `{}`: {error}", .path.display())]
+    DataDir { path: PathBuf, error: std::io::Error },
+    #[error("cannot listen on {address}: {error}")]
+    Listen { address: SocketAddr, error: std::io::Error },
+}
+
+impl Hint for GatewayError {
+    fn hint(&self) -> Option<String> {
+        Some(
+            match self {
+                Self::DataDir { .. } => {
+                    "choose a writable directory with `molt gateway --data-dir DIR` (or `MOLT_DATA_DIR`)"
+                }
+                Self::Listen { .. } => "pick another port with `molt gateway --port PORT`",
+            }
+            .into(),
+        )
+    }
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {

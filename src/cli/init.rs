@@ -5,19 +5,22 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::Args;
 
-use super::UserError;
+use super::context::Context;
+use super::deployment::{CONFIG_FILE, load_secrets, open_store};
+use super::error::{Hint, UserError};
+use super::output;
 use super::prompt::Asker;
 use crate::core::secret::Secret;
-use crate::core::settings::{AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig};
-use crate::provision::cloudflare::Cloudflare;
+use crate::core::settings::{AccessSection, DeploySection, FileConfig, SettingsError};
+use crate::provision::cloudflare::{Cloudflare, CloudflareError};
 use crate::provision::instances::{INSTANCE_TYPES, InstanceType, RECOMMENDED};
-use crate::provision::secrets::{SecretStore, StoreChoice, config_dir};
-use crate::provision::templates;
+use crate::provision::templates::{self, TemplateError};
 
-pub const CONFIG_FILE: &str = "molt.toml";
+mod channels;
+
 const POLICIES: &[&str] = &["pairing", "allowlist", "open", "disabled"];
 const PROVIDERS: &[&str] = &["anthropic", "ai-gateway", "openai"];
 
@@ -102,7 +105,7 @@ struct Answers {
     secrets: Vec<(&'static str, Secret)>,
 }
 
-pub fn run(args: InitArgs) -> anyhow::Result<()> {
+pub fn run(args: InitArgs, context: &Context) -> anyhow::Result<()> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let interactive = !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let existing = load_existing(&args.dir)?;
@@ -120,7 +123,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
         store = open_store(&answers.worker_name, &env)?;
     }
     if let Some(note) = &store.announcement {
-        eprintln!("note: {note}");
+        output::note(note);
     }
     let mut secrets = load_secrets(&store)?;
     for (name, value) in answers.secrets.iter().cloned() {
@@ -129,7 +132,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
     if !args.no_verify
         && let Some(token) = secrets.get("CLOUDFLARE_API_TOKEN")
     {
-        verify_token(token, &answers.account_id, &env)?;
+        verify_token(token, &answers.account_id, &env, context)?;
     }
     if !secrets.contains_key("MOLTBOT_GATEWAY_TOKEN") {
         secrets.insert("MOLTBOT_GATEWAY_TOKEN".into(), gateway_token()?);
@@ -143,7 +146,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
     if telegram_webhook && !secrets.contains_key("TELEGRAM_WEBHOOK_SECRET") {
         secrets.insert("TELEGRAM_WEBHOOK_SECRET".into(), gateway_token()?);
     }
-    store.save(&secrets).map_err(|error| UserError::new(error.to_string(), STORE_HINT))?;
+    store.save(&secrets).map_err(UserError::from)?;
 
     let mut config = existing.unwrap_or_default();
     config.model.provider = Some(answers.provider.clone());
@@ -151,26 +154,12 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
     config.model.openai_base_url = answers.openai_base_url.clone();
     config.deploy = Some(answers.deploy.clone());
     let written = write_folder(&args.dir, &config)?;
-    eprintln!("{} secrets kept in {}", secrets.len(), store.location());
+    output::status(format_args!("{} secrets kept in {}", secrets.len(), store.location()));
     for path in written {
-        super::output::println(path.display())?;
+        output::println(path.display())?;
     }
-    eprintln!("next: `molt deploy --dir {}`", args.dir.display());
+    output::status(format_args!("next: `molt deploy --dir {}`", args.dir.display()));
     Ok(())
-}
-
-const STORE_HINT: &str = "unlock the OS keyring, or keep secrets in a 0600 file with `MOLT_SECRET_STORE=file`";
-
-/// The local secret store for `worker`, as `MOLT_SECRET_STORE` and the config directory say.
-pub fn open_store(worker: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<SecretStore> {
-    let choice = StoreChoice::parse(env("MOLT_SECRET_STORE").as_deref())
-        .map_err(|error| UserError::new(error.to_string(), "unset it, or set `MOLT_SECRET_STORE=file`"))?;
-    SecretStore::open(worker, &config_dir(env), choice)
-        .map_err(|error| UserError::new(error.to_string(), STORE_HINT).into())
-}
-
-pub fn load_secrets(store: &SecretStore) -> anyhow::Result<std::collections::BTreeMap<String, Secret>> {
-    store.load().map_err(|error| UserError::new(error.to_string(), STORE_HINT).into())
 }
 
 fn ask(
@@ -231,7 +220,7 @@ fn ask(
         Some("10m"),
     );
     let sleeps = sleep_after != "never";
-    let channels = ask_channels(args, asker, env, sleeps, &before.channels, &mut secrets);
+    let channels = channels::ask_channels(args, asker, env, sleeps, &before.channels, &mut secrets);
     let instance_type = ask_instance(args, asker, &before)?;
     let bucket = args.bucket.clone().or_else(|| known(&before.bucket)).unwrap_or_else(|| format!("{worker_name}-data"));
     let access = ask_access(args, asker, before.access.as_ref());
@@ -247,110 +236,6 @@ fn ask(
         channels,
     };
     Ok(Answers { account_id, worker_name, provider, deploy, model: args.model.clone(), openai_base_url, secrets })
-}
-
-fn ask_channels(
-    args: &InitArgs,
-    asker: &mut Asker,
-    env: &dyn Fn(&str) -> Option<String>,
-    sleeps: bool,
-    before: &DeployChannels,
-    secrets: &mut Vec<(&'static str, Secret)>,
-) -> DeployChannels {
-    let previous: Vec<String> =
-        [("telegram", &before.telegram), ("discord", &before.discord), ("slack", &before.slack)]
-            .iter()
-            .filter(|(_, section)| section.is_some())
-            .map(|(name, _)| (*name).to_owned())
-            .collect();
-    let given = args.channels.clone().or_else(|| (!previous.is_empty()).then_some(previous));
-    let chosen = asker.many(
-        "Channels",
-        "MOLT_CHANNELS (or --channels; `none` for none)",
-        given,
-        &["telegram", "discord", "slack"],
-    );
-    if sleeps && !chosen.is_empty() && asker.is_interactive() {
-        asker.note(
-            "the container sleeps when idle: a bot's own outbound connection does not wake it, so a polling \
-             Telegram bot or a Socket Mode Slack app goes deaf while it sleeps. Telegram webhooks and the \
-             Slack Events API wake it with each message: choose `webhook` and `events`",
-        );
-    }
-    let mut channels = DeployChannels::default();
-    let recommended = |sleeping_choice: usize| if sleeps { sleeping_choice } else { 1 - sleeping_choice };
-    for name in chosen {
-        match name.as_str() {
-            "telegram" => {
-                let mode = asker.choose(
-                    "Telegram mode",
-                    "TELEGRAM_MODE",
-                    args.telegram_mode.clone(),
-                    &["webhook", "polling"],
-                    recommended(0),
-                );
-                let dm_policy = asker.choose(
-                    "Telegram DM policy",
-                    "TELEGRAM_DM_POLICY",
-                    args.telegram_dm_policy.clone(),
-                    POLICIES,
-                    0,
-                );
-                if let Some(token) = asker.secret("Telegram bot token", "TELEGRAM_BOT_TOKEN", env("TELEGRAM_BOT_TOKEN"))
-                {
-                    secrets.push(("TELEGRAM_BOT_TOKEN", token));
-                }
-                channels.telegram = Some(ChannelSection { mode, dm_policy });
-            }
-            "discord" => {
-                let dm_policy =
-                    asker.choose("Discord DM policy", "DISCORD_DM_POLICY", args.discord_dm_policy.clone(), POLICIES, 0);
-                if let Some(token) = asker.secret("Discord bot token", "DISCORD_BOT_TOKEN", env("DISCORD_BOT_TOKEN")) {
-                    secrets.push(("DISCORD_BOT_TOKEN", token));
-                }
-                channels.discord = Some(ChannelSection { mode: "gateway".into(), dm_policy });
-            }
-            "slack" => {
-                let mode = asker.choose(
-                    "Slack mode",
-                    "SLACK_MODE",
-                    args.slack_mode.clone(),
-                    &["events", "socket"],
-                    recommended(0),
-                );
-                let dm_policy =
-                    asker.choose("Slack DM policy", "SLACK_DM_POLICY", args.slack_dm_policy.clone(), POLICIES, 0);
-                if let Some(token) = asker.secret("Slack bot token", "SLACK_BOT_TOKEN", env("SLACK_BOT_TOKEN")) {
-                    secrets.push(("SLACK_BOT_TOKEN", token));
-                }
-                let (name, label) = if mode == "events" {
-                    ("SLACK_SIGNING_SECRET", "Slack signing secret")
-                } else {
-                    ("SLACK_APP_TOKEN", "Slack app-level token")
-                };
-                if let Some(value) = asker.secret(label, name, env(name)) {
-                    secrets.push((name, value));
-                }
-                channels.slack = Some(ChannelSection { mode, dm_policy });
-            }
-            other => {
-                asker.invalid(format!("unknown channel `{other}`; expected `telegram`, `discord`, `slack` or `none`"))
-            }
-        }
-    }
-    let deaf = [(&channels.telegram, "polling", "Telegram"), (&channels.slack, "socket", "Slack")]
-        .into_iter()
-        .filter(|(section, mode, _)| section.as_ref().is_some_and(|s| s.mode == *mode))
-        .map(|(_, _, name)| name)
-        .collect::<Vec<_>>();
-    if sleeps && !deaf.is_empty() {
-        asker.note(&format!(
-            "{} will not hear messages while the container sleeps; use `--telegram-mode webhook` / \
-             `--slack-mode events`, or `--sleep-after never`",
-            deaf.join(" and ")
-        ));
-    }
-    channels
 }
 
 fn ask_instance(args: &InitArgs, asker: &mut Asker, before: &DeploySection) -> anyhow::Result<String> {
@@ -392,44 +277,69 @@ fn gateway_token() -> anyhow::Result<Secret> {
     Ok(Secret::new(hex::encode(bytes)))
 }
 
-fn verify_token(token: &Secret, account_id: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+fn verify_token(
+    token: &Secret,
+    account_id: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    context: &Context,
+) -> anyhow::Result<()> {
     let client = Cloudflare::new(&Cloudflare::base_url_from(env), token.clone(), account_id);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    match runtime.block_on(client.verify_token()) {
-        Ok(status) if status.status == "active" => Ok(()),
-        Ok(status) => Err(UserError::new(
-            format!("the Cloudflare API token is `{}`, not active", status.status),
-            "create a token at https://dash.cloudflare.com/profile/api-tokens, then run `molt init` again",
-        )
-        .into()),
-        Err(error) if error.is_auth() => Err(UserError::new(
-            error.to_string(),
-            "check `CLOUDFLARE_API_TOKEN` (create one at https://dash.cloudflare.com/profile/api-tokens), then run `molt init` again",
-        )
-        .into()),
-        Err(error) => Err(UserError::new(error.to_string(), "check the network, or run `molt init --no-verify`").into()),
-    }
+    let error = match context.block_on(client.verify_token()) {
+        Ok(status) if status.status == "active" => return Ok(()),
+        Ok(status) => InitError::TokenInactive(status.status),
+        Err(error) => InitError::Verify(error),
+    };
+    Err(UserError::from(error).into())
 }
 
-fn load_existing(dir: &Path) -> anyhow::Result<Option<FileConfig>> {
-    FileConfig::load(&dir.join(CONFIG_FILE), false).map_err(|error| {
-        UserError::new(error.to_string(), format!("fix or remove `{}`", dir.join(CONFIG_FILE).display())).into()
-    })
+fn load_existing(dir: &Path) -> Result<Option<FileConfig>, UserError> {
+    let path = dir.join(CONFIG_FILE);
+    FileConfig::load(&path, false).map_err(|error| InitError::Existing { error, path }.into())
 }
 
 fn write_folder(dir: &Path, config: &FileConfig) -> anyhow::Result<Vec<PathBuf>> {
-    let files =
-        templates::render(config).map_err(|error| UserError::new(error.to_string(), "run `molt init` again"))?;
-    let unwritable = |error: String| UserError::new(error, "choose a writable folder with `molt init --dir DIR`");
-    templates::write(dir, &files).map_err(|error| unwritable(error.to_string()))?;
+    let files = templates::render(config).map_err(|error| UserError::from(InitError::Render(error)))?;
+    templates::write(dir, &files).map_err(|error| UserError::from(InitError::Unwritable(error.to_string())))?;
     let text = format!(
         "# molt's settings: `molt gateway` reads [gateway] and [model], `molt deploy` reads [deploy].\n\
          # No secrets here: they are in the OS keyring (or the file `molt init` named).\n{}",
         toml::to_string(config).context("cannot write molt.toml")?
     );
     let path = dir.join(CONFIG_FILE);
-    std::fs::write(&path, text).map_err(|error| unwritable(format!("cannot write `{}`: {error}", path.display())))?;
+    std::fs::write(&path, text).map_err(|error| {
+        UserError::from(InitError::Unwritable(format!("cannot write `{}`: {error}", path.display())))
+    })?;
     let mut written = vec![path];
     written.extend(files.iter().map(|file| dir.join(file.name)));
     Ok(written)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum InitError {
+    #[error("the Cloudflare API token is `{0}`, not active")]
+    TokenInactive(String),
+    #[error("{0}")]
+    Verify(CloudflareError),
+    #[error("{error}")]
+    Existing { error: SettingsError, path: PathBuf },
+    #[error("{0}")]
+    Render(TemplateError),
+    #[error("{0}")]
+    Unwritable(String),
+}
+
+impl Hint for InitError {
+    fn hint(&self) -> Option<String> {
+        const TOKENS: &str = "https://dash.cloudflare.com/profile/api-tokens";
+        Some(match self {
+            Self::TokenInactive(_) => format!("create a token at {TOKENS}, then run `molt init` again"),
+            Self::Verify(error) if error.is_auth() => {
+                format!("check `CLOUDFLARE_API_TOKEN` (create one at {TOKENS}), then run `molt init` again")
+            }
+            Self::Verify(_) => "check the network, or run `molt init --no-verify`".into(),
+            Self::Existing { path, .. } => format!("fix or remove `{}`", path.display()),
+            Self::Render(_) => "run `molt init` again".into(),
+            Self::Unwritable(_) => "choose a writable folder with `molt init --dir DIR`".into(),
+        })
+    }
 }

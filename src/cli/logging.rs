@@ -5,6 +5,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use super::output::{self, Stream};
 use crate::core::settings::LogFormat;
 use crate::daemon::logs::RingLayer;
 
@@ -13,12 +14,9 @@ pub fn init(format: LogFormat) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().with_current_span(false).finish().with(RingLayer).try_init(),
-        LogFormat::Text => builder
-            .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .compact()
-            .finish()
-            .with(RingLayer)
-            .try_init(),
+        LogFormat::Text => {
+            builder.with_ansi(output::color(Stream::Stderr)).compact().finish().with(RingLayer).try_init()
+        }
     };
 }
 

@@ -1,15 +1,21 @@
-//! The command line: one module per subcommand, each with its clap `Args` and `run`.
+//! The command line: one module per subcommand, each with its clap `Args` and `run`, given the
+//! one [`Context`]; failures are reported by `error::report` (exit code 1 or 2).
 
-// Stdout goes through `output`, so a closed pipe ends a command quietly instead of panicking.
-#![deny(clippy::print_stdout)]
+// Stdout and stderr go through `output`: a closed pipe ends a command quietly instead of
+// panicking, and one rule decides colour.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod admin_client;
 mod backup;
 mod chat;
 pub mod completions;
+mod context;
 mod deploy;
+mod deployment;
 mod doctor;
+mod error;
 mod gateway;
+mod gateway_url;
 mod init;
 mod logging;
 mod output;
@@ -19,10 +25,12 @@ mod prompt;
 mod secrets;
 mod tail;
 mod tail_gateway;
+mod tail_text;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use context::Context;
 
 #[derive(Debug, Parser)]
 #[command(name = "molt", version, about = "Run your own AI assistant: deploy it, and be its gateway")]
@@ -57,59 +65,28 @@ enum Command {
     Chat(chat::ChatArgs),
 }
 
-/// A failure the user can act on: exit code 1, the message, and the next command to try.
-#[derive(Debug)]
-pub struct UserError {
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl UserError {
-    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: Some(hint.into()) }
-    }
-}
-
-impl std::fmt::Display for UserError {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for UserError {}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Gateway(args) => gateway::run(args),
-        Command::Pair(args) => pair::run(args),
-        Command::Init(args) => init::run(*args),
-        Command::Deploy(args) => deploy::run(args),
-        Command::Secrets(args) => secrets::run(args),
-        Command::Token(args) => secrets::rotate(args),
-        Command::Doctor(args) => doctor::run(args),
-        Command::Tail(args) => tail::run(args),
-        Command::Completions(args) => completions::run(args),
-        Command::Man => completions::man(),
-        Command::Chat(args) => chat::run(args),
-    };
+    let result = Context::new().and_then(|context| run(cli.command, &context));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if output::is_closed(&error) => ExitCode::SUCCESS,
-        Err(error) => report(&error),
+        Err(error) => error::report(&error),
     }
 }
 
-/// Prints `error: …` and a `hint:` line to stderr; exit 1 for user errors, 2 otherwise.
-fn report(error: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {error:#}");
-    match error.downcast_ref::<UserError>() {
-        Some(user) => {
-            if let Some(hint) = &user.hint {
-                eprintln!("hint: {hint}");
-            }
-            ExitCode::from(1)
-        }
-        None => ExitCode::from(2),
+fn run(command: Command, context: &Context) -> anyhow::Result<()> {
+    match command {
+        Command::Gateway(args) => gateway::run(args, context),
+        Command::Pair(args) => pair::run(args, context),
+        Command::Init(args) => init::run(*args, context),
+        Command::Deploy(args) => deploy::run(args, context),
+        Command::Secrets(args) => secrets::run(args, context),
+        Command::Token(args) => secrets::rotate(args, context),
+        Command::Doctor(args) => doctor::run(args, context),
+        Command::Tail(args) => tail::run(args, context),
+        Command::Completions(args) => completions::run(args),
+        Command::Man => completions::man(),
+        Command::Chat(args) => chat::run(args, context),
     }
 }

@@ -1,12 +1,15 @@
 //! `molt pair`: approve, reject, revoke and rotate devices, and answer chat-platform pairing
 //! codes, against a local gateway (its token) or a deployed one (an Access service token).
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use super::UserError;
 use super::admin_client::AdminClient;
+use super::context::Context;
+use super::error::{Hint, UserError};
+use super::gateway_url::Target;
+use super::pair_text::{self, short};
+use crate::core::settings::{GatewayFlags, Settings};
 
 #[derive(Debug, Args)]
 pub struct PairArgs {
@@ -50,17 +53,13 @@ enum CodeCommand {
     Reject { channel: String, code: String },
 }
 
-pub fn run(args: PairArgs) -> anyhow::Result<()> {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let client = AdminClient::from_environment(args.url.as_deref(), args.data_dir.as_deref())?;
+pub fn run(args: PairArgs, context: &Context) -> anyhow::Result<()> {
+    context.block_on(async move {
+        let flags = GatewayFlags { data_dir: args.data_dir.clone(), ..GatewayFlags::default() };
+        let settings = Settings::from_process(&flags).map_err(UserError::from)?;
+        let client = AdminClient::new(Target::resolve(args.url.as_deref(), &settings)?)?;
         let output = execute(&client, &args.command).await?;
-        if args.json {
-            super::output::println(serde_json::to_string_pretty(&output.json).unwrap_or_default())
-        } else {
-            super::output::print(&output.text)
-        }
+        if args.json { super::output::json(&output.json) } else { super::output::print(&output.text) }
     })
 }
 
@@ -73,7 +72,7 @@ async fn execute(client: &AdminClient, command: &PairCommand) -> anyhow::Result<
     match command {
         PairCommand::List => {
             let devices = client.get("/api/admin/devices").await?;
-            Ok(Output { text: super::pair_text::devices(&devices, crate::core::time::now_ms()), json: devices })
+            Ok(Output { text: pair_text::devices(&devices, crate::core::time::now_ms()), json: devices })
         }
         PairCommand::Approve { request_id } | PairCommand::Reject { request_id } => {
             let approve = matches!(command, PairCommand::Approve { .. });
@@ -108,7 +107,7 @@ async fn execute(client: &AdminClient, command: &PairCommand) -> anyhow::Result<
         }
         PairCommand::Code(CodeCommand::List) => {
             let codes = client.get("/api/admin/codes").await?;
-            Ok(Output { text: super::pair_text::codes(&codes, crate::core::time::now_ms()), json: codes })
+            Ok(Output { text: pair_text::codes(&codes, crate::core::time::now_ms()), json: codes })
         }
         PairCommand::Code(CodeCommand::Approve { channel, code } | CodeCommand::Reject { channel, code }) => {
             let approve = matches!(command, PairCommand::Code(CodeCommand::Approve { .. }));
@@ -129,13 +128,6 @@ fn name_of(device: &Value) -> String {
     device["displayName"].as_str().or_else(|| device["clientId"].as_str()).unwrap_or("device").to_owned()
 }
 
-/// The first block of a request id (a UUID) or the first 12 characters of a device id: enough
-/// to tell them apart, and accepted back as a prefix.
-pub fn short(id: &str) -> &str {
-    let end = id.find('-').unwrap_or(12).min(12);
-    id.get(..end).unwrap_or(id)
-}
-
 /// Turns a unique prefix (at least 4 characters) of an id into the whole id.
 async fn resolve(client: &AdminClient, list: &str, field: &str, given: &str) -> anyhow::Result<String> {
     let devices = client.get("/api/admin/devices").await?;
@@ -151,17 +143,30 @@ async fn resolve(client: &AdminClient, list: &str, field: &str, given: &str) -> 
     }
     let matches: Vec<&String> = ids.iter().filter(|id| given.len() >= 4 && id.starts_with(given)).collect();
     let what = if list == "pending" { "waiting request" } else { "paired device" };
+    let given = given.to_owned();
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(UserError::new(
-            format!("no {what} matches `{given}`"),
-            "run `molt pair list` to see the current ids (requests expire after 5 minutes)",
+        [] => Err(UserError::from(PairError::NoMatch { what, given }).into()),
+        _ => Err(UserError::from(PairError::Ambiguous { what, given, count: matches.len() }).into()),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PairError {
+    #[error("no {what} matches `{given}`")]
+    NoMatch { what: &'static str, given: String },
+    #[error("`{given}` matches {count} {what}s")]
+    Ambiguous { what: &'static str, given: String, count: usize },
+}
+
+impl Hint for PairError {
+    fn hint(&self) -> Option<String> {
+        Some(
+            match self {
+                Self::NoMatch { .. } => "run `molt pair list` to see the current ids (requests expire after 5 minutes)",
+                Self::Ambiguous { .. } => "give more characters of the id",
+            }
+            .into(),
         )
-        .into()),
-        _ => Err(UserError::new(
-            format!("`{given}` matches {} {what}s", matches.len()),
-            "give more characters of the id",
-        )
-        .into()),
     }
 }

@@ -2,7 +2,12 @@
 
 use serde_json::Value;
 
-use super::pair::short;
+/// The first block of a request id (a UUID) or the first 12 characters of a device id: enough
+/// to tell them apart, and accepted back as a prefix.
+pub fn short(id: &str) -> &str {
+    let end = id.find('-').unwrap_or(12).min(12);
+    id.get(..end).unwrap_or(id)
+}
 
 /// `3 min ago`, `in 4 min`.
 pub fn relative(ms: i64, now: i64) -> String {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use dialoguer::theme::SimpleTheme;
 use dialoguer::{Confirm, Input, MultiSelect, Password, Select};
 
-use super::UserError;
+use super::error::{Hint, UserError};
 use crate::core::secret::Secret;
 
 pub struct Asker {
@@ -202,7 +202,7 @@ impl Asker {
     }
 
     pub fn note(&mut self, text: &str) {
-        eprintln!("note: {text}");
+        super::output::note(text);
     }
 
     pub fn invalid(&mut self, message: String) {
@@ -210,9 +210,9 @@ impl Asker {
     }
 
     /// One error naming every invalid and missing value.
-    pub fn finish(self) -> anyhow::Result<()> {
+    pub fn finish(self) -> Result<(), UserError> {
         if let Some(failure) = self.failure {
-            return Err(UserError::new(format!("the prompt stopped: {failure}"), "run `molt init` again").into());
+            return Err(PromptError::Stopped(failure).into());
         }
         let mut problems = self.invalid;
         if !self.missing.is_empty() {
@@ -222,11 +222,27 @@ impl Asker {
         if problems.is_empty() {
             return Ok(());
         }
-        Err(UserError::new(
-            problems.join("\n"),
-            "set secrets in the environment and the rest as flags (`molt init --help` lists them), then run \
-             `molt init --non-interactive` again, or run `molt init` in a terminal to be asked",
-        )
-        .into())
+        Err(PromptError::Incomplete(problems.join("\n")).into())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PromptError {
+    #[error("the prompt stopped: {0}")]
+    Stopped(String),
+    /// Every invalid and missing value, one a line.
+    #[error("{0}")]
+    Incomplete(String),
+}
+
+impl Hint for PromptError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::Stopped(_) => "run `molt init` again".into(),
+            Self::Incomplete(_) => "set secrets in the environment and the rest as flags (`molt init --help` lists \
+                                    them), then run `molt init --non-interactive` again, or run `molt init` in a \
+                                    terminal to be asked"
+                .into(),
+        })
     }
 }

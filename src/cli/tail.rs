@@ -2,21 +2,23 @@
 //! filters, its `trace-v1` WebSocket opened with `{"debug": false}`, the session deleted on
 //! exit), printed as readable lines —
 //! coloured on a terminal unless `NO_COLOR` — or as JSON; `--gateway` follows the daemon's own
-//! log stream instead (`tail_gateway.rs`).
+//! log stream instead (`tail_gateway.rs`); both print through `tail_text.rs`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::UserError;
-use super::deploy::{cloudflare, load_config};
-use super::tail_gateway;
+use super::context::Context;
+use super::deployment::{cloudflare, load_config};
+use super::error::{Hint, UserError};
+use super::output::{self, Paint, Stream};
+use super::{tail_gateway, tail_text};
+use crate::provision::cloudflare::CloudflareError;
 
 #[derive(Debug, Args)]
 pub struct TailArgs {
@@ -38,65 +40,42 @@ pub struct TailArgs {
     /// Follow the gateway daemon's own logs (`logs.tail`) instead of the Worker's
     #[arg(long)]
     pub gateway: bool,
-    /// The gateway's WebSocket URL [default: the deployment's, else ws://127.0.0.1:18789/ws]
-    #[arg(long, env = "MOLT_GATEWAY_URL")]
+    /// With `--gateway`: the gateway's URL [env: MOLT_URL] [default: http://127.0.0.1:<port from
+    /// settings>]
+    #[arg(long)]
     pub url: Option<String>,
     /// With `--gateway`: print the recent lines and exit instead of following
     #[arg(long)]
     pub no_follow: bool,
 }
 
-/// Colours on a terminal, unless `NO_COLOR` is set.
-pub struct Paint(pub bool);
-
-impl Paint {
-    pub fn detect() -> Self {
-        Self(std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) && std::io::stdout().is_terminal())
-    }
-
-    pub fn red(&self, text: &str) -> String {
-        self.code("31", text)
-    }
-    pub fn yellow(&self, text: &str) -> String {
-        self.code("33", text)
-    }
-    pub fn green(&self, text: &str) -> String {
-        self.code("32", text)
-    }
-    pub fn dim(&self, text: &str) -> String {
-        self.code("2", text)
-    }
-
-    fn code(&self, code: &str, text: &str) -> String {
-        if self.0 { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
-    }
-}
-
-pub fn run(args: TailArgs) -> anyhow::Result<()> {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
+pub fn run(args: TailArgs, context: &Context) -> anyhow::Result<()> {
     if args.gateway {
-        return runtime.block_on(tail_gateway::run(&args));
+        let options = tail_gateway::Options {
+            url: args.url.as_deref(),
+            dir: &args.dir,
+            json: args.json,
+            follow: !args.no_follow,
+        };
+        return context.block_on(tail_gateway::run(options));
     }
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let (_, deploy) = load_config(&args.dir)?;
     let client = cloudflare(&deploy, &env)?;
     let filters = Filters::from_args(&args)?;
-    runtime.block_on(async {
-        let session = client.create_tail(&deploy.worker_name, &filters.message()).await.map_err(|error| {
-            UserError::new(
-                error.to_string(),
-                format!("check that the Worker is deployed: `molt deploy --dir {}`", args.dir.display()),
-            )
-        })?;
-        eprintln!("following `{}` (Ctrl-C to stop)", deploy.worker_name);
+    context.block_on(async {
+        let session = client
+            .create_tail(&deploy.worker_name, &filters.message())
+            .await
+            .map_err(|error| UserError::from(TailError::NoSession { error, dir: args.dir.clone() }))?;
+        output::status(format_args!("following `{}` (Ctrl-C to stop)", deploy.worker_name));
         let result = tokio::select! {
             result = stream(&session.url, &filters, args.json) => result,
             _ = tokio::signal::ctrl_c() => Ok(()),
         };
         // The session is deleted whatever happened, so it does not linger on the account.
         if let Err(error) = client.delete_tail(&deploy.worker_name, &session.id).await {
-            eprintln!("warning: cannot delete the tail session: {error}");
+            output::warning(format_args!("cannot delete the tail session: {error}"));
         }
         result
     })
@@ -107,9 +86,9 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
     request.headers_mut().insert("Sec-WebSocket-Protocol", "trace-v1".parse().context("header")?);
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
         .await
-        .map_err(|error| UserError::new(format!("cannot open the tail WebSocket: {error}"), "run `molt tail` again"))?;
+        .map_err(|error| UserError::from(TailError::Open(error.to_string())))?;
     socket.send(Message::Text(json!({"debug": false}).to_string().into())).await.context("cannot start the stream")?;
-    let paint = Paint::detect();
+    let paint = Paint::for_stream(Stream::Stdout);
     let mut stdout = std::io::stdout().lock();
     while let Some(message) = socket.next().await {
         let bytes = match message {
@@ -117,11 +96,7 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
             Ok(Message::Binary(bytes)) => bytes.to_vec(),
             Ok(Message::Close(_)) => break,
             Ok(_) => continue,
-            Err(error) => {
-                return Err(
-                    UserError::new(format!("the tail WebSocket failed: {error}"), "run `molt tail` again").into()
-                );
-            }
+            Err(error) => return Err(UserError::from(TailError::Failed(error.to_string())).into()),
         };
         let Ok(event) = serde_json::from_slice::<Value>(&bytes) else {
             continue;
@@ -129,8 +104,8 @@ async fn stream(url: &str, filters: &Filters, as_json: bool) -> anyhow::Result<(
         if !filters.keeps(&event) {
             continue;
         }
-        let text = redact_tokens(&if as_json { event.to_string() } else { render(&event, &paint) });
-        super::output::line(&mut stdout, text)?;
+        let text = tail_text::redact_tokens(&if as_json { event.to_string() } else { render(&event, &paint) });
+        output::line(&mut stdout, text)?;
     }
     Ok(())
 }
@@ -145,20 +120,14 @@ pub struct Filters {
 const ERROR_OUTCOMES: &[&str] = &["exception", "exceededCpu", "exceededMemory", "unknown"];
 
 impl Filters {
-    pub fn from_args(args: &TailArgs) -> anyhow::Result<Self> {
+    pub fn from_args(args: &TailArgs) -> Result<Self, UserError> {
         let mut outcomes = Vec::new();
         for status in &args.status {
             match status.as_str() {
                 "ok" => outcomes.push("ok"),
                 "error" => outcomes.extend_from_slice(ERROR_OUTCOMES),
                 "canceled" => outcomes.push("canceled"),
-                other => {
-                    return Err(UserError::new(
-                        format!("unknown status `{other}`"),
-                        "use `--status ok`, `error` or `canceled`",
-                    )
-                    .into());
-                }
+                other => return Err(TailError::UnknownStatus(other.to_owned()).into()),
             }
         }
         let methods = args.method.iter().map(|method| method.to_ascii_uppercase()).collect();
@@ -196,9 +165,33 @@ impl Filters {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+enum TailError {
+    #[error("{error}")]
+    NoSession { error: CloudflareError, dir: PathBuf },
+    #[error("cannot open the tail WebSocket: {0}")]
+    Open(String),
+    #[error("the tail WebSocket failed: {0}")]
+    Failed(String),
+    #[error("unknown status `{0}`")]
+    UnknownStatus(String),
+}
+
+impl Hint for TailError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::NoSession { dir, .. } => {
+                format!("check that the Worker is deployed: `molt deploy --dir {}`", dir.display())
+            }
+            Self::Open(_) | Self::Failed(_) => "run `molt tail` again".into(),
+            Self::UnknownStatus(_) => "use `--status ok`, `error` or `canceled`".into(),
+        })
+    }
+}
+
 /// One trace event as readable lines: the request, then its logs and exceptions.
 pub fn render(event: &Value, paint: &Paint) -> String {
-    let time = event["eventTimestamp"].as_i64().map(format_ms).unwrap_or_default();
+    let time = event["eventTimestamp"].as_i64().map(tail_text::format_ms).unwrap_or_default();
     let outcome = event["outcome"].as_str().unwrap_or("unknown");
     let request = &event["event"]["request"];
     let head = match request["method"].as_str() {
@@ -237,73 +230,9 @@ pub fn render(event: &Value, paint: &Paint) -> String {
     out
 }
 
-/// `token=<value>` (an old sign-in link's query, a header dump) → `token=[redacted]`, so what
-/// `molt tail` prints never carries a gateway token.
-pub fn redact_tokens(text: &str) -> String {
-    const KEY: &str = "token=";
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(KEY) {
-        let (before, after) = rest.split_at(at + KEY.len());
-        out.push_str(before);
-        let end = after
-            .find(|c: char| matches!(c, '&' | '#' | '"' | '\'' | ' ' | ';' | ',') || c.is_whitespace() || c == '\\')
-            .unwrap_or(after.len());
-        if end > 0 {
-            out.push_str("[redacted]");
-        }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn format_ms(ms: i64) -> String {
-    let seconds = ms.div_euclid(1000);
-    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        ms.rem_euclid(1000)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_are_utc_iso_8601() {
-        assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_ms(1_795_953_600_123), "2026-11-29T12:00:00.123Z");
-    }
-
-    #[test]
-    fn token_values_are_redacted() {
-        assert_eq!(
-            redact_tokens("GET https://molt.ada.workers.dev/?session=s&token=abc123&x=1 200"),
-            "GET https://molt.ada.workers.dev/?session=s&token=[redacted]&x=1 200"
-        );
-        assert_eq!(
-            redact_tokens(r#"{"url":"https://m.dev/?token=s3cret"}"#),
-            r#"{"url":"https://m.dev/?token=[redacted]"}"#
-        );
-        assert_eq!(redact_tokens("/#token=abc"), "/#token=[redacted]");
-        assert_eq!(redact_tokens("no secrets, token= empty"), "no secrets, token= empty");
-    }
 
     #[test]
     fn a_fetch_event_renders_its_request_logs_and_exceptions() {
@@ -315,11 +244,11 @@ mod tests {
             "logs": [{"message": ["container starting", 3], "level": "warn", "timestamp": 1}],
             "exceptions": [{"name": "Error", "message": "boom", "timestamp": 2}],
         });
-        let text = render(&event, &Paint(false));
+        let text = render(&event, &Paint::new(false));
         assert_eq!(
             text,
             "2026-11-29T12:00:00.000Z POST https://molt.ada.workers.dev/api/admin 500 exception\n  (warn) container starting 3\n  ✘ Error: boom"
         );
-        assert!(render(&event, &Paint(true)).contains("\x1b[31m"));
+        assert!(render(&event, &Paint::new(true)).contains("\x1b[31m"));
     }
 }

@@ -13,7 +13,8 @@ use ratatui::style::{Color, Modifier, Style};
 
 use super::app::App;
 
-/// Colours, or none at all when `NO_COLOR` is set: then emphasis is bold, dim and reverse only.
+/// Colours, or none at all (then emphasis is bold, dim and reverse only), as `molt chat` decides
+/// by the CLI's one rule: a terminal, and `NO_COLOR` unset or empty.
 #[derive(Debug, Clone, Copy)]
 pub struct Theme {
     pub color: bool,
