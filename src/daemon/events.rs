@@ -1,7 +1,9 @@
-//! The event bus: gateway-wide events (session list changes, pairing, shutdown) fanned out to
-//! every listener, and each session's `chat` events delivered only to the listeners of that
-//! session. Every event is serialised once, and a `chat` event nobody follows is not
-//! serialised at all.
+//! The event bus: gateway-wide events on one feed per scope (session list changes on
+//! `operator.read`'s, device and code pairing on `operator.pairing`'s, the audit on
+//! `operator.admin`'s), and each session's `chat` events delivered only to the listeners of
+//! that session. A listener takes the feeds it may and wants to hear, so no connection wakes
+//! for an event it would drop. Every event is serialised once, and a `chat` event nobody
+//! follows is not serialised at all.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -42,25 +44,44 @@ pub const SESSION_CAPACITY: usize = 256;
 
 #[derive(Clone)]
 pub struct EventBus {
-    sender: broadcast::Sender<Arc<Broadcast>>,
+    /// One feed per scope, in `FEEDS` order.
+    feeds: Arc<[broadcast::Sender<Arc<Broadcast>>; 4]>,
     sessions: Arc<Sessions>,
+}
+
+/// The scopes with a feed of their own.
+pub const FEEDS: [Scope; 4] = [Scope::Read, Scope::Write, Scope::Admin, Scope::Pairing];
+
+fn feed_index(scope: Scope) -> usize {
+    match scope {
+        Scope::Read => 0,
+        Scope::Write => 1,
+        Scope::Admin => 2,
+        Scope::Pairing => 3,
+    }
 }
 
 impl Default for EventBus {
     fn default() -> Self {
-        Self { sender: broadcast::Sender::new(CAPACITY), sessions: Arc::default() }
+        Self { feeds: Arc::new(std::array::from_fn(|_| broadcast::Sender::new(CAPACITY))), sessions: Arc::default() }
     }
 }
 
 impl EventBus {
+    /// Sends a gateway-wide event to the listeners of `scope`'s feed.
     pub fn publish(&self, event: &'static str, scope: Scope, payload: &impl Serialize) {
+        let sender = &self.feeds[feed_index(scope)];
+        if sender.receiver_count() == 0 {
+            return;
+        }
         let payload = serde_json::to_string(payload).unwrap_or_else(|_| "{}".into());
-        // No receivers is fine: nobody is connected.
-        let _ = self.sender.send(Arc::new(Broadcast { event, payload, scope }));
+        // The last listener may have left since: nothing to do then.
+        let _ = sender.send(Arc::new(Broadcast { event, payload, scope }));
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Broadcast>> {
-        self.sender.subscribe()
+    /// The gateway-wide events of `scope` from now on.
+    pub fn subscribe(&self, scope: Scope) -> broadcast::Receiver<Arc<Broadcast>> {
+        self.feeds[feed_index(scope)].subscribe()
     }
 
     /// `sessions.changed`, for the connections that asked for session list changes.
@@ -153,7 +174,7 @@ mod tests {
     #[test]
     fn chat_events_reach_only_the_listeners_of_their_session() {
         let bus = EventBus::default();
-        let mut global = bus.subscribe();
+        let mut global = bus.subscribe(Scope::Read);
         let mut first = bus.subscribe_session(&SessionKey::parse("a").unwrap());
         let mut second = bus.subscribe_session(&SessionKey::parse("a").unwrap());
         let mut other = bus.subscribe_session(&SessionKey::parse("b").unwrap());

@@ -5,12 +5,15 @@ use std::convert::Infallible;
 use axum::Json;
 use axum::extract::{Path, Query};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::error::ApiError;
 use crate::core::pairing::DmPolicy;
+use crate::core::scopes::Scope;
 use crate::daemon::auth::admin::Admin;
 use crate::daemon::pairing::channel_name;
 
@@ -149,27 +152,21 @@ fn admin_event(bus_event: &str) -> Option<&'static str> {
 }
 
 pub async fn events(admin: Admin) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let receiver = admin.gateway.events.subscribe();
-    let closing = admin.gateway.close_connections.clone();
-    let stream = futures_util::stream::unfold((receiver, closing), |(mut receiver, closing)| async move {
-        loop {
-            let received = tokio::select! {
-                received = receiver.recv() => received,
-                () = closing.cancelled() => return None,
-            };
-            match received {
-                Ok(event) => {
-                    if let Some(name) = admin_event(event.event) {
-                        return Some((Ok(Event::default().event(name).data("{}")), (receiver, closing)));
-                    }
-                }
+    let bus = &admin.gateway.events;
+    let feeds = futures_util::stream::select(
+        BroadcastStream::new(bus.subscribe(Scope::Pairing)),
+        BroadcastStream::new(bus.subscribe(Scope::Admin)),
+    );
+    let closing = admin.gateway.close_connections.clone().cancelled_owned();
+    let stream = feeds
+        .filter_map(|received| async move {
+            let name = match received {
+                Ok(event) => admin_event(event.event)?,
                 // Fell behind: ask the page to refetch everything.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    return Some((Ok(Event::default().event("devices").data("{}")), (receiver, closing)));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    });
+                Err(BroadcastStreamRecvError::Lagged(_)) => "devices",
+            };
+            Some(Ok(Event::default().event(name).data("{}")))
+        })
+        .take_until(closing);
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

@@ -36,7 +36,7 @@ fn request(device: &str, scopes: &[&str]) -> PendingDevice {
 async fn a_repeated_request_keeps_its_id_and_a_changed_one_supersedes_it() {
     let dir = tempfile::tempdir().unwrap();
     let (pairing, events) = pairing(dir.path());
-    let mut bus = events.subscribe();
+    let mut bus = events.subscribe(crate::core::scopes::Scope::Pairing);
     let (first, mut first_waiter) = pairing.request(request("d1", &["operator.read"]));
     let (again, _) = pairing.request(request("d1", &["operator.read"]));
     assert_eq!(first.request_id, again.request_id);

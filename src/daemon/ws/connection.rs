@@ -7,7 +7,6 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
-use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::cumulative::Cumulative;
@@ -19,7 +18,7 @@ use crate::core::frames::{self, CAP_CHAT_DELTA_TEXT, ErrorShape, FrameError, Req
 use crate::core::protocol::events::{self, Challenge, Shutdown, Tick};
 use crate::core::scopes::Scope;
 use crate::core::time::now_ms;
-use crate::daemon::events::{Broadcast, ChatBroadcast};
+use crate::daemon::events::ChatBroadcast;
 use crate::daemon::state::{Gateway, Peer};
 
 /// The close code for a client too slow for its events (as OpenClaw closes a slow consumer).
@@ -45,7 +44,12 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
     else {
         return;
     };
-    let events = gateway.events.subscribe();
+    // The feeds of the scopes this connection holds, from before `hello-ok`; the session list's
+    // (`operator.read`) only on `sessions.subscribe`.
+    let mut follows = Follows::default();
+    for scope in [Scope::Pairing, Scope::Admin] {
+        follows.listen(&gateway.events, scope, authorized.grants.allows(scope));
+    }
     let Some(registration) = admission::register(&gateway, &authorized, peer, &outbox, &request_id).await else {
         return;
     };
@@ -69,10 +73,10 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
         authorized,
         outbox,
         frames: EventFrames { seq: 0, cumulative },
-        follows: Follows::default(),
+        follows,
         conn_id,
     };
-    connected.serve(incoming, events, revoked).await;
+    connected.serve(incoming, revoked).await;
     tracing::debug!(conn = %connected.conn_id, "client disconnected");
     drop(registration);
 }
@@ -99,22 +103,15 @@ struct Connected {
 impl Connected {
     /// Requests, gateway-wide and followed events and ticks until the client leaves, the
     /// device is revoked or its token expires, the client falls behind, or the gateway stops.
-    async fn serve(
-        &mut self,
-        mut incoming: Incoming,
-        mut events: broadcast::Receiver<Arc<Broadcast>>,
-        revoked: CancellationToken,
-    ) {
+    async fn serve(&mut self, mut incoming: Incoming, revoked: CancellationToken) {
         let expired = expiry(self.authorized.device_token.as_ref().map(|(_, expires_ms)| *expires_ms));
         tokio::pin!(expired);
         let every = self.gateway.settings.tick_interval;
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        let reads = self.authorized.grants.allows(Scope::Read);
         loop {
             let flow = tokio::select! {
                 frame = incoming.next() => self.on_frame(frame).await,
-                event = events.recv() => self.on_event(event),
-                followed = self.follows.next(), if reads => self.on_followed(followed),
+                followed = self.follows.next() => self.on_followed(followed),
                 _ = tick.tick() => Flow::Send(self.frames.event(events::TICK, &encode(&Tick { ts: now_ms() }))),
                 () = self.outbox.closed() => Flow::Stop,
                 () = revoked.cancelled() => {
@@ -126,7 +123,7 @@ impl Connected {
                     Flow::Stop
                 }
                 () = self.gateway.close_connections.cancelled() => {
-                    self.on_stop(&mut events);
+                    self.on_stop();
                     Flow::Stop
                 }
             };
@@ -180,21 +177,11 @@ impl Connected {
         }
     }
 
-    fn on_event(&mut self, event: Result<Arc<Broadcast>, RecvError>) -> Flow {
-        match event {
-            Ok(event) if wanted(&self.authorized, &self.follows, &event) => {
-                Flow::Send(self.frames.event(event.event, &event.payload))
-            }
-            Ok(_) => Flow::Continue,
-            Err(RecvError::Lagged(missed)) => self.too_slow(missed, "the event stream"),
-            Err(RecvError::Closed) => Flow::Stop,
-        }
-    }
-
     fn on_followed(&mut self, followed: Followed) -> Flow {
         match followed {
             Followed::Chat(chat) => Flow::Send(self.frames.chat(&chat)),
-            Followed::Missed(missed) => self.too_slow(missed, "a session's events"),
+            Followed::Event(event) => Flow::Send(self.frames.event(event.event, &event.payload)),
+            Followed::Missed(missed) => self.too_slow(missed, "its events"),
         }
     }
 
@@ -206,13 +193,10 @@ impl Connected {
 
     /// The gateway stops: events published before the stop (the aborted runs' last words) go
     /// out first, then `shutdown`, then close 1012.
-    fn on_stop(&mut self, events: &mut broadcast::Receiver<Arc<Broadcast>>) {
-        for chat in self.follows.ready() {
-            let _ = self.outbox.push(self.frames.chat(&chat));
-        }
-        while let Ok(event) = events.try_recv() {
-            if wanted(&self.authorized, &self.follows, &event) {
-                let _ = self.outbox.push(self.frames.event(event.event, &event.payload));
+    fn on_stop(&mut self) {
+        for followed in self.follows.ready() {
+            if let Flow::Send(frame) = self.on_followed(followed) {
+                let _ = self.outbox.push(frame);
             }
         }
         let shutdown = match self.gateway.stop_reason() {
@@ -253,12 +237,6 @@ impl EventFrames {
             None => self.event(events::CHAT, &chat.payload),
         }
     }
-}
-
-/// Whether a gateway-wide event goes to this connection: its scopes allow it, and session list
-/// changes only once it asked for them.
-fn wanted(authorized: &Authorized, follows: &Follows, event: &Broadcast) -> bool {
-    authorized.grants.allows(event.scope) && (event.event != events::SESSIONS_CHANGED || follows.session_list)
 }
 
 /// An event's payload as JSON text.

@@ -1,7 +1,8 @@
 //! What one connection follows: the `chat` events of the sessions it takes part in (it sent
-//! to them, read their history or asked with `sessions.messages.subscribe`), and the session
-//! list's changes once it asked with `sessions.subscribe`. A turn thus costs the same
-//! whatever the number of connected clients.
+//! to them, read their history or asked with `sessions.messages.subscribe`), the session
+//! list's changes once it asked with `sessions.subscribe`, and the gateway-wide feeds of the
+//! scopes it holds (pairing, admin). A turn thus costs the same whatever the number of
+//! connected clients.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,15 +13,17 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::core::ids::SessionKey;
-use crate::daemon::events::{ChatBroadcast, EventBus};
+use crate::core::scopes::Scope;
+use crate::daemon::events::{Broadcast, ChatBroadcast, EventBus};
 
 /// Sessions one connection follows at once; following one more forgets the oldest.
 pub const MAX_FOLLOWED: usize = 64;
 
-/// One step of a followed session's stream.
+/// One step of what the connection follows.
 pub enum Followed {
     Chat(Arc<ChatBroadcast>),
-    /// The connection fell this many events behind on one session.
+    Event(Arc<Broadcast>),
+    /// The connection fell this many events behind on one session or feed.
     Missed(u64),
 }
 
@@ -28,8 +31,7 @@ pub enum Followed {
 pub struct Follows {
     streams: StreamMap<SessionKey, BroadcastStream<Arc<ChatBroadcast>>>,
     order: VecDeque<SessionKey>,
-    /// `sessions.changed` events are sent (`sessions.subscribe`).
-    pub session_list: bool,
+    feeds: StreamMap<Scope, BroadcastStream<Arc<Broadcast>>>,
 }
 
 impl Follows {
@@ -55,24 +57,42 @@ impl Follows {
         self.streams.remove(session);
     }
 
-    /// The next event of any followed session; pending while none is followed.
-    pub async fn next(&mut self) -> Followed {
-        if self.streams.is_empty() {
-            return std::future::pending().await;
+    /// Hears `scope`'s gateway-wide feed from now on (`true`), or no longer.
+    pub fn listen(&mut self, bus: &EventBus, scope: Scope, on: bool) {
+        if !on {
+            self.feeds.remove(&scope);
+        } else if !self.feeds.contains_key(&scope) {
+            self.feeds.insert(scope, BroadcastStream::new(bus.subscribe(scope)));
         }
-        match self.streams.next().await {
-            Some((_, Ok(chat))) => Followed::Chat(chat),
-            Some((_, Err(BroadcastStreamRecvError::Lagged(missed)))) => Followed::Missed(missed),
-            // A session's sender lives while anyone follows it, so its stream does not end.
+    }
+
+    /// The next event of any followed session or feed; pending while there is none.
+    pub async fn next(&mut self) -> Followed {
+        let followed = match (self.streams.is_empty(), self.feeds.is_empty()) {
+            (true, true) => return std::future::pending().await,
+            (false, true) => chat(self.streams.next().await),
+            (true, false) => event(self.feeds.next().await),
+            (false, false) => tokio::select! {
+                next = self.streams.next() => chat(next),
+                next = self.feeds.next() => event(next),
+            },
+        };
+        match followed {
+            Some(followed) => followed,
+            // A sender lives while anyone listens to it, so these streams do not end.
             None => std::future::pending().await,
         }
     }
 
-    /// Events already waiting, without waiting for more (for a connection that is closing).
-    pub fn ready(&mut self) -> Vec<Arc<ChatBroadcast>> {
+    /// Events already waiting, in no particular order between sessions and feeds, without
+    /// waiting for more (for a connection that is closing).
+    pub fn ready(&mut self) -> Vec<Followed> {
         let mut ready = Vec::new();
         while let Some(Some((_, Ok(chat)))) = futures_util::FutureExt::now_or_never(self.streams.next()) {
-            ready.push(chat);
+            ready.push(Followed::Chat(chat));
+        }
+        while let Some(Some((_, Ok(event)))) = futures_util::FutureExt::now_or_never(self.feeds.next()) {
+            ready.push(Followed::Event(event));
         }
         ready
     }
@@ -81,6 +101,20 @@ impl Follows {
     pub fn followed(&self) -> Vec<&str> {
         self.order.iter().map(SessionKey::as_str).collect()
     }
+}
+
+fn chat(next: Option<(SessionKey, Result<Arc<ChatBroadcast>, BroadcastStreamRecvError>)>) -> Option<Followed> {
+    Some(match next? {
+        (_, Ok(chat)) => Followed::Chat(chat),
+        (_, Err(BroadcastStreamRecvError::Lagged(missed))) => Followed::Missed(missed),
+    })
+}
+
+fn event(next: Option<(Scope, Result<Arc<Broadcast>, BroadcastStreamRecvError>)>) -> Option<Followed> {
+    Some(match next? {
+        (_, Ok(event)) => Followed::Event(event),
+        (_, Err(BroadcastStreamRecvError::Lagged(missed))) => Followed::Missed(missed),
+    })
 }
 
 #[cfg(test)]
@@ -114,6 +148,25 @@ mod tests {
         assert!(follows.ready().is_empty());
         follows.unfollow(&key("a"));
         publish(&bus, "a", "after unfollowing");
+        assert!(follows.ready().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_feed_is_heard_only_while_listened_to() {
+        let bus = EventBus::default();
+        let mut follows = Follows::default();
+        bus.publish("sessions.changed", Scope::Read, &1);
+        follows.listen(&bus, Scope::Read, true);
+        bus.publish("device.presence", Scope::Pairing, &2);
+        bus.publish("sessions.changed", Scope::Read, &3);
+        let Followed::Event(event) = follows.next().await else { panic!("expected an event") };
+        assert_eq!(
+            (event.event, event.payload.as_str()),
+            ("sessions.changed", "3"),
+            "only what came after, on its feed"
+        );
+        follows.listen(&bus, Scope::Read, false);
+        bus.publish("sessions.changed", Scope::Read, &4);
         assert!(follows.ready().is_empty());
     }
 

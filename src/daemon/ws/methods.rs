@@ -20,6 +20,7 @@ use crate::core::protocol::sessions::{
     SessionDefaults as SessionDefaultsRow, SessionRow, SessionsList, Subscribed,
 };
 use crate::core::protocol::{Call, Method, TextBlock};
+use crate::core::scopes::Scope;
 use crate::core::time::now_ms;
 use crate::daemon::state::{Core, Gateway, Readiness};
 use crate::daemon::store::StoredMessage;
@@ -43,7 +44,7 @@ pub async fn dispatch(
         Call::LogsTail { cursor, limit } => answer(crate::daemon::logs::tail(cursor, limit)),
         Call::ChannelsStatus => Ok(json!({"channels": gateway.channels.status()})),
         Call::SessionList { subscribe } => {
-            follows.session_list = subscribe;
+            follows.listen(&gateway.events, Scope::Read, subscribe);
             answer(Subscribed { ok: true, key: None, subscribed: subscribe })
         }
         Call::SessionMessages { session_key, subscribe } => {
