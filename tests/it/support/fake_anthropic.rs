@@ -1,20 +1,18 @@
 //! Owns `FakeAnthropic`: a local fake of the Anthropic Messages API (`POST /v1/messages`,
 //! SSE streaming, real error bodies) that plays scripted replies and records every request.
-// Shared test support: each integration-test binary uses only part of it.
-#![allow(dead_code)]
-
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::recorder::word_chunks;
-pub use super::recorder::{RecordedRequest, Usage};
-use super::recorder::{Shared, Sse, json_response, last_user_text, random_id, set_header};
+pub use super::fake_provider::Usage;
+use super::fake_provider::{Script, Sse, last_user_text, word_chunks};
+pub use super::fake_server::RecordedRequest;
+use super::fake_server::{FakeServer, json_response, random_id, set_header};
 
 /// One scripted answer to one `POST /v1/messages`.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,8 +53,8 @@ impl Reply {
 
 /// A fake Anthropic server on 127.0.0.1; dropping it stops the server and its streams.
 pub struct FakeAnthropic {
-    shared: Arc<Shared<Reply>>,
-    addr: SocketAddr,
+    server: FakeServer,
+    script: Arc<Script<Reply>>,
 }
 
 impl FakeAnthropic {
@@ -71,26 +69,26 @@ impl FakeAnthropic {
     }
 
     async fn launch(key: Option<String>) -> FakeAnthropic {
-        let shared = Arc::new(Shared::new(key));
-        let router = Router::new().fallback(handle).with_state(shared.clone());
-        let addr = shared.serve(router).await;
-        FakeAnthropic { shared, addr }
+        let bound = FakeServer::bind().await;
+        let script = Arc::new(Script::new(key, bound.stopping()));
+        let router = Router::new().fallback(handle).with_state(Arc::clone(&script));
+        FakeAnthropic { server: bound.serve(router), script }
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash or `/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// Queues a reply; each valid `POST /v1/messages` takes the oldest one. With the queue
     /// empty the fake echoes `You said: <last user text>`.
     pub fn push(&self, reply: Reply) {
-        self.shared.push(reply);
+        self.script.push(reply);
     }
 
     /// Every request received so far, in order (including rejected ones).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.requests()
+        self.server.requests()
     }
 
     /// The last user message of each request, in order: which messages reached the model.
@@ -113,31 +111,23 @@ impl FakeAnthropic {
 
     /// Waits until `n` requests arrived or `timeout` passed; returns all requests so far.
     pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
-        self.shared.wait_for(n, timeout).await
+        self.server.wait_for_requests(n, timeout).await
     }
 
     /// Streams still being produced (e.g. a `Stall` whose client has not disconnected).
     pub fn active_streams(&self) -> usize {
-        self.shared.active_streams()
+        self.script.active_streams()
     }
 }
 
-impl Drop for FakeAnthropic {
-    fn drop(&mut self) {
-        self.shared.shutdown();
-    }
-}
-
-async fn handle(State(shared): State<Arc<Shared<Reply>>>, req: Request) -> Response {
-    let request = RecordedRequest::capture(req).await;
-    shared.record(request.clone());
+async fn handle(State(script): State<Arc<Script<Reply>>>, Extension(request): Extension<RecordedRequest>) -> Response {
     let request_id = random_id("req_", 24);
-    let mut response = answer(&shared, &request, &request_id);
+    let mut response = answer(&script, &request, &request_id);
     set_header(&mut response, "request-id", &request_id);
     response
 }
 
-fn answer(shared: &Shared<Reply>, request: &RecordedRequest, request_id: &str) -> Response {
+fn answer(script: &Script<Reply>, request: &RecordedRequest, request_id: &str) -> Response {
     let body = &request.body;
     let error = |status: u16, error_type: &str, message: &str, retry_after: Option<String>| {
         error_response(status, error_type, message, retry_after, request_id)
@@ -147,7 +137,7 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest, request_id: &str) -
     if request.method != "POST" || !request.path.ends_with("/v1/messages") {
         return error(404, "not_found_error", "Not found", None);
     }
-    if let Some(key) = shared.expected_key()
+    if let Some(key) = script.expected_key()
         && request.header("x-api-key") != Some(key)
     {
         return error(401, "authentication_error", "invalid x-api-key", None);
@@ -163,7 +153,7 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest, request_id: &str) -
             return invalid(&format!("{field}: Field required"));
         }
     }
-    let reply = shared.next_reply().unwrap_or_else(|| {
+    let reply = script.next_reply().unwrap_or_else(|| {
         let text = format!("You said: {}", last_user_text(body));
         Reply::text(&text)
     });
@@ -195,7 +185,7 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest, request_id: &str) -
             message_json(&model, content, "tool_use", usage)
         }
         // Everything else streams, even when the request did not ask for a stream.
-        reply => shared.sse(move |sse| async move {
+        reply => script.sse(move |sse| async move {
             let _ = play(&sse, reply, &model).await;
         }),
     }

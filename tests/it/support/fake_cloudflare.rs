@@ -3,22 +3,22 @@
 //! 10000, 9106), already-exists conflicts (R2 10004), not-found codes (10006, 10007) and the 7003
 //! answer for routes it does not know. It serves what `molt deploy` and wrangler's `r2 bucket
 //! list` / `secret put` call, Workers tail sessions (with a `trace-v1` WebSocket sending scripted
-//! events), and — under `/telegram` — Telegram's `getWebhookInfo`/`setWebhook`. Every request is
-//! recorded (bodies included) so tests assert on exactly what was sent.
+//! events), and — under `/telegram` — Telegram's `getWebhookInfo`/`setWebhook`. The server
+//! records every request (bodies included) so tests assert on exactly what was sent.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use serde_json::{Value, json};
 
-use super::recorder::{RecordedRequest, json_response, random_id};
+use super::fake_server::{FakeServer, RecordedRequest, json_response, random_id};
 
 pub const TOKEN: &str = "cf-test-token-0123456789";
 pub const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
@@ -27,7 +27,6 @@ pub const TEAM_DOMAIN: &str = "ada.cloudflareaccess.com";
 
 #[derive(Default)]
 pub struct FakeState {
-    pub requests: Vec<RecordedRequest>,
     pub buckets: BTreeSet<String>,
     pub subdomain: Option<String>,
     /// Scripts (Workers) and their secrets (name → value).
@@ -45,23 +44,21 @@ pub struct FakeState {
     pub tail_base: String,
 }
 
+/// A handle on the fake; clones share it, and the server stops when the last one is dropped.
 #[derive(Clone)]
 pub struct FakeCloudflare {
     pub addr: SocketAddr,
+    server: Arc<FakeServer>,
     state: Arc<Mutex<FakeState>>,
 }
 
 impl FakeCloudflare {
     pub async fn start() -> FakeCloudflare {
-        let state = Arc::new(Mutex::new(FakeState::default()));
+        let bound = FakeServer::bind().await;
+        let addr = bound.addr();
+        let state = Arc::new(Mutex::new(FakeState { tail_base: format!("ws://{addr}"), ..FakeState::default() }));
         let router = Router::new().route("/tail/{id}", get(tail_socket)).fallback(handle).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("fake cloudflare: bind");
-        let addr = listener.local_addr().expect("fake cloudflare: address");
-        state.lock().expect("fresh lock").tail_base = format!("ws://{addr}");
-        tokio::spawn(async move {
-            let _ = axum::serve(super::no_delay(listener), router).await;
-        });
-        FakeCloudflare { addr, state }
+        FakeCloudflare { addr, server: Arc::new(bound.serve(router)), state }
     }
 
     /// The value for `CLOUDFLARE_API_BASE_URL`.
@@ -78,8 +75,9 @@ impl FakeCloudflare {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Every request received so far, in order (tail WebSocket upgrades included).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.state().requests.clone()
+        self.server.requests()
     }
 
     /// `METHOD /path` of every request, without the `/client/v4` prefix.
@@ -96,7 +94,7 @@ impl FakeCloudflare {
     }
 
     pub fn clear_requests(&self) {
-        self.state().requests.clear();
+        self.server.journal().clear();
     }
 }
 
@@ -114,10 +112,11 @@ fn now() -> String {
     "2026-11-29T12:00:00.000Z".to_owned()
 }
 
-async fn handle(State(state): State<Arc<Mutex<FakeState>>>, request: Request) -> Response {
-    let recorded = RecordedRequest::capture(request).await;
+async fn handle(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    Extension(recorded): Extension<RecordedRequest>,
+) -> Response {
     let mut guard = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    guard.requests.push(recorded.clone());
     if let Some(rest) = recorded.path.strip_prefix("/telegram/") {
         return telegram(&mut guard, rest, &recorded.body);
     }

@@ -1,21 +1,19 @@
 //! Owns `FakeOpenAi`: a local fake of an OpenAI-compatible chat-completions API
 //! (`POST /v1/chat/completions` and `POST /chat/completions`, SSE streaming, real error
 //! bodies) that plays scripted replies and records every request.
-// Shared test support: each integration-test binary uses only part of it.
-#![allow(dead_code)]
-
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-pub use super::recorder::{RecordedRequest, Usage};
-use super::recorder::{Shared, Sse, json_response, last_user_text, random_id, set_header};
-use super::recorder::{unix_now, word_chunks};
+pub use super::fake_provider::Usage;
+use super::fake_provider::{Script, Sse, last_user_text, unix_now, word_chunks};
+pub use super::fake_server::RecordedRequest;
+use super::fake_server::{FakeServer, json_response, random_id, set_header};
 
 /// One scripted answer to one chat-completions request.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,8 +58,8 @@ impl Reply {
 /// A fake OpenAI-compatible server on 127.0.0.1; dropping it stops the server and its
 /// streams.
 pub struct FakeOpenAi {
-    shared: Arc<Shared<Reply>>,
-    addr: SocketAddr,
+    server: FakeServer,
+    script: Arc<Script<Reply>>,
 }
 
 impl FakeOpenAi {
@@ -76,42 +74,36 @@ impl FakeOpenAi {
     }
 
     async fn launch(key: Option<String>) -> FakeOpenAi {
-        let shared = Arc::new(Shared::new(key));
-        let router = Router::new().fallback(handle).with_state(shared.clone());
-        let addr = shared.serve(router).await;
-        FakeOpenAi { shared, addr }
+        let bound = FakeServer::bind().await;
+        let script = Arc::new(Script::new(key, bound.stopping()));
+        let router = Router::new().fallback(handle).with_state(Arc::clone(&script));
+        FakeOpenAi { server: bound.serve(router), script }
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash or `/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// Queues a reply; each valid chat-completions request takes the oldest one. With the
     /// queue empty the fake echoes `You said: <last user text>`.
     pub fn push(&self, reply: Reply) {
-        self.shared.push(reply);
+        self.script.push(reply);
     }
 
     /// Every request received so far, in order (including rejected ones).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.requests()
+        self.server.requests()
     }
 
     /// Waits until `n` requests arrived or `timeout` passed; returns all requests so far.
     pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
-        self.shared.wait_for(n, timeout).await
+        self.server.wait_for_requests(n, timeout).await
     }
 
     /// Streams still being produced (e.g. a `Stall` whose client has not disconnected).
     pub fn active_streams(&self) -> usize {
-        self.shared.active_streams()
-    }
-}
-
-impl Drop for FakeOpenAi {
-    fn drop(&mut self) {
-        self.shared.shutdown();
+        self.script.active_streams()
     }
 }
 
@@ -191,16 +183,14 @@ fn usage_json(usage: Usage) -> Value {
     json
 }
 
-async fn handle(State(shared): State<Arc<Shared<Reply>>>, req: Request) -> Response {
-    let request = RecordedRequest::capture(req).await;
-    shared.record(request.clone());
+async fn handle(State(script): State<Arc<Script<Reply>>>, Extension(request): Extension<RecordedRequest>) -> Response {
     let request_id = random_id("req_", 32);
-    let mut response = answer(&shared, &request);
+    let mut response = answer(&script, &request);
     set_header(&mut response, "x-request-id", &request_id);
     response
 }
 
-fn answer(shared: &Shared<Reply>, request: &RecordedRequest) -> Response {
+fn answer(script: &Script<Reply>, request: &RecordedRequest) -> Response {
     let body = &request.body;
     let invalid = |message: &str| error_response(400, "invalid_request_error", message, Value::Null, None);
     let path = request.path.as_str();
@@ -210,7 +200,7 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest) -> Response {
         return error_response(404, "invalid_request_error", &message, Value::Null, None);
     }
     let auth = request.header("authorization");
-    if let Some(key) = shared.expected_key()
+    if let Some(key) = script.expected_key()
         && auth != Some(format!("Bearer {key}").as_str())
     {
         let (message, code) = match auth {
@@ -228,7 +218,7 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest) -> Response {
     if !body["messages"].is_array() {
         return invalid("Missing required parameter: 'messages'.");
     }
-    let reply = shared.next_reply().unwrap_or_else(|| {
+    let reply = script.next_reply().unwrap_or_else(|| {
         let text = format!("You said: {}", last_user_text(body));
         Reply::text(&text)
     });
@@ -262,7 +252,7 @@ fn answer(shared: &Shared<Reply>, request: &RecordedRequest) -> Response {
             completion.whole(message, "tool_calls", usage)
         }
         // Everything else streams, even when the request did not ask for a stream.
-        reply => shared.sse(move |sse| async move {
+        reply => script.sse(move |sse| async move {
             let _ = play(&sse, reply, &completion).await;
         }),
     }
