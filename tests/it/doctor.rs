@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use serde_json::{Value, json};
 use support::fake_cloudflare::{ACCOUNT, FakeCloudflare, TOKEN};
+use support::fake_server::FakeServer;
 use support::fake_telegram::{self, FakeTelegram};
 use support::gateway::TestGateway;
 use support::process::molt;
@@ -16,7 +17,7 @@ use support::process::molt;
 const KEY: &str = "sk-ant-doctor";
 
 /// Anthropic's model list: 200 for the right `x-api-key`, its 401 error body otherwise.
-async fn fake_models() -> String {
+async fn fake_models() -> FakeServer {
     let router = Router::new().route(
         "/v1/models",
         get(|headers: HeaderMap| async move {
@@ -32,10 +33,7 @@ async fn fake_models() -> String {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("http://{addr}")
+    FakeServer::start(router).await
 }
 
 struct Setup {
@@ -43,7 +41,7 @@ struct Setup {
     home: tempfile::TempDir,
     gateway: TestGateway,
     telegram: FakeTelegram,
-    models: String,
+    models: FakeServer,
 }
 
 /// A deployment with Telegram configured, and a gateway whose Telegram channel polls the fake
@@ -114,7 +112,7 @@ impl Setup {
             .env("MOLT_TELEGRAM_API_URL", self.fake.telegram_url())
             .env("MOLT_CONFIG_DIR", self.home.path().join("config"))
             .env("MOLT_SECRET_STORE", "file")
-            .env("ANTHROPIC_BASE_URL", &self.models)
+            .env("ANTHROPIC_BASE_URL", self.models.base_url())
             .envs(env.iter().copied());
         tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
     }

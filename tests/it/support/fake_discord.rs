@@ -2,6 +2,8 @@
 //! message, typing, `X-RateLimit-*` bucket headers, 429 bodies with `retry_after`) and of the
 //! Gateway v10 WebSocket (hello, identify → READY, resume → RESUMED, heartbeat ACKs that can
 //! be withheld, MESSAGE_CREATE dispatches, op 7, op 9, dropped connections, close codes).
+//! REST calls are the server's record of the requests under `/api/v10/`; gateway frames are
+//! recorded here.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -9,15 +11,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
+use axum::{Extension, Router};
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::fake_server::{FakeServer, Journal, RecordedRequest};
 
 pub const TOKEN: &str = "discord-test-token.abc.def";
 pub const BOT_ID: &str = "900000000000000001";
@@ -43,7 +48,6 @@ enum Command {
 
 #[derive(Default)]
 struct Inner {
-    calls: Vec<Call>,
     /// Every frame molt sent on any gateway connection, in order.
     frames: Vec<Value>,
     messages: Vec<(String, String, String)>,
@@ -55,8 +59,10 @@ struct Inner {
 
 struct Shared {
     inner: Mutex<Inner>,
-    notify: Notify,
-    addr: Mutex<Option<SocketAddr>>,
+    journal: Arc<Journal>,
+    addr: SocketAddr,
+    /// Cancelled when the fake is dropped: its gateway connections end.
+    stop: CancellationToken,
     connections: AtomicU64,
     withhold_acks: AtomicBool,
     seq: AtomicU64,
@@ -70,9 +76,8 @@ impl Shared {
 }
 
 pub struct FakeDiscord {
+    server: FakeServer,
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl FakeDiscord {
@@ -82,10 +87,12 @@ impl FakeDiscord {
 
     /// A fake with `pace`'s heartbeat interval and socket lifetime.
     pub async fn start_paced(pace: super::Pace) -> FakeDiscord {
+        let bound = FakeServer::bind().await;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner { next_id: 1_000, ..Inner::default() }),
-            notify: Notify::new(),
-            addr: Mutex::new(None),
+            journal: bound.journal(),
+            addr: bound.addr(),
+            stop: bound.stopping(),
             connections: AtomicU64::new(0),
             withhold_acks: AtomicBool::new(false),
             seq: AtomicU64::new(0),
@@ -99,18 +106,12 @@ impl FakeDiscord {
             .route("/gateway", get(gateway))
             .route("/resume", get(gateway))
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        *shared.addr.lock().unwrap() = Some(addr);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(super::no_delay(listener), router).await;
-        });
-        FakeDiscord { shared, addr, task }
+        FakeDiscord { server: bound.serve(router), shared }
     }
 
     /// What `MOLT_DISCORD_API_URL` is set to.
     pub fn api_url(&self) -> String {
-        format!("http://{}/api/v10", self.addr)
+        format!("{}/api/v10", self.server.base_url())
     }
 
     /// Dispatches MESSAGE_CREATE: a DM when `guild` is `None`.
@@ -183,8 +184,17 @@ impl FakeDiscord {
         self.shared.lock().frames.clone()
     }
 
+    /// Every REST call, in order (the gateway's WebSocket upgrades are not calls).
     pub fn calls(&self) -> Vec<Call> {
-        self.shared.lock().calls.clone()
+        let requests = self.server.requests().into_iter().filter(|request| request.path.starts_with("/api/v10/"));
+        let calls = requests.map(|request| Call {
+            authorization: request.header("authorization").unwrap_or_default().to_owned(),
+            method: request.method,
+            path: request.path,
+            body: request.body,
+            at: Instant::from_std(request.at),
+        });
+        calls.collect()
     }
 
     /// Messages in `channel`, as last edited.
@@ -194,60 +204,29 @@ impl FakeDiscord {
 
     /// Waits (10 s at most) until `check` holds.
     pub async fn wait_until(&self, what: &str, check: impl Fn(&FakeDiscord) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let notified = self.shared.notify.notified();
-            if check(self) {
-                return;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                let frames: Vec<Value> = self
-                    .frames()
-                    .into_iter()
-                    .map(|mut frame| {
-                        frame["d"]["token"] = Value::Null;
-                        frame
-                    })
-                    .collect();
-                panic!(
-                    "discord fake: timed out waiting for {what}; frames: {frames:?}; calls: {:?}",
-                    self.calls().iter().map(|c| (&c.method, &c.path, &c.body)).collect::<Vec<_>>()
-                );
-            }
+        if !self.server.wait_until(Duration::from_secs(10), || check(self)).await {
+            let frames: Vec<Value> = self
+                .frames()
+                .into_iter()
+                .map(|mut frame| {
+                    frame["d"]["token"] = Value::Null;
+                    frame
+                })
+                .collect();
+            panic!(
+                "discord fake: timed out waiting for {what}; frames: {frames:?}; calls: {:?}",
+                self.calls().iter().map(|c| (&c.method, &c.path, &c.body)).collect::<Vec<_>>()
+            );
         }
     }
 }
 
-impl Drop for FakeDiscord {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn rest(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let response = rest_answer(&shared, method.as_str(), uri.path(), &headers, &body);
-    shared.notify.notify_waiters();
-    response
-}
-
-fn rest_answer(shared: &Shared, method: &str, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {
-    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+/// Answers one REST call; the server wakes the waiters once it is applied.
+async fn rest(State(shared): State<Arc<Shared>>, Extension(request): Extension<RecordedRequest>) -> Response {
+    let RecordedRequest { method, path, body, .. } = &request;
+    let method = method.as_str();
     let mut inner = shared.lock();
-    inner.calls.push(Call {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        authorization: authorization.clone(),
-        body: body.clone(),
-        at: Instant::now(),
-    });
-    if authorization != format!("Bot {TOKEN}") {
+    if request.header("authorization") != Some(format!("Bot {TOKEN}").as_str()) {
         return (StatusCode::UNAUTHORIZED, axum::Json(json!({"message": "401: Unauthorized", "code": 0})))
             .into_response();
     }
@@ -265,7 +244,7 @@ fn rest_answer(shared: &Shared, method: &str, path: &str, headers: &HeaderMap, b
         return response;
     }
     let mut response = if rest == "/gateway/bot" {
-        let addr = shared.addr.lock().unwrap().unwrap();
+        let addr = shared.addr;
         axum::Json(json!({"url": format!("ws://{addr}/gateway"), "shards": 1, "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}})).into_response()
     } else if rest.ends_with("/typing") {
         StatusCode::NO_CONTENT.into_response()
@@ -308,7 +287,7 @@ async fn gateway(State(shared): State<Arc<Shared>>, upgrade: WebSocketUpgrade) -
 
 fn record(shared: &Shared, frame: Value) {
     shared.lock().frames.push(frame);
-    shared.notify.notify_waiters();
+    shared.journal.notify();
 }
 
 async fn serve_gateway(shared: Arc<Shared>, mut socket: WebSocket) {
@@ -329,7 +308,7 @@ async fn serve_gateway(shared: Arc<Shared>, mut socket: WebSocket) {
                 match frame["op"].as_u64() {
                     Some(1) if !shared.withhold_acks.load(Ordering::SeqCst) => { let _ = socket.send(text(json!({"op": 11, "d": null}))).await; }
                     Some(2) => {
-                        let addr = shared.addr.lock().unwrap().unwrap();
+                        let addr = shared.addr;
                         let seq = shared.seq.fetch_add(1, Ordering::SeqCst) + 1;
                         let ready = json!({"v": 10, "user": {"id": BOT_ID, "username": "molt", "bot": true}, "guilds": [], "session_id": format!("session-{seq}"), "resume_gateway_url": format!("ws://{addr}/resume"), "application": {"id": "1"}});
                         let _ = socket.send(text(json!({"op": 0, "s": seq, "t": "READY", "d": ready}))).await;
@@ -354,7 +333,8 @@ async fn serve_gateway(shared: Arc<Shared>, mut socket: WebSocket) {
                 Some(Command::Drop) | None => break,
             },
             () = tokio::time::sleep_until(deadline) => break,
+            () = shared.stop.cancelled() => break,
         }
     }
-    shared.notify.notify_waiters();
+    shared.journal.notify();
 }

@@ -1,7 +1,8 @@
 //! Owns `FakeSlack`: a local fake of Slack's Web API (`auth.test`, `apps.connections.open`,
 //! `chat.postMessage`, `chat.update`, `{"ok":false,"error"}` bodies, 429 with `Retry-After`)
 //! and of the Socket Mode WebSocket (hello, `events_api` envelopes, retries, `disconnect`, and
-//! a deaf mode that stops answering pings), recording every call and ack.
+//! a deaf mode that stops answering pings). Web API calls are the server's record of the
+//! requests under `/api/`; acks are recorded here.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -9,15 +10,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::fake_server::{FakeServer, Journal, RecordedRequest};
 
 pub const BOT_TOKEN: &str = "xoxb-slack-test-token";
 pub const APP_TOKEN: &str = "xapp-1-slack-test-token";
@@ -33,7 +37,6 @@ pub struct Call {
 
 #[derive(Default)]
 struct Inner {
-    calls: Vec<Call>,
     acks: Vec<String>,
     next_ts: u64,
     next_envelope: u64,
@@ -45,8 +48,10 @@ struct Inner {
 
 struct Shared {
     inner: Mutex<Inner>,
-    notify: Notify,
-    addr: Mutex<Option<SocketAddr>>,
+    journal: Arc<Journal>,
+    addr: SocketAddr,
+    /// Cancelled when the fake is dropped: its sockets end.
+    stop: CancellationToken,
     connections: AtomicUsize,
     live: AtomicUsize,
     deaf: AtomicBool,
@@ -54,9 +59,8 @@ struct Shared {
 }
 
 pub struct FakeSlack {
+    server: FakeServer,
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl Shared {
@@ -72,10 +76,12 @@ impl FakeSlack {
 
     /// A fake that keeps each Socket Mode socket for `pace.socket_lifetime`.
     pub async fn start_paced(pace: super::Pace) -> FakeSlack {
+        let bound = FakeServer::bind().await;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner { next_ts: 1, ..Inner::default() }),
-            notify: Notify::new(),
-            addr: Mutex::new(None),
+            journal: bound.journal(),
+            addr: bound.addr(),
+            stop: bound.stopping(),
             connections: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
             deaf: AtomicBool::new(false),
@@ -85,18 +91,12 @@ impl FakeSlack {
             .route("/api/{method}", post(web_api))
             .route("/link", get(link))
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        *shared.addr.lock().unwrap() = Some(addr);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(super::no_delay(listener), router).await;
-        });
-        FakeSlack { shared, addr, task }
+        FakeSlack { server: bound.serve(router), shared }
     }
 
     /// What `MOLT_SLACK_API_URL` is set to.
     pub fn api_url(&self) -> String {
-        format!("http://{}/api", self.addr)
+        format!("{}/api", self.server.base_url())
     }
 
     /// An `event_callback` for a message from `user` in `channel` (`D…` is a DM).
@@ -154,8 +154,14 @@ impl FakeSlack {
         self.shared.live.load(Ordering::SeqCst)
     }
 
+    /// Every Web API call, in order (the Socket Mode upgrades are not calls).
     pub fn calls(&self) -> Vec<Call> {
-        self.shared.lock().calls.clone()
+        let calls = self.server.requests().into_iter().filter_map(|request| {
+            let method = request.path.strip_prefix("/api/").filter(|_| request.method == "POST")?.to_owned();
+            let authorization = request.header("authorization").unwrap_or_default().to_owned();
+            Some(Call { method, authorization, body: request.body, at: Instant::from_std(request.at) })
+        });
+        calls.collect()
     }
 
     pub fn calls_of(&self, method: &str) -> Vec<Call> {
@@ -179,25 +185,12 @@ impl FakeSlack {
 
     /// Waits (10 s at most) until `check` holds.
     pub async fn wait_until(&self, what: &str, check: impl Fn(&FakeSlack) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let notified = self.shared.notify.notified();
-            if check(self) {
-                return;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!(
-                    "slack fake: timed out waiting for {what}; calls: {:#?}",
-                    self.calls().iter().map(|c| (&c.method, &c.body)).collect::<Vec<_>>()
-                );
-            }
+        if !self.server.wait_until(Duration::from_secs(10), || check(self)).await {
+            panic!(
+                "slack fake: timed out waiting for {what}; calls: {:#?}",
+                self.calls().iter().map(|c| (&c.method, &c.body)).collect::<Vec<_>>()
+            );
         }
-    }
-}
-
-impl Drop for FakeSlack {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -209,36 +202,19 @@ fn answer(status: u16, body: Value, retry_after: Option<u64>) -> Response {
     response
 }
 
+/// Answers one Web API call; the server wakes the waiters once it is applied.
 async fn web_api(
     State(shared): State<Arc<Shared>>,
     Path(method): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Extension(request): Extension<RecordedRequest>,
 ) -> Response {
-    let response = web_answer(&shared, method, &headers, body);
-    // Waiters look after the call is applied.
-    shared.notify.notify_waiters();
-    response
-}
-
-fn web_answer(shared: &Shared, method: String, headers: &HeaderMap, body: axum::body::Bytes) -> Response {
-    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let failure = {
-        let mut inner = shared.lock();
-        inner.calls.push(Call {
-            method: method.clone(),
-            authorization: authorization.clone(),
-            body: body.clone(),
-            at: Instant::now(),
-        });
-        inner.failures.get_mut(&method).and_then(VecDeque::pop_front)
-    };
+    let body = &request.body;
+    let failure = shared.lock().failures.get_mut(&method).and_then(VecDeque::pop_front);
     if let Some((status, error, retry_after)) = failure {
         return answer(status, json!({"ok": false, "error": error}), retry_after);
     }
     let expected = if method == "apps.connections.open" { APP_TOKEN } else { BOT_TOKEN };
-    if authorization != format!("Bearer {expected}") {
+    if request.header("authorization") != Some(format!("Bearer {expected}").as_str()) {
         return answer(200, json!({"ok": false, "error": "invalid_auth"}), None);
     }
     let mut inner = shared.lock();
@@ -249,7 +225,7 @@ fn web_answer(shared: &Shared, method: String, headers: &HeaderMap, body: axum::
             None,
         ),
         "apps.connections.open" => {
-            let addr = shared.addr.lock().unwrap().unwrap();
+            let addr = shared.addr;
             answer(200, json!({"ok": true, "url": format!("ws://{addr}/link?ticket={}", inner.next_ts)}), None)
         }
         "chat.postMessage" => {
@@ -293,19 +269,22 @@ async fn serve_socket(shared: Arc<Shared>, mut socket: WebSocket) {
     shared.deaf.store(false, Ordering::SeqCst);
     shared.connections.fetch_add(1, Ordering::SeqCst);
     shared.live.fetch_add(1, Ordering::SeqCst);
-    shared.notify.notify_waiters();
+    shared.journal.notify();
     let hello = json!({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake", "approximate_connection_time": 18060}, "connection_info": {"app_id": "A1"}});
     let _ = socket.send(Message::Text(hello.to_string().into())).await;
     let deadline = Instant::now() + shared.pace.socket_lifetime;
     loop {
         if shared.deaf.load(Ordering::SeqCst) {
             // Hold the socket without reading it until molt gives up on it (or the lifetime ends).
-            let _ = tokio::time::timeout_at(deadline, async {
+            let forward = async {
                 while let Some(text) = outgoing.recv().await {
                     let _ = socket.send(Message::Text(text.into())).await;
                 }
-            })
-            .await;
+            };
+            tokio::select! {
+                _ = tokio::time::timeout_at(deadline, forward) => {}
+                () = shared.stop.cancelled() => {}
+            }
             break;
         }
         tokio::select! {
@@ -313,7 +292,7 @@ async fn serve_socket(shared: Arc<Shared>, mut socket: WebSocket) {
                 Some(Ok(Message::Text(text))) => {
                     if let Ok(ack) = serde_json::from_str::<Value>(&text) && let Some(id) = ack["envelope_id"].as_str() {
                         shared.lock().acks.push(id.to_owned());
-                        shared.notify.notify_waiters();
+                        shared.journal.notify();
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
@@ -325,8 +304,9 @@ async fn serve_socket(shared: Arc<Shared>, mut socket: WebSocket) {
             },
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
             () = tokio::time::sleep_until(deadline) => break,
+            () = shared.stop.cancelled() => break,
         }
     }
     shared.live.fetch_sub(1, Ordering::SeqCst);
-    shared.notify.notify_waiters();
+    shared.journal.notify();
 }

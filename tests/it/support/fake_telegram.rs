@@ -1,20 +1,20 @@
 //! Owns `FakeTelegram`: a local fake of the Telegram Bot API (`/bot<token>/<method>`:
 //! getMe, getUpdates long poll with offset and timeout, sendMessage, editMessageText,
 //! sendChatAction, setWebhook, deleteWebhook) with its real error bodies, injectable 409s and
-//! 429s, and a record of every call.
+//! 429s; the calls are the server's record of the requests made with the bot's token.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 use tokio::time::Instant;
+
+use super::fake_server::{FakeServer, Journal, RecordedRequest};
 
 pub const TOKEN: &str = "123456:telegram-test-token";
 pub const BOT_ID: i64 = 999;
@@ -30,7 +30,6 @@ pub struct Call {
 
 #[derive(Default)]
 struct Inner {
-    calls: Vec<Call>,
     updates: VecDeque<Value>,
     next_update: i64,
     next_message: i64,
@@ -43,12 +42,12 @@ struct Inner {
 }
 
 pub struct FakeTelegram {
-    inner: Arc<(Mutex<Inner>, Notify)>,
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+    server: FakeServer,
+    inner: Shared,
 }
 
-type Shared = Arc<(Mutex<Inner>, Notify)>;
+/// The fake's state, and the journal whose waiters a queued update wakes (long polls too).
+type Shared = Arc<(Mutex<Inner>, Arc<Journal>)>;
 
 fn lock(shared: &Shared) -> MutexGuard<'_, Inner> {
     shared.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -62,18 +61,14 @@ impl FakeTelegram {
     /// A fake whose long polls last as long as `pace` says.
     pub async fn start_paced(pace: super::Pace) -> FakeTelegram {
         let inner = Inner { next_update: 100, next_message: 1, poll_cap: pace.poll_cap, ..Inner::default() };
-        let inner: Shared = Arc::new((Mutex::new(inner), Notify::new()));
-        let router = Router::new().fallback(handle).with_state(Arc::clone(&inner));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(super::no_delay(listener), router).await;
-        });
-        FakeTelegram { inner, addr, task }
+        let bound = FakeServer::bind().await;
+        let inner: Shared = Arc::new((Mutex::new(inner), bound.journal()));
+        let router = Router::new().fallback(answer).with_state(Arc::clone(&inner));
+        FakeTelegram { server: bound.serve(router), inner }
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// Queues a text message from `from` in `chat` (`private` when they are equal, else a
@@ -99,7 +94,7 @@ impl FakeTelegram {
         let update = json!({"update_id": inner.next_update, "message": message});
         inner.updates.push_back(update.clone());
         drop(inner);
-        self.inner.1.notify_waiters();
+        self.inner.1.notify();
         update
     }
 
@@ -112,8 +107,15 @@ impl FakeTelegram {
         }
     }
 
+    /// Every call made with the bot's token, in order (requests with another token or outside
+    /// `/bot<token>/` are not calls).
     pub fn calls(&self) -> Vec<Call> {
-        lock(&self.inner).calls.clone()
+        let prefix = format!("/bot{TOKEN}/");
+        let calls = self.server.requests().into_iter().filter_map(|request| {
+            let method = request.path.strip_prefix(&prefix)?.to_owned();
+            Some(Call { method, body: request.body, at: Instant::from_std(request.at) })
+        });
+        calls.collect()
     }
 
     pub fn calls_of(&self, method: &str) -> Vec<Call> {
@@ -122,20 +124,21 @@ impl FakeTelegram {
 
     /// Waits (10 s at most) until `check` holds for the calls so far.
     pub async fn wait_until(&self, what: &str, check: impl Fn(&[Call]) -> bool) -> Vec<Call> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let notified = self.inner.1.notified();
-            let calls = self.calls();
-            if check(&calls) {
-                return calls;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!(
-                    "telegram fake: timed out waiting for {what}; calls: {:#?}",
-                    calls.iter().map(|c| (&c.method, &c.body)).collect::<Vec<_>>()
-                );
-            }
+        let mut calls = Vec::new();
+        let held = self
+            .server
+            .wait_until(Duration::from_secs(10), || {
+                calls = self.calls();
+                check(&calls)
+            })
+            .await;
+        if !held {
+            panic!(
+                "telegram fake: timed out waiting for {what}; calls: {:#?}",
+                calls.iter().map(|c| (&c.method, &c.body)).collect::<Vec<_>>()
+            );
         }
+        calls
     }
 
     /// The text a chat shows now: every message molt sent there, in order, as last edited.
@@ -145,12 +148,6 @@ impl FakeTelegram {
             inner.texts.iter().filter(|((id, _), _)| *id == chat.to_string()).collect();
         messages.sort_by_key(|((_, id), _)| *id);
         messages.into_iter().map(|(_, text)| text.clone()).collect()
-    }
-}
-
-impl Drop for FakeTelegram {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -166,17 +163,9 @@ fn ok(result: Value) -> Response {
     axum::Json(json!({"ok": true, "result": result})).into_response()
 }
 
-async fn handle(State(shared): State<Shared>, request: Request) -> Response {
-    let response = answer(&shared, request).await;
-    // Waiters look after the call is applied.
-    shared.1.notify_waiters();
-    response
-}
-
-async fn answer(shared: &Shared, request: Request) -> Response {
-    let path = request.uri().path().to_owned();
-    let bytes = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
-    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+/// Answers one Bot API call; the server wakes the waiters once it is applied.
+async fn answer(State(shared): State<Shared>, Extension(request): Extension<RecordedRequest>) -> Response {
+    let RecordedRequest { path, body, .. } = request;
     let Some((token, method)) = path.strip_prefix("/bot").and_then(|rest| rest.split_once('/')) else {
         return error(404, "Not Found", None);
     };
@@ -184,21 +173,17 @@ async fn answer(shared: &Shared, request: Request) -> Response {
         return error(401, "Unauthorized", None);
     }
     let method = method.to_owned();
-    let failure = {
-        let mut inner = lock(shared);
-        inner.calls.push(Call { method: method.clone(), body: body.clone(), at: Instant::now() });
-        inner.failures.get_mut(&method).and_then(VecDeque::pop_front)
-    };
+    let failure = lock(&shared).failures.get_mut(&method).and_then(VecDeque::pop_front);
     if let Some((status, description, retry_after)) = failure {
         return error(status, &description, retry_after);
     }
     match method.as_str() {
         "getMe" => ok(json!({"id": BOT_ID, "is_bot": true, "first_name": "Molt", "username": BOT_USERNAME})),
-        "getUpdates" => get_updates(shared, &body).await,
+        "getUpdates" => get_updates(&shared, &body).await,
         "sendMessage" => {
             let chat = body["chat_id"].to_string().trim_matches('"').to_owned();
             let text = body["text"].as_str().unwrap_or_default().to_owned();
-            let mut inner = lock(shared);
+            let mut inner = lock(&shared);
             inner.next_message += 1;
             let id = inner.next_message;
             inner.texts.insert((chat.clone(), id), text.clone());
@@ -210,7 +195,7 @@ async fn answer(shared: &Shared, request: Request) -> Response {
             let chat = body["chat_id"].to_string().trim_matches('"').to_owned();
             let id = body["message_id"].as_i64().unwrap_or_default();
             let text = body["text"].as_str().unwrap_or_default().to_owned();
-            let mut inner = lock(shared);
+            let mut inner = lock(&shared);
             match inner.texts.get_mut(&(chat.clone(), id)) {
                 None => error(400, "Bad Request: message to edit not found", None),
                 Some(current) if *current == text => error(
@@ -235,18 +220,17 @@ async fn get_updates(shared: &Shared, body: &Value) -> Response {
     let offset = body["offset"].as_i64();
     let cap = lock(shared).poll_cap;
     let wait = Duration::from_secs(body["timeout"].as_u64().unwrap_or(0)).min(cap);
-    let deadline = Instant::now() + wait;
-    loop {
-        let notified = shared.1.notified();
-        {
+    let mut updates = Vec::new();
+    shared
+        .1
+        .wait_until(wait, || {
             let mut inner = lock(shared);
             if let Some(offset) = offset {
                 inner.updates.retain(|update| update["update_id"].as_i64().unwrap_or_default() >= offset);
             }
-            if !inner.updates.is_empty() || Instant::now() >= deadline {
-                return ok(Value::Array(inner.updates.iter().cloned().collect()));
-            }
-        }
-        let _ = tokio::time::timeout_at(deadline, notified).await;
-    }
+            updates = inner.updates.iter().cloned().collect();
+            !updates.is_empty()
+        })
+        .await;
+    ok(Value::Array(updates))
 }

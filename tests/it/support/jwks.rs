@@ -1,27 +1,29 @@
 //! A local Cloudflare Access stand-in: serves a JWKS of real RSA keys on 127.0.0.1, counts
 //! fetches, can switch key sets or fail; signs RS256 tokens like the edge does.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
+use super::fake_server::FakeServer;
+
 pub const TEAM: &str = "molt-test.cloudflareaccess.com";
 pub const AUD: &str = "aud-molt-test-0123456789";
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/access");
+const CERTS_PATH: &str = "/cdn-cgi/access/certs";
 
 struct State {
     published: Mutex<Vec<String>>,
-    fetches: AtomicUsize,
     failing: AtomicBool,
 }
 
 pub struct FakeAccess {
     pub certs_url: String,
     state: Arc<State>,
-    task: tokio::task::JoinHandle<()>,
+    server: FakeServer,
 }
 
 fn jwks() -> Value {
@@ -33,16 +35,14 @@ impl FakeAccess {
     pub async fn start(kids: &[&str]) -> Self {
         let state = Arc::new(State {
             published: Mutex::new(kids.iter().map(|kid| kid.to_string()).collect()),
-            fetches: AtomicUsize::new(0),
             failing: AtomicBool::new(false),
         });
         let shared = Arc::clone(&state);
         let app = axum::Router::new().route(
-            "/cdn-cgi/access/certs",
+            CERTS_PATH,
             axum::routing::get(move || {
                 let state = Arc::clone(&shared);
                 async move {
-                    state.fetches.fetch_add(1, Ordering::SeqCst);
                     if state.failing.load(Ordering::SeqCst) {
                         return (axum::http::StatusCode::BAD_GATEWAY, axum::Json(json!({"error": "upstream"})));
                     }
@@ -61,12 +61,9 @@ impl FakeAccess {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let certs_url = format!("http://{}/cdn-cgi/access/certs", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(super::no_delay(listener), app).await;
-        });
-        Self { certs_url, state, task }
+        let server = FakeServer::start(app).await;
+        let certs_url = format!("{}{CERTS_PATH}", server.base_url());
+        Self { certs_url, state, server }
     }
 
     pub fn publish(&self, kids: &[&str]) {
@@ -77,8 +74,9 @@ impl FakeAccess {
         self.state.failing.store(failing, Ordering::SeqCst);
     }
 
+    /// How many times the keys were fetched.
     pub fn fetches(&self) -> usize {
-        self.state.fetches.load(Ordering::SeqCst)
+        self.server.requests().iter().filter(|request| request.method == "GET" && request.path == CERTS_PATH).count()
     }
 
     /// The gateway's environment for this Access application.
@@ -88,12 +86,6 @@ impl FakeAccess {
             ("CF_ACCESS_AUD", AUD.into()),
             ("CF_ACCESS_CERTS_URL", self.certs_url.clone()),
         ]
-    }
-}
-
-impl Drop for FakeAccess {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -11,6 +11,8 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use futures_util::stream;
 
+use super::fake_server::FakeServer;
+
 /// Bodies the proxy reads at most (snapshots of the tests' stores are far smaller).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
@@ -34,7 +36,7 @@ struct Shared {
 pub struct S3Proxy {
     pub addr: SocketAddr,
     plan: Arc<Mutex<Plan>>,
-    task: tokio::task::JoinHandle<()>,
+    server: FakeServer,
 }
 
 impl S3Proxy {
@@ -45,17 +47,12 @@ impl S3Proxy {
             client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
             plan: Arc::clone(&plan),
         };
-        let app = Router::new().fallback(forward).with_state(shared);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { addr, plan, task }
+        let server = FakeServer::start(Router::new().fallback(forward).with_state(shared)).await;
+        Self { addr: server.addr(), plan, server }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// The answers to the next `count` PUTs whose key contains `fragment` are lost after the
@@ -74,12 +71,6 @@ impl S3Proxy {
     /// Keys whose PUT answers were dropped so far.
     pub fn dropped(&self) -> Vec<String> {
         self.plan.lock().unwrap().dropped.clone()
-    }
-}
-
-impl Drop for S3Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
