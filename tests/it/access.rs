@@ -7,9 +7,7 @@ use support::gateway::TestGateway;
 use support::jwks::{self, FakeAccess};
 
 async fn gateway_behind(access: &FakeAccess) -> TestGateway {
-    let env = access.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    TestGateway::start(&env).await
+    TestGateway::builder().access(access).start().await
 }
 
 async fn status(gateway: &TestGateway, token: Option<&str>) -> (u16, serde_json::Value) {

@@ -19,8 +19,7 @@ const TYPE_AND_SEND: &str = "(() => { const input = document.querySelector('#inp
 #[tokio::test]
 async fn the_page_streams_a_reply_from_the_provider() {
     let fake = FakeAnthropic::start().await;
-    let url = fake.base_url();
-    let gateway = TestGateway::start(&[("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_BASE_URL", &url)]).await;
+    let gateway = TestGateway::builder().model(&fake).start().await;
     fake.push(Reply::Slow {
         chunks: ["Hello ", "from ", "the ", "fake ", "model.\n\n", "```rust\nfn main() {}\n```"]
             .map(String::from)

@@ -7,9 +7,9 @@ use crate::support;
 use serde_json::{Value, json};
 use support::client::{Client, ConnectOptions};
 use support::fake_anthropic::{self, FakeAnthropic};
-use support::fake_discord::{self, FakeDiscord};
-use support::fake_slack::{self, FakeSlack};
-use support::fake_telegram::{self, FakeTelegram};
+use support::fake_discord::FakeDiscord;
+use support::fake_slack::FakeSlack;
+use support::fake_telegram::FakeTelegram;
 use support::gateway::{TOKEN, TestGateway};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -20,17 +20,7 @@ async fn telegram_discord_and_slack_share_one_assistant_and_its_memory() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("workspace")).unwrap();
     std::fs::write(dir.path().join("workspace/MEMORY.md"), "The user's cat is called Miso.").unwrap();
-    let urls = [model.base_url(), telegram.base_url(), discord.api_url(), slack.api_url()];
     let env = [
-        ("ANTHROPIC_API_KEY", "sk-ant-test"),
-        ("ANTHROPIC_BASE_URL", urls[0].as_str()),
-        ("TELEGRAM_BOT_TOKEN", fake_telegram::TOKEN),
-        ("MOLT_TELEGRAM_API_URL", urls[1].as_str()),
-        ("DISCORD_BOT_TOKEN", fake_discord::TOKEN),
-        ("MOLT_DISCORD_API_URL", urls[2].as_str()),
-        ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN),
-        ("SLACK_APP_TOKEN", fake_slack::APP_TOKEN),
-        ("MOLT_SLACK_API_URL", urls[3].as_str()),
         ("TELEGRAM_DM_POLICY", "open"),
         ("DISCORD_DM_POLICY", "open"),
         ("SLACK_DM_POLICY", "open"),
@@ -39,7 +29,15 @@ async fn telegram_discord_and_slack_share_one_assistant_and_its_memory() {
         ("DISCORD_DM_ALLOW_FROM", "500000000000000001"),
         ("SLACK_DM_ALLOW_FROM", "U0009"),
     ];
-    let gateway = TestGateway::start_in(dir.path(), &env).await;
+    let gateway = TestGateway::builder()
+        .model(&model)
+        .telegram(&telegram)
+        .discord(&discord)
+        .slack_socket(&slack)
+        .envs(&env)
+        .data_dir(dir.path())
+        .start()
+        .await;
     slack.wait_until("the socket", |slack| slack.live_sockets() == 1).await;
     discord.wait_until("READY", |discord| discord.frames().iter().any(|frame| frame["op"] == 2)).await;
 

@@ -18,15 +18,7 @@ const GUILD: &str = "600000000000000001";
 const USER: &str = "500000000000000042";
 
 async fn start(discord: &FakeDiscord, model: &FakeAnthropic, extra: &[(&str, &str)]) -> TestGateway {
-    let (api, model_url) = (discord.api_url(), model.base_url());
-    let mut env = vec![
-        ("DISCORD_BOT_TOKEN", fake_discord::TOKEN),
-        ("MOLT_DISCORD_API_URL", api.as_str()),
-        ("ANTHROPIC_API_KEY", "sk-ant-test"),
-        ("ANTHROPIC_BASE_URL", model_url.as_str()),
-    ];
-    env.extend_from_slice(extra);
-    let gateway = TestGateway::start(&env).await;
+    let gateway = TestGateway::builder().discord(discord).model(model).envs(extra).start().await;
     discord.wait_until("identify", |discord| ops(discord, 2) == 1).await;
     gateway
 }

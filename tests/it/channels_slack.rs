@@ -19,21 +19,11 @@ const CHANNEL: &str = "C0001";
 const USER: &str = "U0042";
 
 async fn start(slack: &FakeSlack, model: &FakeAnthropic, extra: &[(&str, &str)]) -> TestGateway {
-    let (api, model_url) = (slack.api_url(), model.base_url());
-    let mut env = vec![
-        ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN),
-        ("MOLT_SLACK_API_URL", api.as_str()),
-        ("ANTHROPIC_API_KEY", "sk-ant-test"),
-        ("ANTHROPIC_BASE_URL", model_url.as_str()),
-    ];
-    env.extend_from_slice(extra);
-    TestGateway::start(&env).await
+    TestGateway::builder().slack(slack).model(model).envs(extra).start().await
 }
 
 async fn socket_gateway(slack: &FakeSlack, model: &FakeAnthropic, extra: &[(&str, &str)]) -> TestGateway {
-    let mut env = vec![("SLACK_APP_TOKEN", fake_slack::APP_TOKEN)];
-    env.extend_from_slice(extra);
-    let gateway = start(slack, model, &env).await;
+    let gateway = TestGateway::builder().slack_socket(slack).model(model).envs(extra).start().await;
     slack.wait_until("a socket", |slack| slack.live_sockets() == 1).await;
     gateway
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::fake_anthropic::{FakeAnthropic, Reply, Usage};
-use support::fake_telegram::{self, Call, FakeTelegram};
+use support::fake_telegram::{Call, FakeTelegram};
 use support::gateway::{TOKEN, TestGateway};
 use support::process::molt;
 
@@ -17,15 +17,7 @@ const USER: i64 = 4242;
 const GROUP: i64 = -100_777;
 
 async fn start(data_dir: &Path, telegram: &FakeTelegram, model: &FakeAnthropic, extra: &[(&str, &str)]) -> TestGateway {
-    let (api, model_url) = (telegram.base_url(), model.base_url());
-    let mut env = vec![
-        ("TELEGRAM_BOT_TOKEN", fake_telegram::TOKEN),
-        ("MOLT_TELEGRAM_API_URL", api.as_str()),
-        ("ANTHROPIC_API_KEY", "sk-ant-test"),
-        ("ANTHROPIC_BASE_URL", model_url.as_str()),
-    ];
-    env.extend_from_slice(extra);
-    TestGateway::start_in(data_dir, &env).await
+    TestGateway::builder().telegram(telegram).model(model).envs(extra).data_dir(data_dir).start().await
 }
 
 fn sent_to(calls: &[Call], method: &str, chat: i64) -> Vec<Call> {

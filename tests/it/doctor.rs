@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use support::fake_cloudflare::{ACCOUNT, FakeCloudflare, TOKEN};
 use support::fake_server::FakeServer;
-use support::fake_telegram::{self, FakeTelegram};
+use support::fake_telegram::FakeTelegram;
 use support::gateway::TestGateway;
 use support::process::molt;
 
@@ -52,14 +52,8 @@ async fn setup_with(before: impl FnOnce(&FakeTelegram)) -> Setup {
     let home = tempfile::tempdir().unwrap();
     let telegram = FakeTelegram::start().await;
     before(&telegram);
-    let api = telegram.base_url();
-    let gateway = TestGateway::start(&[
-        ("TELEGRAM_BOT_TOKEN", fake_telegram::TOKEN),
-        ("MOLT_TELEGRAM_API_URL", api.as_str()),
-        // Polls of one second, so the first answer (and `connected`) comes soon.
-        ("MOLT_CHANNEL_DEAF_AFTER_SECS", "2"),
-    ])
-    .await;
+    // Polls of one second, so the first answer (and `connected`) comes soon.
+    let gateway = TestGateway::builder().telegram(&telegram).env("MOLT_CHANNEL_DEAF_AFTER_SECS", "2").start().await;
     let setup = Setup { fake, home, gateway, telegram, models: fake_models().await };
     let init = [
         "init",

@@ -10,8 +10,7 @@ use support::gateway::{TOKEN, TestGateway};
 
 async fn gateway_with_model() -> (TestGateway, FakeAnthropic) {
     let fake = FakeAnthropic::start_with_key("sk-ant-test").await;
-    let url = fake.base_url();
-    let gateway = TestGateway::start(&[("ANTHROPIC_API_KEY", "sk-ant-test"), ("ANTHROPIC_BASE_URL", &url)]).await;
+    let gateway = TestGateway::builder().model(&fake).start().await;
     (gateway, fake)
 }
 

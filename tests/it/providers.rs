@@ -30,24 +30,16 @@ fn final_text(events: &[Value]) -> String {
 
 async fn anthropic_gateway(extra: &[(&str, &str)]) -> (TestGateway, FakeAnthropic) {
     let fake = FakeAnthropic::start_with_key("sk-ant-test").await;
-    let url = fake.base_url();
-    let mut env = vec![("ANTHROPIC_API_KEY", "sk-ant-test"), ("ANTHROPIC_BASE_URL", url.as_str())];
-    env.extend_from_slice(extra);
-    (TestGateway::start(&env).await, fake)
+    (TestGateway::builder().model(&fake).envs(extra).start().await, fake)
 }
 
 #[tokio::test]
 async fn anthropic_gets_the_exact_request_with_the_cached_prefix() {
     let fake = FakeAnthropic::start_with_key("sk-ant-test").await;
-    let url = fake.base_url();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("workspace")).unwrap();
     std::fs::write(dir.path().join("workspace/SOUL.md"), "You are Molty.").unwrap();
-    let gateway = TestGateway::start_in(
-        dir.path(),
-        &[("ANTHROPIC_API_KEY", "sk-ant-test"), ("ANTHROPIC_BASE_URL", &url), ("MOLT_MAX_TOKENS", "1000")],
-    )
-    .await;
+    let gateway = TestGateway::builder().model(&fake).data_dir(dir.path()).env("MOLT_MAX_TOKENS", "1000").start().await;
     fake.push(fake_anthropic::Reply::text("First answer."));
     turn(&gateway, "first question").await;
     let events = turn(&gateway, "second question").await;
@@ -376,8 +368,7 @@ async fn an_unreachable_provider_is_reported_not_stalled() {
 #[tokio::test]
 async fn the_memory_tool_saves_a_fact_that_every_other_session_then_sees() {
     let fake = FakeAnthropic::start_with_key("sk-ant-test").await;
-    let url = fake.base_url();
-    let gateway = TestGateway::start(&[("ANTHROPIC_API_KEY", "sk-ant-test"), ("ANTHROPIC_BASE_URL", &url)]).await;
+    let gateway = TestGateway::builder().model(&fake).start().await;
     fake.push(fake_anthropic::Reply::ToolUse {
         text: "Noted. ".into(),
         tool_name: "remember".into(),

@@ -13,10 +13,7 @@ const DELTA_TEXT: &str = "chat-delta-text";
 
 async fn gateway_with_model(env: &[(&str, &str)]) -> (TestGateway, FakeAnthropic) {
     let fake = FakeAnthropic::start().await;
-    let url = fake.base_url();
-    let mut all = vec![("ANTHROPIC_API_KEY", "sk-ant-test"), ("ANTHROPIC_BASE_URL", url.as_str())];
-    all.extend_from_slice(env);
-    let gateway = TestGateway::start(&all).await;
+    let gateway = TestGateway::builder().model(&fake).envs(env).start().await;
     (gateway, fake)
 }
 

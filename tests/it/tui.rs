@@ -44,11 +44,8 @@ fn slow_reply() -> Reply {
 async fn chat_streams_a_reply_approves_a_device_and_restores_the_terminal() {
     let fake = FakeAnthropic::start().await;
     fake.push(slow_reply());
-    let url = fake.base_url();
     // The remote device's connection comes through a reverse proxy (the test) that names it.
-    let env =
-        [("ANTHROPIC_API_KEY", "sk-ant-test"), ("ANTHROPIC_BASE_URL", &url), ("MOLT_TRUSTED_PROXIES", "127.0.0.1")];
-    let gateway = TestGateway::start(&env).await;
+    let gateway = TestGateway::builder().model(&fake).env("MOLT_TRUSTED_PROXIES", "127.0.0.1").start().await;
     let config = tempfile::tempdir().unwrap();
     let tmux = start_chat(&gateway.http_url(""), config.path(), Some(TOKEN));
     tmux.wait_for("● connected", WAIT).await;
@@ -105,8 +102,7 @@ async fn esc_aborts_a_reply_new_sessions_resizes_and_sigterm_restores_the_termin
     let fake = FakeAnthropic::start().await;
     let chunks = (0..60).map(|n| format!("word{n} ")).collect();
     fake.push(Reply::Slow { chunks, delay_ms: 200 });
-    let url = fake.base_url();
-    let gateway = TestGateway::start(&[("ANTHROPIC_API_KEY", "sk-ant-test"), ("ANTHROPIC_BASE_URL", &url)]).await;
+    let gateway = TestGateway::builder().model(&fake).start().await;
     let config = tempfile::tempdir().unwrap();
     let tmux = start_chat(&gateway.http_url(""), config.path(), Some(TOKEN));
     tmux.wait_for("● connected", WAIT).await;

@@ -80,6 +80,11 @@ impl FakeAnthropic {
         self.server.base_url()
     }
 
+    /// The `x-api-key` the fake requires, if it was started with one.
+    pub fn key(&self) -> Option<&str> {
+        self.script.expected_key()
+    }
+
     /// Queues a reply; each valid `POST /v1/messages` takes the oldest one. With the queue
     /// empty the fake echoes `You said: <last user text>`.
     pub fn push(&self, reply: Reply) {
