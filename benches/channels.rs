@@ -3,7 +3,7 @@
 //! and idle. Run: `cargo bench --bench channels` (`MOLT_BENCH_IDLE_SECS`, default 600, sets
 //! the idle time).
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 #[path = "measure/mod.rs"]

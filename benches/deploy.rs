@@ -3,7 +3,7 @@
 //! everything, and a re-run that finds everything done.
 //! Run: `cargo bench --bench deploy` (prints a Markdown table).
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 #[path = "measure/mod.rs"]

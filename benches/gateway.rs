@@ -3,7 +3,7 @@
 //! during a long reply, and the release binary's size.
 //! Run: `cargo bench --bench gateway` (prints a Markdown table).
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 #[path = "measure/mod.rs"]

@@ -4,7 +4,7 @@
 //! against an instant fake model: time to ready, reply overhead per path, RSS, throttling.
 //! Run: `sudo scripts/lite.sh [--messages 30] [--pause-ms 500]`.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 #[path = "measure/mod.rs"]

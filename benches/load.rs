@@ -5,7 +5,7 @@
 //! the gateway's RSS and CPU, and, with `--stuck`, how a client that never reads was closed.
 //! Run: `cargo bench --bench load -- --clients 1000 --seconds 30 [--interval-ms 1000] [--stuck]`.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 #[path = "measure/mod.rs"]

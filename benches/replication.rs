@@ -5,7 +5,7 @@
 //! Run: `scripts/test.sh` once (installs `weed`), then
 //! `PATH=~/.cache/molt/seaweedfs-4.48/bin:$PATH cargo bench --bench replication`.
 
-#[path = "../tests/support/seaweed.rs"]
+#[path = "../tests/it/support/seaweed.rs"]
 #[expect(dead_code, reason = "the benchmark only starts the server and reads its settings")]
 mod seaweed;
 

@@ -4,7 +4,7 @@
 //! file descriptors and CPU time (`/proc/<pid>/stat`) → idle CPU % of one core.
 //! Run: `cargo bench --bench soak -- --seconds 3600` (default 3600; `--sample-secs`, 10).
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 #[path = "measure/mod.rs"]

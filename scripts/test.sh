@@ -30,7 +30,7 @@ if ! command -v tmux >/dev/null 2>&1; then
   apt_install tmux
 fi
 
-# The wrangler the generated package.json pins, outside the clone; tests/wrangler.rs runs it.
+# The wrangler the generated package.json pins, outside the clone; tests/it/wrangler.rs runs it.
 WRANGLER_VERSION=4.86.0
 export MOLT_WRANGLER_DIR="${MOLT_WRANGLER_DIR:-$HOME/.cache/molt/wrangler-$WRANGLER_VERSION}"
 if [ ! -x "$MOLT_WRANGLER_DIR/node_modules/.bin/wrangler" ]; then

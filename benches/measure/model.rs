@@ -55,7 +55,7 @@ impl InstantModel {
 async fn messages(State(stamps): State<Stamps>, body: Bytes) -> impl IntoResponse {
     let received = Instant::now();
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();
-    let key = crate::support::recorder::last_user_text(&request);
+    let key = crate::support::fake_provider::last_user_text(&request);
     let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
     let usage = json!({"input_tokens": 10, "output_tokens": 1});
     let reply = [

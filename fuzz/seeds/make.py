@@ -37,7 +37,7 @@ if os.path.exists(frames_fixture):
 put("frames", "not-req", '{"type":"res","id":"x1","ok":true}')
 put("frames", "no-method", '{"type":"req","id":"r1"}')
 
-# Telegram: webhook bodies and a getUpdates answer, as tests/channels_telegram.rs sends them.
+# Telegram: webhook bodies and a getUpdates answer, as tests/it/channels_telegram.rs sends them.
 user = {"id": 4242, "is_bot": False, "first_name": "Ada", "last_name": "L", "username": "ada"}
 put("telegram", "webhook-private", {"update_id": 77, "message": {"message_id": 5, "date": 1, "text": "via webhook", "from": user, "chat": {"id": 4242, "type": "private"}}})
 put("telegram", "group-mention", {"update_id": 5, "message": {"message_id": 1, "text": "hi @Molt_Bot `ls <dir>`", "from": user, "chat": {"id": -100, "type": "supergroup"}, "is_topic_message": True, "message_thread_id": 9, "reply_to_message": {"message_id": 0, "from": {"id": 99}}}})

@@ -1,0 +1,118 @@
+//! The web chat page in headless Chromium against the real gateway and the fake provider:
+//! open it with the token, send a message, see the streamed reply, find it again after a
+//! reload.
+
+use crate::support;
+
+use std::time::Duration;
+
+use support::browser::Browser;
+use support::fake_anthropic::{FakeAnthropic, Reply};
+use support::gateway::{TOKEN, TestGateway};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Types `MESSAGE` as a person would (the input event enables the send button) and clicks send.
+const TYPE_AND_SEND: &str = "(() => { const input = document.querySelector('#input'); input.value = 'MESSAGE'; \
+     input.dispatchEvent(new Event('input', {bubbles: true})); document.querySelector('#send').click(); return true; })()";
+
+#[tokio::test]
+async fn the_page_streams_a_reply_from_the_provider() {
+    let fake = FakeAnthropic::start().await;
+    let gateway = TestGateway::builder().model(&fake).start().await;
+    fake.push(Reply::Slow {
+        chunks: ["Hello ", "from ", "the ", "fake ", "model.\n\n", "```rust\nfn main() {}\n```"]
+            .map(String::from)
+            .to_vec(),
+        delay_ms: 60,
+    });
+    let browser = Browser::launch().await.expect("launch chromium");
+
+    // The printed URL carries the token in the fragment: the page trades it for the HttpOnly
+    // cookie and clears it, so it is in neither the address bar, the history, nor storage.
+    browser.goto(&gateway.http_url(&format!("/#token={TOKEN}"))).await.unwrap();
+    browser.wait_for("document.querySelector('#status').dataset.state === 'connected'", WAIT).await.unwrap();
+    let address = browser.eval("location.href").await.unwrap();
+    assert_eq!(address, serde_json::json!(gateway.http_url("/")), "the token left the address bar");
+    let kept = browser
+        .eval(&format!("[document.cookie, JSON.stringify(localStorage), JSON.stringify(sessionStorage)].join('|').includes('{TOKEN}')"))
+        .await
+        .unwrap();
+    assert_eq!(kept, serde_json::json!(false), "no script-readable copy of the token");
+    let cookie = browser.eval("document.cookie.includes('molt_token')").await.unwrap();
+    assert_eq!(cookie, serde_json::json!(false), "the cookie is HttpOnly");
+
+    browser.eval(TYPE_AND_SEND.replace("MESSAGE", "Hi molt").as_str()).await.unwrap();
+    browser.wait_for("document.querySelector('.msg.assistant.streaming') !== null", WAIT).await.unwrap();
+    browser
+        .wait_for("(() => { const m = [...document.querySelectorAll('.msg.assistant')].pop(); return m && !m.classList.contains('streaming') && m.textContent.includes('Hello from the fake model.'); })()", WAIT)
+        .await
+        .unwrap();
+    let code = browser.eval("document.querySelector('.msg.assistant pre code')?.textContent").await.unwrap();
+    assert_eq!(code, serde_json::json!("fn main() {}"), "code blocks are formatted");
+    let user = browser.eval("document.querySelector('.msg.user').textContent").await.unwrap();
+    assert!(user.as_str().unwrap().contains("Hi molt"));
+    // `MOLT_SCREENSHOT=path.png` keeps the picture for a person to look at.
+    let keep = std::env::var_os("MOLT_SCREENSHOT");
+    let screenshot = keep
+        .clone()
+        .map(Into::into)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("molt-chat-{}.png", std::process::id())));
+    browser.screenshot(&screenshot).await.unwrap();
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
+    if keep.is_none() {
+        let _ = std::fs::remove_file(&screenshot);
+    }
+
+    browser.goto(&gateway.http_url("/")).await.unwrap();
+    browser
+        .wait_for("[...document.querySelectorAll('.msg.assistant')].some(m => m.textContent.includes('Hello from the fake model.'))", WAIT)
+        .await
+        .unwrap();
+    let problems: Vec<String> = browser
+        .console()
+        .into_iter()
+        .filter(|line| line.contains("Content Security Policy") || line.contains("Uncaught"))
+        .collect();
+    assert!(problems.is_empty(), "console errors: {problems:?}");
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_page_shows_the_missing_variable_when_no_model_is_configured() {
+    let gateway = TestGateway::start(&[]).await;
+    let browser = Browser::launch().await.expect("launch chromium");
+    browser.goto(&gateway.http_url(&format!("/#token={TOKEN}"))).await.unwrap();
+    browser.wait_for("document.querySelector('#status').dataset.state === 'connected'", WAIT).await.unwrap();
+    browser.eval(TYPE_AND_SEND.replace("MESSAGE", "anyone?").as_str()).await.unwrap();
+    let error = browser.wait_for("document.querySelector('.msg.error')?.textContent", WAIT).await.unwrap();
+    assert!(error.as_str().unwrap().contains("ANTHROPIC_API_KEY"), "{error}");
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_admin_page_approves_a_waiting_chat_page() {
+    let gateway = TestGateway::start(&[("MOLT_LOOPBACK_AUTO_APPROVE", "false")]).await;
+    let chat = Browser::launch().await.expect("launch chromium");
+    chat.goto(&gateway.http_url(&format!("/?token={TOKEN}"))).await.unwrap();
+    chat.wait_for("document.querySelector('#status').textContent.includes('Waiting for approval')", WAIT)
+        .await
+        .unwrap();
+
+    let admin = Browser::launch().await.expect("launch chromium");
+    admin.goto(&gateway.http_url(&format!("/?token={TOKEN}"))).await.unwrap();
+    admin.goto(&gateway.http_url("/_admin/")).await.unwrap();
+    admin.wait_for("document.querySelector('#pending .pending button.approve') !== null", WAIT).await.unwrap();
+    admin.eval("document.querySelector('#pending .pending button.approve').click(); true").await.unwrap();
+    chat.wait_for("document.querySelector('#status').dataset.state === 'connected'", WAIT).await.unwrap();
+    admin.wait_for("document.querySelector('#paired .device') !== null", WAIT).await.unwrap();
+    let entry = admin.wait_for("document.querySelector('#audit tr.entry')?.textContent", WAIT).await.unwrap();
+    assert!(entry.as_str().unwrap().contains("device.approve"), "{entry}");
+    let problems: Vec<String> = admin
+        .console()
+        .into_iter()
+        .filter(|line| line.contains("Content Security Policy") || line.contains("Uncaught"))
+        .collect();
+    assert!(problems.is_empty(), "console errors: {problems:?}");
+    gateway.stop().await.unwrap();
+}
