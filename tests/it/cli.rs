@@ -4,7 +4,7 @@
 //! Covers the gateway URL resolver and its one token rule, the deprecated URL variables, and
 //! the one `NO_COLOR` rule (through a pseudo-terminal).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};

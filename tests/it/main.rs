@@ -17,6 +17,7 @@ mod channels_all;
 mod channels_discord;
 mod channels_slack;
 mod channels_telegram;
+mod cli;
 mod cli_output;
 mod deploy;
 mod doctor;

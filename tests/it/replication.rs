@@ -205,14 +205,18 @@ async fn a_second_gateway_on_the_same_bucket_fences_the_first() {
     let env = Env::new(&seaweed, &fake, &[]);
     let first = TestGateway::start(&env.pairs()).await;
     chat(&first, "main", "before", 2).await;
+    // Connected before the second one starts: a new device's connect is a write too, and one
+    // that shipped first would fence the first gateway before the test's own write.
+    let mut watcher = client(&first).await;
     wait_shipped(&first).await;
 
     let second = TestGateway::start(&env.pairs()).await;
     assert_eq!(history(&second, "main").await.len(), 4, "the second one restored the first one's state");
     // The first one writes again (acknowledged before anything could tell): its manifest update
     // fails `If-Match`, it refuses every later write, tells its clients why, and stops.
-    let mut watcher = client(&first).await;
-    chat(&first, "main", "unshipped-before-fence", 1).await;
+    let text = "unshipped-before-fence";
+    let ack = watcher.request("chat.send", json!({"sessionKey": "main", "message": text, "idempotencyKey": text})).await;
+    assert_eq!(ack["ok"], true, "the write is acknowledged before the bucket can tell: {ack}");
     let shutdown = watcher.event("shutdown").await;
     let reason = shutdown["payload"]["reason"].as_str().unwrap_or_default().to_owned();
     assert!(reason.contains("no longer owns its bucket") && reason.contains("generation"), "{shutdown}");
