@@ -47,69 +47,29 @@ pub enum ServeError {
 pub async fn serve(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServeError> {
     let data_dir = settings.data_dir.clone();
     let workspace = data_dir.join("workspace");
-    for dir in [&data_dir, &workspace] {
-        std::fs::create_dir_all(dir).map_err(|source| ServeError::DataDir { path: dir.clone(), source })?;
-    }
-    let (token, _) = token::load_or_generate(settings.gateway_token.as_ref(), &data_dir)?;
-    let replication = Replication::new(settings.replication.as_ref())?;
-    let gateway = Arc::new(Gateway {
-        token,
-        events: EventBus::default(),
-        started: Instant::now(),
-        boot_id: uuid::Uuid::new_v4().to_string(),
-        readiness: watch::Sender::new(Readiness::Starting { reason: "opening the store".into() }),
-        core: OnceLock::new(),
-        auth_limiter: AuthLimiter::default(),
-        access: settings.auth.access.clone().map(AccessVerifier::new),
-        close_connections: CancellationToken::new(),
-        connection_slots: Arc::new(Semaphore::new(settings.max_connections)),
-        connection_tasks: TaskTracker::new(),
-        replication,
-        channels: Channels::new(&settings.channels),
-        stop_reason: std::sync::Mutex::new(None),
-        queue_budget: super::ws::Budget::new(settings.max_queued_bytes),
-        settings,
-    });
+    let gateway = gateway(settings, &workspace)?;
     let app = super::http::router(Arc::clone(&gateway)).into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(accepting(listener), app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let server = tokio::spawn(server.into_future());
 
-    if let Err(error) = restore(&gateway, &data_dir, &workspace, &shutdown).await {
+    let opened = match restore(&gateway, &data_dir, &workspace, &shutdown).await {
         // Refuse to serve chats on a store that may be missing data; /readyz says why.
-        shutdown.cancelled().await;
-        gateway.close_connections.cancel();
-        let _ = server.await;
-        return Err(error.into());
-    }
-    let store_dir = data_dir.clone();
-    let opened = match tokio::task::spawn_blocking(move || Store::open(&store_dir)).await {
-        Ok(result) => result,
-        Err(_) => Err(StoreError::Worker),
+        Err(error) => Err(ServeError::from(error)),
+        Ok(()) => open_core(&gateway, &workspace).await.map_err(ServeError::from),
     };
-    let store = match opened {
-        Ok(store) => store,
+    let (store, agent, pairing) = match opened {
+        Ok(core) => core,
         Err(error) => {
-            gateway.readiness.send_replace(Readiness::Failed { reason: error.to_string() });
-            shutdown.cancel();
+            if let ServeError::Store(failure) = &error {
+                gateway.readiness.send_replace(Readiness::Failed { reason: failure.to_string() });
+                shutdown.cancel();
+            }
+            shutdown.cancelled().await;
             gateway.close_connections.cancel();
             let _ = server.await;
-            return Err(error.into());
+            return Err(error);
         }
     };
-    let model = gateway.settings.model.clone();
-    let agent = Agent::new(
-        store.clone(),
-        providers::from_settings(&model),
-        model,
-        workspace.clone(),
-        gateway.events.clone(),
-        OperatorIds::from_seeds(&gateway.settings.auth.channel_seeds),
-    );
-    let pairing = Arc::new(Pairing::new(store.clone(), gateway.events.clone(), gateway.settings.auth.device_token_ttl));
-    if let Err(error) = pairing.seed(&gateway.settings.auth.channel_seeds).await {
-        tracing::error!(%error, "cannot seed the DM policies from the environment");
-    }
-    let _ = gateway.core.set(Core { store: store.clone(), agent: Arc::clone(&agent), pairing: Arc::clone(&pairing) });
     if gateway.settings.auth.dev_mode {
         tracing::warn!(
             bind = %gateway.settings.bind,
@@ -143,6 +103,63 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
         Some(reason) if fenced.is_cancelled() => Err(ServeError::Fenced(reason)),
         _ => Ok(()),
     }
+}
+
+/// The state every request sees, before the store is open: the data directory and workspace
+/// exist, the gateway token is loaded (or made), replication is configured.
+fn gateway(settings: Settings, workspace: &std::path::Path) -> Result<Arc<Gateway>, ServeError> {
+    let data_dir = settings.data_dir.clone();
+    for dir in [data_dir.as_path(), workspace] {
+        std::fs::create_dir_all(dir).map_err(|source| ServeError::DataDir { path: dir.to_owned(), source })?;
+    }
+    let (token, _) = token::load_or_generate(settings.gateway_token.as_ref(), &data_dir)?;
+    let replication = Replication::new(settings.replication.as_ref())?;
+    Ok(Arc::new(Gateway {
+        token,
+        events: EventBus::default(),
+        started: Instant::now(),
+        boot_id: uuid::Uuid::new_v4().to_string(),
+        readiness: watch::Sender::new(Readiness::Starting { reason: "opening the store".into() }),
+        core: OnceLock::new(),
+        auth_limiter: AuthLimiter::default(),
+        access: settings.auth.access.clone().map(AccessVerifier::new),
+        close_connections: CancellationToken::new(),
+        connection_slots: Arc::new(Semaphore::new(settings.max_connections)),
+        connection_tasks: TaskTracker::new(),
+        replication,
+        channels: Channels::new(&settings.channels),
+        stop_reason: std::sync::Mutex::new(None),
+        queue_budget: super::ws::Budget::new(settings.max_queued_bytes),
+        settings,
+    }))
+}
+
+/// Opens the store on the blocking pool and builds what needs it: the agent and pairing, the
+/// DM policies seeded from the environment; then the gateway's core is set.
+async fn open_core(
+    gateway: &Gateway,
+    workspace: &std::path::Path,
+) -> Result<(Store, Arc<Agent>, Arc<Pairing>), StoreError> {
+    let store_dir = gateway.settings.data_dir.clone();
+    let store = match tokio::task::spawn_blocking(move || Store::open(&store_dir)).await {
+        Ok(result) => result?,
+        Err(_) => return Err(StoreError::Worker),
+    };
+    let model = gateway.settings.model.clone();
+    let agent = Agent::new(
+        store.clone(),
+        providers::from_settings(&model),
+        model,
+        workspace.to_owned(),
+        gateway.events.clone(),
+        OperatorIds::from_seeds(&gateway.settings.auth.channel_seeds),
+    );
+    let pairing = Arc::new(Pairing::new(store.clone(), gateway.events.clone(), gateway.settings.auth.device_token_ttl));
+    if let Err(error) = pairing.seed(&gateway.settings.auth.channel_seeds).await {
+        tracing::error!(%error, "cannot seed the DM policies from the environment");
+    }
+    let _ = gateway.core.set(Core { store: store.clone(), agent: Arc::clone(&agent), pairing: Arc::clone(&pairing) });
+    Ok((store, agent, pairing))
 }
 
 /// What happens when another instance claims the bucket: from that moment every write is

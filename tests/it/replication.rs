@@ -215,7 +215,8 @@ async fn a_second_gateway_on_the_same_bucket_fences_the_first() {
     // The first one writes again (acknowledged before anything could tell): its manifest update
     // fails `If-Match`, it refuses every later write, tells its clients why, and stops.
     let text = "unshipped-before-fence";
-    let ack = watcher.request("chat.send", json!({"sessionKey": "main", "message": text, "idempotencyKey": text})).await;
+    let ack =
+        watcher.request("chat.send", json!({"sessionKey": "main", "message": text, "idempotencyKey": text})).await;
     assert_eq!(ack["ok"], true, "the write is acknowledged before the bucket can tell: {ack}");
     let shutdown = watcher.event("shutdown").await;
     let reason = shutdown["payload"]["reason"].as_str().unwrap_or_default().to_owned();

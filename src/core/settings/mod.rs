@@ -131,6 +131,51 @@ pub enum SettingsError {
     File { path: PathBuf, message: String },
 }
 
+/// How often, how long and how much: the gateway's timing and its bounds on connections and
+/// queued bytes, each raised to a floor that keeps it usable.
+struct Limits {
+    tick_interval: Duration,
+    shutdown_grace: Duration,
+    max_connections: usize,
+    max_buffered_bytes: usize,
+    max_queued_bytes: usize,
+}
+
+fn limits(layers: &mut Layers<'_>, gateway: &file::GatewaySection) -> Result<Limits, SettingsError> {
+    let tick_ms =
+        layers.value("tick_interval_ms", None, &["MOLT_TICK_INTERVAL_MS"], gateway.tick_interval_ms, 30_000)?;
+    let grace_secs =
+        layers.value("shutdown_grace_secs", None, &["MOLT_SHUTDOWN_GRACE_SECS"], gateway.shutdown_grace_secs, 10)?;
+    let max_connections = layers.value(
+        "max_connections",
+        None,
+        &["MOLT_MAX_CONNECTIONS"],
+        gateway.max_connections,
+        DEFAULT_MAX_CONNECTIONS,
+    )?;
+    let max_buffered_bytes = layers.value(
+        "max_buffered_bytes",
+        None,
+        &["MOLT_MAX_BUFFERED_BYTES"],
+        gateway.max_buffered_bytes,
+        DEFAULT_MAX_BUFFERED_BYTES,
+    )?;
+    let max_queued_bytes = layers.value(
+        "max_queued_bytes",
+        None,
+        &["MOLT_MAX_QUEUED_BYTES"],
+        gateway.max_queued_bytes,
+        DEFAULT_MAX_QUEUED_BYTES,
+    )?;
+    Ok(Limits {
+        tick_interval: Duration::from_millis(tick_ms.max(100)),
+        shutdown_grace: Duration::from_secs(grace_secs),
+        max_connections: max_connections.max(1),
+        max_buffered_bytes: max_buffered_bytes.max(MIN_BUFFERED_BYTES),
+        max_queued_bytes: max_queued_bytes.max(MIN_BUFFERED_BYTES),
+    })
+}
+
 impl Settings {
     /// Resolves the settings from the process environment and the settings file.
     pub fn from_process(flags: &GatewayFlags) -> Result<Self, SettingsError> {
@@ -195,36 +240,7 @@ impl Settings {
             gateway.loopback_auto_approve.map(Flag),
             Flag(true),
         )?;
-        let tick_ms =
-            layers.value("tick_interval_ms", None, &["MOLT_TICK_INTERVAL_MS"], gateway.tick_interval_ms, 30_000)?;
-        let grace_secs = layers.value(
-            "shutdown_grace_secs",
-            None,
-            &["MOLT_SHUTDOWN_GRACE_SECS"],
-            gateway.shutdown_grace_secs,
-            10,
-        )?;
-        let max_connections = layers.value(
-            "max_connections",
-            None,
-            &["MOLT_MAX_CONNECTIONS"],
-            gateway.max_connections,
-            DEFAULT_MAX_CONNECTIONS,
-        )?;
-        let max_buffered_bytes = layers.value(
-            "max_buffered_bytes",
-            None,
-            &["MOLT_MAX_BUFFERED_BYTES"],
-            gateway.max_buffered_bytes,
-            DEFAULT_MAX_BUFFERED_BYTES,
-        )?;
-        let max_queued_bytes = layers.value(
-            "max_queued_bytes",
-            None,
-            &["MOLT_MAX_QUEUED_BYTES"],
-            gateway.max_queued_bytes,
-            DEFAULT_MAX_QUEUED_BYTES,
-        )?;
+        let limits = limits(&mut layers, gateway)?;
         let model = model::resolve(&mut layers, &file.model)?;
         let auth = access::resolve(&mut layers)?;
         let channels = channels::resolve(&mut layers, &file.channels)?;
@@ -240,11 +256,11 @@ impl Settings {
             log_format,
             gateway_token,
             loopback_auto_approve: loopback_auto_approve.0,
-            tick_interval: Duration::from_millis(tick_ms.max(100)),
-            shutdown_grace: Duration::from_secs(grace_secs),
-            max_connections: max_connections.max(1),
-            max_buffered_bytes: max_buffered_bytes.max(MIN_BUFFERED_BYTES),
-            max_queued_bytes: max_queued_bytes.max(MIN_BUFFERED_BYTES),
+            tick_interval: limits.tick_interval,
+            shutdown_grace: limits.shutdown_grace,
+            max_connections: limits.max_connections,
+            max_buffered_bytes: limits.max_buffered_bytes,
+            max_queued_bytes: limits.max_queued_bytes,
             model,
             auth,
             channels,
