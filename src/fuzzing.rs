@@ -32,3 +32,42 @@ pub fn access_claims(token: &str) -> Option<AccessIdentity> {
         jsonwebtoken::decode::<crate::daemon::auth::access::Claims>(token, &DecodingKey::from_secret(&[]), &validation);
     data.ok().map(|data| data.claims.identity())
 }
+
+/// The handshake's decision on a gateway with a real store (`authorize`), for the fuzz target:
+/// built once, then asked about one `connect` after another.
+pub struct Handshakes {
+    gateway: std::sync::Arc<crate::daemon::state::Gateway>,
+}
+
+/// The gateway token of [`Handshakes`]' gateway.
+pub const FUZZ_TOKEN: &str = "fuzz-gateway-token";
+
+impl Handshakes {
+    /// A gateway whose data directory is `data_dir` (made if missing), token [`FUZZ_TOKEN`].
+    pub async fn new(data_dir: &std::path::Path) -> Result<Self, String> {
+        let env = |name: &str| match name {
+            "MOLT_DATA_DIR" => Some(data_dir.display().to_string()),
+            "MOLT_GATEWAY_TOKEN" => Some(FUZZ_TOKEN.to_owned()),
+            _ => None,
+        };
+        let flags = crate::core::settings::GatewayFlags::default();
+        let settings = crate::core::settings::Settings::resolve(&flags, &env, &Default::default())
+            .map_err(|error| error.to_string())?;
+        let gateway = crate::daemon::unserved(settings).await.map_err(|error| error.to_string())?;
+        Ok(Self { gateway })
+    }
+
+    /// Decides the connect whose params are `params`, from a remote address (`loopback`
+    /// false) or a direct loopback one, with or without the page's cookie. `true` when it was
+    /// let in (or held for an operator).
+    pub async fn decide(&self, params: &serde_json::Value, loopback: bool, cookie: bool) -> bool {
+        let Ok(params) = crate::core::protocol::connect::parse(params) else { return false };
+        let address = if loopback { [127, 0, 0, 1] } else { [192, 0, 2, 1] };
+        let peer = crate::daemon::auth::edge::Peer {
+            address: std::net::IpAddr::from(address),
+            direct_loopback: loopback,
+            via_edge: false,
+        };
+        crate::daemon::ws::handshake::authorize(&self.gateway, peer, cookie, "fuzz-nonce", params).await.is_ok()
+    }
+}

@@ -130,3 +130,20 @@ openai = [
     {"id": "c1", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 4}}},
 ]
 put("provider_events", "openai", "\n".join([json.dumps(chunk) for chunk in openai] + ["[DONE]"]))
+
+# The handshake's decision: every recorded `connect`'s params, from a remote address (flag byte
+# 0), a direct loopback one (1) and with the page's cookie (2); and one with the fuzz gateway's
+# own token (`molt::fuzzing::FUZZ_TOKEN`), so the paths past the token check are reached.
+if os.path.exists(frames_fixture):
+    fixture = json.load(open(frames_fixture))
+    for session in fixture["sessions"]:
+        for index, frame in enumerate(session.get("frames", [])):
+            raw = frame.get("frame")
+            if frame.get("dir") != "c2s" or not isinstance(raw, dict) or raw.get("method") != "connect":
+                continue
+            params = json.dumps(raw.get("params", {}), separators=(",", ":")).encode()
+            for flags in (0, 1, 2):
+                put("authorize", f"{session['name']}-{index}-{flags}", bytes([flags]) + params)
+            if isinstance(raw.get("params", {}).get("auth"), dict) and "token" in raw["params"]["auth"]:
+                own = dict(raw["params"], auth={"token": "fuzz-gateway-token"})
+                put("authorize", f"{session['name']}-{index}-own-token", bytes([0]) + json.dumps(own, separators=(",", ":")).encode())

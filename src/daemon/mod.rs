@@ -12,11 +12,12 @@ pub mod pairing;
 pub mod providers;
 pub mod replication;
 mod server;
-mod state;
+pub(crate) mod state;
 pub mod store;
 pub mod token;
 mod web;
 pub(crate) mod ws;
 
+pub(crate) use server::unserved;
 pub use server::{ServeError, serve};
 pub use state::Readiness;

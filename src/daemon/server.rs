@@ -105,6 +105,15 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     }
 }
 
+/// A gateway with its store open that serves nothing: the fuzz target of the handshake drives
+/// `authorize` on it directly.
+pub(crate) async fn unserved(settings: Settings) -> Result<Arc<Gateway>, ServeError> {
+    let workspace = settings.data_dir.join("workspace");
+    let gateway = gateway(settings, &workspace)?;
+    open_core(&gateway, &workspace).await?;
+    Ok(gateway)
+}
+
 /// The state every request sees, before the store is open: the data directory and workspace
 /// exist, the gateway token is loaded (or made), replication is configured.
 fn gateway(settings: Settings, workspace: &std::path::Path) -> Result<Arc<Gateway>, ServeError> {
