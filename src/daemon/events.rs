@@ -35,8 +35,16 @@ pub struct ChatBroadcast {
     pub payload: String,
 }
 
-/// Gateway-wide events a listener may fall behind by before it is told it missed some.
-const CAPACITY: usize = 4096;
+/// Gateway-wide events of one feed a listener may fall behind by before it is told it missed
+/// some. Each ring is allocated whole at start, so the feeds that carry little are small.
+fn capacity(scope: Scope) -> usize {
+    match scope {
+        Scope::Read | Scope::Pairing => 1024,
+        Scope::Admin => 256,
+        // Nothing is published for write access alone.
+        Scope::Write => 16,
+    }
+}
 /// `chat` events of one session a listener may fall behind by. A run's deltas come at the
 /// model's pace and a listener moves them on without waiting on IO, so falling this far behind
 /// means the listener is stuck; the ring is allocated per followed session, so it stays small.
@@ -63,7 +71,8 @@ fn feed_index(scope: Scope) -> usize {
 
 impl Default for EventBus {
     fn default() -> Self {
-        Self { feeds: Arc::new(std::array::from_fn(|_| broadcast::Sender::new(CAPACITY))), sessions: Arc::default() }
+        let feeds = std::array::from_fn(|index| broadcast::Sender::new(capacity(FEEDS[index])));
+        Self { feeds: Arc::new(feeds), sessions: Arc::default() }
     }
 }
 
