@@ -88,6 +88,11 @@ impl EventBus {
         let _ = sender.send(Arc::new(Broadcast { event, payload, scope }));
     }
 
+    /// Sends a typed gateway-wide event on its scope's feed.
+    pub fn emit<E: events::Event>(&self, event: &E) {
+        self.publish(E::NAME, E::SCOPE, event);
+    }
+
     /// The gateway-wide events of `scope` from now on.
     pub fn subscribe(&self, scope: Scope) -> broadcast::Receiver<Arc<Broadcast>> {
         self.feeds[feed_index(scope)].subscribe()

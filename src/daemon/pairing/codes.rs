@@ -2,10 +2,10 @@
 //! operator's), and pairing codes for unknown senders. Channels call [`Pairing::dm_decision`].
 
 use serde::Serialize;
-use serde_json::json;
 
 use super::{Actor, Pairing, PairingError};
 use crate::core::pairing::{CHANNELS, DmDecision, DmPolicy, normalise_code};
+use crate::core::protocol::events::{CodeResolved, Decision, PoliciesChanged};
 use crate::core::scopes::Scope;
 use crate::core::settings::ChannelSeed;
 use crate::core::time::now_ms;
@@ -88,7 +88,7 @@ impl Pairing {
         let view = self.policy_view(channel).await?;
         let detail = format!("{} [{}]", view.dm_policy, view.allow_from.join(", "));
         self.audit(actor, "policy.set", channel, Some(&detail)).await;
-        self.events.publish("policies.changed", Scope::Pairing, &json!({"channel": channel}));
+        self.events.emit(&PoliciesChanged { channel: channel.to_owned() });
         Ok(view)
     }
 
@@ -142,8 +142,14 @@ impl Pairing {
         let action = if approve { "code.approve" } else { "code.reject" };
         let detail = format!("{} ({})", resolved.sender_id, resolved.sender_name.as_deref().unwrap_or("unnamed"));
         self.audit(actor, action, &format!("{channel}/{normal}"), Some(&detail)).await;
-        let decision = if approve { "approved" } else { "rejected" };
-        self.events.publish("pairing.code.resolved", Scope::Pairing, &json!({"channel": channel, "code": normal, "senderId": resolved.sender_id, "decision": decision, "ts": now_ms()}));
+        let decision = if approve { Decision::Approved } else { Decision::Rejected };
+        self.events.emit(&CodeResolved {
+            channel: channel.to_owned(),
+            code: normal,
+            sender_id: resolved.sender_id.clone(),
+            decision,
+            ts: now_ms(),
+        });
         Ok(resolved)
     }
 }

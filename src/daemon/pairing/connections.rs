@@ -2,11 +2,10 @@
 //! can close them), presence events, and the check that closes the gap between a handshake's
 //! lookups and its registration.
 
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{Pairing, lock};
-use crate::core::scopes::Scope;
+use crate::core::protocol::events::Presence;
 use crate::core::time::now_ms;
 
 /// Unregisters a connection from its device when dropped.
@@ -51,7 +50,7 @@ impl Pairing {
     }
 
     pub(super) fn presence(&self, device_id: &str, connected: bool) {
-        self.events.publish("device.presence", Scope::Pairing, &json!({"deviceId": device_id, "connected": connected}));
+        self.events.emit(&Presence { device_id: device_id.to_owned(), connected });
     }
 
     pub fn is_connected(&self, device_id: &str) -> bool {

@@ -9,7 +9,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +25,7 @@ pub struct DeviceView {
 }
 
 use crate::core::pairing::DEVICE_REQUEST_TTL;
+use crate::core::protocol::events::{AuditAppended, Decision, DeviceChange, PairChanged, PairResolved};
 use crate::core::scopes::{Grants, Scope};
 use crate::core::secret::Secret;
 use crate::core::sync::lock;
@@ -186,11 +186,13 @@ impl Pairing {
                 }
             } else if let Some(old) = pending.remove(&id) {
                 old.resolution.send_replace(Some(Resolution::Gone));
-                self.events.publish(
-                    "device.pair.resolved",
-                    Scope::Pairing,
-                    &json!({"requestId": id, "deviceId": old.request.device_id, "decision": "superseded", "ts": now}),
-                );
+                self.events.emit(&PairResolved {
+                    request_id: Some(id.clone()),
+                    device_id: old.request.device_id.clone(),
+                    decision: Decision::Superseded,
+                    approved_via: None,
+                    ts: now,
+                });
             }
         }
         request.request_id = uuid::Uuid::new_v4().to_string();
@@ -223,7 +225,7 @@ impl Pairing {
         let device = entry.request.into_paired("operator");
         let (device, token) = self.store_with_token(device).await?;
         entry.resolution.send_replace(Some(Resolution::Approved { device: Box::new(device.clone()), token }));
-        self.resolved(request_id, &device.device_id, "approved");
+        self.resolved(request_id, &device.device_id, Decision::Approved);
         self.audit(actor, "device.approve", &device.device_id, device.display_name.as_deref()).await;
         Ok(device)
     }
@@ -231,7 +233,7 @@ impl Pairing {
     pub async fn reject(&self, request_id: &str, actor: &Actor) -> Result<(), PairingError> {
         let entry = self.take(request_id)?;
         entry.resolution.send_replace(Some(Resolution::Rejected));
-        self.resolved(request_id, &entry.request.device_id, "rejected");
+        self.resolved(request_id, &entry.request.device_id, Decision::Rejected);
         self.audit(actor, "device.reject", &entry.request.device_id, entry.request.display_name.as_deref()).await;
         Ok(())
     }
@@ -261,12 +263,14 @@ impl Pairing {
         }
     }
 
-    fn resolved(&self, request_id: &str, device_id: &str, decision: &str) {
-        self.events.publish(
-            "device.pair.resolved",
-            Scope::Pairing,
-            &json!({"requestId": request_id, "deviceId": device_id, "decision": decision, "ts": now_ms()}),
-        );
+    fn resolved(&self, request_id: &str, device_id: &str, decision: Decision) {
+        self.events.emit(&PairResolved {
+            request_id: Some(request_id.to_owned()),
+            device_id: device_id.to_owned(),
+            decision,
+            approved_via: None,
+            ts: now_ms(),
+        });
     }
 
     /// Stores a device approved without an operator (loopback, `DEV_MODE`) with a fresh token.
@@ -279,7 +283,13 @@ impl Pairing {
             device.display_name.as_deref(),
         )
         .await;
-        self.events.publish("device.pair.resolved", Scope::Pairing, &json!({"deviceId": device.device_id, "decision": "approved", "approvedVia": device.approved_via, "ts": now_ms()}));
+        self.events.emit(&PairResolved {
+            request_id: None,
+            device_id: device.device_id.clone(),
+            decision: Decision::Approved,
+            approved_via: Some(device.approved_via.clone()),
+            ts: now_ms(),
+        });
         Ok((device, token))
     }
 
@@ -312,11 +322,7 @@ impl Pairing {
         let rotated = self.reissue(device_id).await?;
         self.close_connections_of(device_id);
         self.audit(actor, "device.rotate", device_id, None).await;
-        self.events.publish(
-            "device.pair.changed",
-            Scope::Pairing,
-            &json!({"deviceId": device_id, "change": "rotated", "ts": now_ms()}),
-        );
+        self.events.emit(&PairChanged { device_id: device_id.to_owned(), change: DeviceChange::Rotated, ts: now_ms() });
         Ok(rotated)
     }
 
@@ -327,11 +333,7 @@ impl Pairing {
         }
         let closed = self.close_connections_of(device_id);
         self.audit(actor, "device.revoke", device_id, None).await;
-        self.events.publish(
-            "device.pair.changed",
-            Scope::Pairing,
-            &json!({"deviceId": device_id, "change": "revoked", "ts": now_ms()}),
-        );
+        self.events.emit(&PairChanged { device_id: device_id.to_owned(), change: DeviceChange::Revoked, ts: now_ms() });
         Ok(closed)
     }
 
@@ -344,11 +346,11 @@ impl Pairing {
         self.store.revoke_device_tokens(device_id).await?;
         let closed = self.close_connections_of(device_id);
         self.audit(actor, "device.token.revoke", device_id, None).await;
-        self.events.publish(
-            "device.pair.changed",
-            Scope::Pairing,
-            &json!({"deviceId": device_id, "change": "token-revoked", "ts": now_ms()}),
-        );
+        self.events.emit(&PairChanged {
+            device_id: device_id.to_owned(),
+            change: DeviceChange::TokenRevoked,
+            ts: now_ms(),
+        });
         Ok(closed)
     }
 
@@ -372,7 +374,7 @@ impl Pairing {
         if let Err(error) = self.store.audit(&actor.name, action, target, actor.address.as_deref(), detail).await {
             tracing::error!(%error, action, "cannot write the audit log");
         }
-        self.events.publish("audit.appended", Scope::Admin, &json!({"action": action, "target": target}));
+        self.events.emit(&AuditAppended { action: action.to_owned(), target: target.to_owned() });
     }
 }
 
