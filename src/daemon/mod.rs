@@ -8,6 +8,7 @@ pub mod channels;
 mod edge;
 pub mod events;
 pub(crate) mod http;
+mod http_webhooks;
 pub mod logs;
 pub mod pairing;
 pub mod providers;

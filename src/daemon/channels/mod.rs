@@ -15,6 +15,7 @@ pub(crate) mod slack;
 pub(crate) mod split;
 mod supervise;
 pub(crate) mod telegram;
+mod webhook;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub use liveness::Liveness;
 pub use platform::{ChatKind, ChatRef, Inbound, Limits, MessageRef, Platform};
 pub use router::Router;
 use supervise::supervise;
+pub use webhook::{WebhookError, WebhookOutcome};
 
 use crate::core::settings::{ChannelSettings, TelegramMode};
 use crate::daemon::agent::Agent;
@@ -167,6 +169,3 @@ impl Channels {
         }
     }
 }
-
-pub use slack::events::slack_events;
-pub use telegram::webhook::telegram_webhook;
