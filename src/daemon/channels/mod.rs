@@ -1,8 +1,11 @@
 //! Chat platforms: Telegram, Discord and Slack adapters behind one [`Platform`] trait, the
 //! router that turns their messages into agent turns, and the liveness each one reports.
-//! Adapters never touch the agent or the store directly; the router does.
+//! Adapters only speak their platform's protocol: every message goes through the router's one
+//! intake (`intake.rs`), which records, replays and answers it; they never touch the agent or
+//! the store.
 
 pub(crate) mod discord;
+mod intake;
 mod liveness;
 mod net;
 pub(crate) mod platform;
@@ -12,6 +15,7 @@ pub(crate) mod slack;
 pub(crate) mod split;
 mod supervise;
 pub(crate) mod telegram;
+mod webhook;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -20,10 +24,12 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use intake::Accepted;
 pub use liveness::Liveness;
 pub use platform::{ChatKind, ChatRef, Inbound, Limits, MessageRef, Platform};
 pub use router::Router;
 use supervise::supervise;
+pub use webhook::{WebhookError, WebhookOutcome};
 
 use crate::core::settings::{ChannelSettings, TelegramMode};
 use crate::daemon::agent::Agent;
@@ -112,14 +118,7 @@ impl Channels {
 
     /// Starts every configured adapter.
     pub fn start(&self, store: Store, agent: Arc<Agent>, pairing: Arc<Pairing>, events: EventBus) {
-        let router = Arc::new(Router {
-            store,
-            agent,
-            pairing,
-            events,
-            tracker: self.tracker.clone(),
-            cancel: self.cancel.clone(),
-        });
+        let router = Arc::new(Router::new(store, agent, pairing, events, self.tracker.clone(), self.cancel.clone()));
         let _ = self.router.set(Arc::clone(&router));
         if let Some(settings) = &self.settings.telegram {
             let adapter = telegram::Telegram::new(settings.clone(), self.liveness_of("telegram"), self.intake.clone());
@@ -170,6 +169,3 @@ impl Channels {
         }
     }
 }
-
-pub use slack::events::slack_events;
-pub use telegram::webhook::telegram_webhook;

@@ -4,10 +4,12 @@
 use std::future::Future;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::ChannelError;
 
 /// A conversation on a platform: a chat, a channel or a DM, and optionally a thread in it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatRef {
     pub id: String,
     /// Slack's `thread_ts`, Telegram's forum topic: replies go there.
@@ -18,14 +20,16 @@ pub struct ChatRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRef(pub String);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ChatKind {
     Direct,
     Group,
 }
 
-/// A message someone sent to the bot, as the router needs it.
-#[derive(Debug, Clone)]
+/// A message someone sent to the bot, as the router needs it: platform-neutral, and what the
+/// store records for it, so a replay needs no platform parser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inbound {
     /// Unique per platform update: a redelivery carries the same key.
     pub dedupe_key: String,

@@ -1,6 +1,6 @@
 //! The router: an inbound message → DM or group policy → session key → agent turn → a reply
-//! streamed into the chat. Every update is recorded before it is handled, so a redelivery
-//! never produces a second reply.
+//! streamed into the chat. Messages reach it through `intake.rs`, which records each update
+//! before it is handled, so a redelivery never produces a second reply.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ChannelError;
+use super::intake::Leftovers;
 use super::platform::{ChatKind, Inbound, Platform};
 use super::reply;
 use crate::core::asker::Asker;
@@ -21,12 +22,13 @@ use crate::daemon::pairing::Pairing;
 use crate::daemon::store::Store;
 
 pub struct Router {
-    pub store: Store,
-    pub agent: Arc<Agent>,
-    pub pairing: Arc<Pairing>,
-    pub events: EventBus,
-    pub tracker: TaskTracker,
-    pub cancel: CancellationToken,
+    pub(super) store: Store,
+    agent: Arc<Agent>,
+    pairing: Arc<Pairing>,
+    events: EventBus,
+    pub(super) tracker: TaskTracker,
+    cancel: CancellationToken,
+    pub(super) leftovers: Leftovers,
 }
 
 /// `agent:main:<channel>:direct:<peer>`; a group (and a thread in it) has its own.
@@ -51,36 +53,21 @@ const GROUP_UNKNOWN: &str =
     "I only answer people the owner has approved. Send me a direct message to get a pairing code.";
 
 impl Router {
-    /// Records an update; `false` when it was seen before and must be dropped.
-    pub async fn record(&self, channel: &str, dedupe_key: &str, payload: &str) -> Result<bool, ChannelError> {
-        Ok(self.store.record_inbound(channel, dedupe_key, payload).await?)
+    pub fn new(
+        store: Store,
+        agent: Arc<Agent>,
+        pairing: Arc<Pairing>,
+        events: EventBus,
+        tracker: TaskTracker,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self { store, agent, pairing, events, tracker, cancel, leftovers: Leftovers::default() }
     }
 
-    /// Handles a recorded update in its own task. It is marked handled once it needs nothing
-    /// more: the user's message is stored (its turn may still fail; a redelivery then finds the
-    /// message and starts no second turn) or no turn was due. An update whose message could
-    /// not be stored (the gateway stopping, the store refusing) stays unhandled, and the next
-    /// start answers it.
-    pub fn dispatch<P: Platform>(self: &Arc<Self>, platform: Arc<P>, policy: GroupPolicy, inbound: Inbound) {
-        let router = Arc::clone(self);
-        self.tracker.spawn(async move {
-            let channel = platform.name();
-            let key = inbound.dedupe_key.clone();
-            match router.answer(platform.as_ref(), policy, inbound).await {
-                Ok(()) => {}
-                Err(ChannelError::NotStored(reason)) => {
-                    tracing::warn!(channel, %reason, "a chat message was not stored; it is answered after the next start");
-                    return;
-                }
-                Err(error) => tracing::warn!(channel, %error, "cannot answer a chat message"),
-            }
-            if let Err(error) = router.store.mark_inbound_handled(channel, &key).await {
-                tracing::warn!(channel, %error, "cannot mark a chat message handled");
-            }
-        });
-    }
-
-    async fn answer<P: Platform>(
+    /// Decides what `inbound` needs and does it: nothing, a pairing code, or an agent turn whose
+    /// reply streams into the chat. [`ChannelError::NotStored`] when the user's message could
+    /// not be stored.
+    pub(super) async fn answer<P: Platform>(
         &self,
         platform: &P,
         policy: GroupPolicy,
@@ -160,95 +147,6 @@ mod tests {
         assert_eq!(key(ChatKind::Direct, None), "agent:main:telegram:direct:42");
         assert_eq!(key(ChatKind::Group, None), "agent:main:telegram:group:-100");
         assert_eq!(key(ChatKind::Group, Some("7")), "agent:main:telegram:group:-100:thread:7");
-    }
-
-    struct Quiet;
-
-    impl Platform for Quiet {
-        fn name(&self) -> &'static str {
-            "telegram"
-        }
-        fn limits(&self) -> crate::daemon::channels::platform::Limits {
-            crate::daemon::channels::platform::Limits {
-                max_chars: 4096,
-                edit_interval: std::time::Duration::from_millis(1),
-                typing_interval: None,
-            }
-        }
-        async fn send(
-            &self,
-            _: &ChatRef,
-            _: &str,
-        ) -> Result<crate::daemon::channels::platform::MessageRef, ChannelError> {
-            Ok(crate::daemon::channels::platform::MessageRef("1".into()))
-        }
-        async fn edit(
-            &self,
-            _: &ChatRef,
-            _: &crate::daemon::channels::platform::MessageRef,
-            _: &str,
-        ) -> Result<(), ChannelError> {
-            Ok(())
-        }
-        async fn typing(&self, _: &ChatRef) -> Result<(), ChannelError> {
-            Ok(())
-        }
-    }
-
-    async fn router(dir: &std::path::Path) -> Arc<Router> {
-        let store = Store::open(dir).unwrap();
-        let events = EventBus::default();
-        let settings = crate::core::settings::Settings::resolve(
-            &Default::default(),
-            &|_| None,
-            &crate::core::settings::FileConfig::default(),
-        )
-        .unwrap();
-        let agent = Agent::new(
-            store.clone(),
-            None,
-            settings.model,
-            dir.join("workspace"),
-            events.clone(),
-            crate::core::asker::OperatorIds::default(),
-        );
-        let pairing = Arc::new(Pairing::new(store.clone(), events.clone(), std::time::Duration::from_secs(60)));
-        let open =
-            crate::core::settings::ChannelSeed { channel: "telegram", policy: Some(DmPolicy::Open), allow_from: None };
-        pairing.seed(&[open]).await.unwrap();
-        Arc::new(Router {
-            store,
-            agent,
-            pairing,
-            events,
-            tracker: TaskTracker::new(),
-            cancel: CancellationToken::new(),
-        })
-    }
-
-    async fn handle(router: &Arc<Router>, key: &str) -> Vec<(String, String)> {
-        let mut message = inbound(ChatKind::Direct, None);
-        message.dedupe_key = key.into();
-        assert!(router.record("telegram", key, "{}").await.unwrap());
-        router.dispatch(Arc::new(Quiet), GroupPolicy::Mention, message);
-        router.tracker.close();
-        router.tracker.wait().await;
-        router.tracker.reopen();
-        router.store.unhandled_inbound("telegram", 10).await.unwrap()
-    }
-
-    #[tokio::test]
-    async fn an_update_is_handled_once_its_message_is_stored_and_left_for_the_next_start_otherwise() {
-        let dir = tempfile::tempdir().unwrap();
-        let router = router(dir.path()).await;
-        assert_eq!(handle(&router, "update:1").await, [], "stored (the turn itself failed: no provider)");
-        router.agent.shutdown(std::time::Duration::ZERO).await;
-        let left = handle(&router, "update:2").await;
-        assert_eq!(
-            left,
-            [("update:2".to_owned(), "{}".to_owned())],
-            "refused while stopping: answered after the next start"
-        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod health;
 mod page;
 mod replication;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -28,8 +29,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/assets/app.js", get(|| async { web::app_js() }))
         .route("/assets/style.css", get(|| async { web::style_css() }))
         // Never behind Access: the platforms authenticate with their own signatures.
-        .route("/channels/telegram/webhook", post(super::channels::telegram_webhook))
-        .route("/channels/slack/events", post(super::channels::slack_events))
+        .route("/channels/telegram/webhook", post(webhooks::telegram_webhook))
+        .route("/channels/slack/events", post(webhooks::slack_events))
         .route("/api/admin/devices", get(api::devices))
         .route("/api/admin/devices/{id}/approve", post(api::approve_device))
         .route("/api/admin/devices/{id}/reject", post(api::reject_device))

@@ -113,31 +113,17 @@ pub fn inbound(message: &Value, bot_user: &str) -> Option<Inbound> {
     })
 }
 
-/// Records and dispatches one message; `Err` only when it could not be recorded.
+/// Hands one message to the router; `Err` only when it could not be recorded.
 async fn accept(discord: &Arc<Discord>, router: &Arc<Router>, message: &Value) -> Result<(), ChannelError> {
     discord.liveness.inbound();
     let Some(inbound) = inbound(message, &discord.bot_user()) else { return Ok(()) };
-    if !router.record("discord", &inbound.dedupe_key, &message.to_string()).await? {
-        tracing::debug!("discord replayed a message already recorded");
-        return Ok(());
-    }
-    router.dispatch(Arc::clone(discord), discord.settings.group_policy, inbound);
-    Ok(())
+    router.accept(discord, discord.settings.group_policy, inbound).await.map(drop)
 }
 
-/// Messages recorded but never handled (the process stopped in between), handled now.
+/// Messages recorded but never handled (the process stopped in between), answered now.
 async fn replay(discord: &Arc<Discord>, router: &Arc<Router>) {
-    match router.store.unhandled_inbound("discord", 1000).await {
-        Ok(rows) => {
-            for (_, payload) in rows {
-                let bot = discord.bot_user();
-                if let Some(inbound) = serde_json::from_str(&payload).ok().and_then(|message| inbound(&message, &bot)) {
-                    router.dispatch(Arc::clone(discord), discord.settings.group_policy, inbound);
-                }
-            }
-        }
-        Err(error) => tracing::warn!(%error, "cannot read unhandled discord messages"),
-    }
+    let bot = discord.bot_user();
+    router.replay(discord, discord.settings.group_policy, |message| inbound(message, &bot)).await;
 }
 
 #[cfg(test)]

@@ -1,19 +1,15 @@
-//! `POST /channels/slack/events`: the Events API over HTTP. The `v0` signature (HMAC-SHA256
-//! of `v0:<timestamp>:<body>`) is checked in constant time within a 5-minute window;
-//! `url_verification` answers its challenge; events are recorded before the 200.
+//! Slack's Events API without HTTP: the `v0` signature (HMAC-SHA256 of
+//! `v0:<timestamp>:<body>`) checked in constant time within a 5-minute window,
+//! `url_verification` answered with its challenge, and events recorded before the caller may
+//! answer 200.
 
-use std::sync::Arc;
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::Sha256;
 
 use crate::core::time::now_ms;
-use crate::daemon::state::Gateway;
+use crate::daemon::channels::Channels;
+use crate::daemon::channels::webhook::{self, WebhookError, WebhookOutcome};
 
 /// Requests older (or newer) than this are refused as possible replays.
 const WINDOW_SECS: i64 = 5 * 60;
@@ -34,41 +30,36 @@ pub fn verify(secret: &str, timestamp: &str, body: &[u8], signature: &str, now_s
     mac.verify_slice(&given).is_ok()
 }
 
-pub async fn slack_events(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
-    let channels = &gateway.channels;
-    let (Some(slack), Some(router)) = (channels.slack.get(), channels.router.get()) else {
-        if channels.settings.slack.is_some() {
-            // Configured but still starting: the platform retries a 503.
-            return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"error": "starting"}))).into_response();
-        }
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "slack is not configured"}))).into_response();
-    };
+/// One `POST /channels/slack/events`: `timestamp` and `signature` are its
+/// `X-Slack-Request-Timestamp` and `X-Slack-Signature` headers (empty when absent).
+pub async fn accept(
+    channels: &Channels,
+    timestamp: &str,
+    signature: &str,
+    body: &[u8],
+) -> Result<WebhookOutcome, WebhookError> {
+    let configured = channels.settings.slack.is_some();
+    let (slack, router) = webhook::target(channels, "slack", configured, &channels.slack)?;
     let Some(secret) = &slack.settings.signing_secret else {
-        return (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({"error": "the Slack Events API needs SLACK_SIGNING_SECRET"})),
-        )
-            .into_response();
+        return Err(WebhookError::Off("the Slack Events API needs SLACK_SIGNING_SECRET"));
     };
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default();
-    let timestamp = header("x-slack-request-timestamp");
-    if !verify(secret.expose(), timestamp, &body, header("x-slack-signature"), now_ms() / 1000) {
+    if !verify(secret.expose(), timestamp, body, signature, now_ms() / 1000) {
         tracing::warn!("slack events call with a bad or stale signature");
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "bad signature"}))).into_response();
+        return Err(WebhookError::Unauthorized("bad signature"));
     }
-    let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "body is not JSON"}))).into_response();
+    let Ok(payload) = serde_json::from_slice::<Value>(body) else {
+        return Err(WebhookError::Malformed("body is not JSON"));
     };
     match payload["type"].as_str() {
-        Some("url_verification") => axum::Json(json!({"challenge": payload["challenge"]})).into_response(),
+        Some("url_verification") => Ok(WebhookOutcome::Challenge(payload["challenge"].clone())),
         Some("event_callback") => match super::accept(slack, router, &payload).await {
-            Ok(()) => StatusCode::OK.into_response(),
+            Ok(()) => Ok(WebhookOutcome::Accepted),
             Err(error) => {
                 tracing::error!(%error, "cannot record a slack event; slack will retry");
-                StatusCode::SERVICE_UNAVAILABLE.into_response()
+                Err(WebhookError::NotRecorded(error))
             }
         },
-        _ => StatusCode::OK.into_response(),
+        _ => Ok(WebhookOutcome::Ignored),
     }
 }
 

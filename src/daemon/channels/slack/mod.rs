@@ -77,16 +77,11 @@ impl Platform for Slack {
     }
 }
 
-/// Records and dispatches one `event_callback`; `Err` only when it could not be recorded.
+/// Hands one `event_callback`'s message to the router; `Err` only when it could not be recorded.
 pub(super) async fn accept(slack: &Arc<Slack>, router: &Arc<Router>, callback: &Value) -> Result<(), ChannelError> {
     slack.liveness.inbound();
     let Some(inbound) = event::inbound(callback, &slack.bot_user()) else { return Ok(()) };
-    if !router.record("slack", &inbound.dedupe_key, &callback.to_string()).await? {
-        tracing::debug!("slack delivered a message already recorded");
-        return Ok(());
-    }
-    router.dispatch(Arc::clone(slack), slack.settings.group_policy, inbound);
-    Ok(())
+    router.accept(slack, slack.settings.group_policy, inbound).await.map(drop)
 }
 
 /// Learns the bot's user id (`auth.test`), replays unhandled messages, then runs Socket Mode
@@ -111,19 +106,8 @@ pub async fn run(slack: Arc<Slack>, router: Arc<Router>, deaf_after: Duration) {
             }
         }
     }
-    match router.store.unhandled_inbound("slack", 1000).await {
-        Ok(rows) => {
-            for (_, payload) in rows {
-                let bot = slack.bot_user();
-                if let Some(inbound) =
-                    serde_json::from_str(&payload).ok().and_then(|callback| event::inbound(&callback, &bot))
-                {
-                    router.dispatch(Arc::clone(&slack), slack.settings.group_policy, inbound);
-                }
-            }
-        }
-        Err(error) => tracing::warn!(%error, "cannot read unhandled slack messages"),
-    }
+    let bot = slack.bot_user();
+    router.replay(&slack, slack.settings.group_policy, |callback| event::inbound(callback, &bot)).await;
     match slack.settings.app_token.clone() {
         Some(app_token) => socket::run(&slack, &router, &app_token, deaf_after).await,
         None => {

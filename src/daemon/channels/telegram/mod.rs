@@ -161,34 +161,17 @@ pub async fn run(telegram: Arc<Telegram>, router: Arc<Router>, deaf_after: Durat
     telegram.liveness.disconnected();
 }
 
+/// Messages recorded but never handled (the process stopped in between), answered now.
 async fn replay(telegram: &Arc<Telegram>, router: &Arc<Router>) {
     let bot = telegram.bot();
-    match router.store.unhandled_inbound("telegram", 1000).await {
-        Ok(rows) => {
-            for (_, payload) in rows {
-                if let Some(inbound) =
-                    serde_json::from_str(&payload).ok().and_then(|update| update::inbound(&update, &bot))
-                {
-                    router.dispatch(Arc::clone(telegram), telegram.settings.group_policy, inbound);
-                }
-            }
-        }
-        Err(error) => tracing::warn!(%error, "cannot read unhandled telegram updates"),
-    }
+    router.replay(telegram, telegram.settings.group_policy, |update| update::inbound(update, &bot)).await;
 }
 
-/// Records and dispatches one update; `Err` only when it could not be recorded.
+/// Hands one update's message to the router; `Err` only when it could not be recorded.
 pub(super) async fn accept(telegram: &Arc<Telegram>, router: &Arc<Router>, update: &Value) -> Result<(), ChannelError> {
     telegram.liveness.inbound();
-    let Some(update_id) = update["update_id"].as_i64() else { return Ok(()) };
-    if !router.record("telegram", &format!("update:{update_id}"), &update.to_string()).await? {
-        tracing::debug!(update_id, "telegram redelivered an update already recorded");
-        return Ok(());
-    }
-    if let Some(inbound) = update::inbound(update, &telegram.bot()) {
-        router.dispatch(Arc::clone(telegram), telegram.settings.group_policy, inbound);
-    }
-    Ok(())
+    let Some(inbound) = update::inbound(update, &telegram.bot()) else { return Ok(()) };
+    router.accept(telegram, telegram.settings.group_policy, inbound).await.map(drop)
 }
 
 async fn poll(telegram: &Arc<Telegram>, router: &Arc<Router>, deaf_after: Duration) {

@@ -1,43 +1,30 @@
-//! `POST /channels/telegram/webhook`: the secret header checked in constant time, the update
-//! recorded durably, and only then 200 (Telegram retries anything else).
+//! Telegram's webhook without HTTP: the secret token compared in constant time, and the update
+//! recorded durably before the caller may answer 200 (Telegram retries anything else).
 
-use std::sync::Arc;
+use serde_json::Value;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use crate::daemon::channels::Channels;
+use crate::daemon::channels::webhook::{self, WebhookError, WebhookOutcome};
 
-use crate::daemon::state::Gateway;
-
-pub async fn telegram_webhook(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
-    let channels = &gateway.channels;
-    let (Some(telegram), Some(router)) = (channels.telegram.get(), channels.router.get()) else {
-        if channels.settings.telegram.is_some() {
-            // Configured but still starting: the platform retries a 503.
-            return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"error": "starting"}))).into_response();
-        }
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "telegram is not configured"}))).into_response();
-    };
+/// One `POST /channels/telegram/webhook`: `secret_token` is its
+/// `X-Telegram-Bot-Api-Secret-Token` header (empty when absent).
+pub async fn accept(channels: &Channels, secret_token: &str, body: &[u8]) -> Result<WebhookOutcome, WebhookError> {
+    let configured = channels.settings.telegram.is_some();
+    let (telegram, router) = webhook::target(channels, "telegram", configured, &channels.telegram)?;
     let Some(secret) = &telegram.settings.webhook_secret else {
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "telegram webhook mode is off"}))).into_response();
+        return Err(WebhookError::Off("telegram webhook mode is off"));
     };
-    let given =
-        headers.get("x-telegram-bot-api-secret-token").and_then(|value| value.to_str().ok()).unwrap_or_default();
-    if !secret.matches(given) {
+    if !secret.matches(secret_token) {
         tracing::warn!("telegram webhook call with a wrong secret token");
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "wrong secret token"}))).into_response();
+        return Err(WebhookError::Unauthorized("wrong secret token"));
     }
-    let Ok(update) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(update) = serde_json::from_slice::<Value>(body) else {
         // Malformed: retrying will not help, so it is acknowledged and dropped.
-        return (StatusCode::OK, axum::Json(json!({"ok": true}))).into_response();
+        return Ok(WebhookOutcome::Ignored);
     };
-    match super::accept(telegram, router, &update).await {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({"ok": true}))).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "cannot record a telegram webhook update; telegram will retry");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"error": "cannot record the update"}))).into_response()
-        }
-    }
+    super::accept(telegram, router, &update).await.map_err(|error| {
+        tracing::error!(%error, "cannot record a telegram webhook update; telegram will retry");
+        WebhookError::NotRecorded(error)
+    })?;
+    Ok(WebhookOutcome::Accepted)
 }
