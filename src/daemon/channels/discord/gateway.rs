@@ -104,12 +104,127 @@ pub fn hello_interval(text: &str) -> Option<Duration> {
         .map(|millis| HEARTBEAT_LIMITS.millis(millis))
 }
 
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// One gateway connection, from opening it to the reason it ended: heartbeats at the interval
+/// Hello named (the first after a random part of it), a missed ACK or silence past the deaf
+/// bound ends it, and each frame goes to [`on_payload`].
 async fn connect(
     discord: &Arc<Discord>,
     router: &Arc<Router>,
     session: &mut Session,
     deaf_after: Duration,
 ) -> Result<End, ChannelError> {
+    let (mut socket, interval) = open(discord, session).await?;
+    let network = network_error(discord);
+    let jitter: f64 = rand::rng().random_range(0.0..1.0);
+    let mut next_beat = Instant::now() + interval.mul_f64(jitter);
+    let mut acked = true;
+    let mut last_frame = Instant::now();
+    loop {
+        let frame = tokio::select! {
+            frame = socket.next() => frame,
+            () = tokio::time::sleep_until(next_beat) => {
+                if !acked {
+                    discord.liveness.error("no heartbeat ACK: the connection is dead");
+                    return Ok(close(&mut socket, Some(4000), "zombied connection", End::Reconnect("missed heartbeat ACK")).await);
+                }
+                if last_frame.elapsed() > deaf_after.max(interval * 2) {
+                    discord.liveness.error("no frame within the deaf bound");
+                    return Ok(End::Reconnect("deaf"));
+                }
+                socket.send(heartbeat(session)).await.map_err(&network)?;
+                acked = false;
+                next_beat = Instant::now() + interval;
+                continue;
+            }
+            () = discord.cancel.cancelled() => return Ok(close(&mut socket, None, "", End::Cancelled).await),
+        };
+        let Some(Ok(frame)) = frame else { return Ok(End::Reconnect("connection dropped")) };
+        last_frame = Instant::now();
+        let text = match frame {
+            Message::Text(text) => text,
+            Message::Close(close) => {
+                let code = close.as_ref().map_or(1005, |close| u16::from(close.code));
+                if let Some(message) = fatal_close(code) {
+                    return Ok(End::Fatal(message));
+                }
+                if matches!(code, 4007 | 4009) {
+                    *session = Session::default();
+                }
+                discord.liveness.error(format!("discord closed the gateway with {code}"));
+                return Ok(End::Reconnect("closed by discord"));
+            }
+            _ => continue,
+        };
+        let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
+        match on_payload(discord, router, session, &payload).await {
+            Step::Continue => {}
+            Step::Acked => acked = true,
+            Step::Beat => socket.send(heartbeat(session)).await.map_err(&network)?,
+            Step::Close(code, reason, end) => return Ok(close(&mut socket, code, reason, end).await),
+        }
+    }
+}
+
+/// What a payload asks of the connection.
+enum Step {
+    Continue,
+    /// op 11: the last heartbeat was acknowledged.
+    Acked,
+    /// op 1: Discord asks for a heartbeat now.
+    Beat,
+    /// Close with this code (none: a plain close) and reason, ending so.
+    Close(Option<u16>, &'static str, End),
+}
+
+/// One gateway payload: a dispatch (READY, RESUMED, MESSAGE_CREATE), or an op that changes
+/// the connection (heartbeat request, reconnect, invalid session, heartbeat ACK).
+async fn on_payload(discord: &Arc<Discord>, router: &Arc<Router>, session: &mut Session, payload: &Value) -> Step {
+    match payload["op"].as_u64() {
+        Some(0) => {
+            if let Some(seq) = payload["s"].as_u64() {
+                session.seq = Some(seq);
+            }
+            let data = &payload["d"];
+            match payload["t"].as_str() {
+                Some("READY") => {
+                    session.id = data["session_id"].as_str().map(str::to_owned);
+                    session.resume_url = data["resume_gateway_url"].as_str().map(str::to_owned);
+                    let user = data["user"]["id"].as_str().unwrap_or_default().to_owned();
+                    tracing::info!(bot_user = %user, "discord connected");
+                    *lock(&discord.bot_user) = user;
+                    discord.liveness.connected();
+                }
+                Some("RESUMED") => discord.liveness.connected(),
+                Some("MESSAGE_CREATE") => {
+                    if let Err(error) = super::accept(discord, router, data).await {
+                        tracing::error!(%error, "cannot record a discord message");
+                    }
+                }
+                _ => discord.liveness.alive(),
+            }
+            Step::Continue
+        }
+        Some(1) => Step::Beat,
+        Some(7) => Step::Close(Some(4000), "reconnect requested", End::Reconnect("op 7 reconnect")),
+        Some(9) => {
+            if payload["d"] != true {
+                *session = Session::default();
+            }
+            Step::Close(None, "", End::InvalidSession)
+        }
+        Some(11) => {
+            discord.liveness.alive();
+            Step::Acked
+        }
+        _ => Step::Continue,
+    }
+}
+
+/// Opens the gateway (the resume URL when resuming, else the one `GET /gateway/bot` names),
+/// waits for Hello and answers it with Resume or Identify; the heartbeat interval Hello named.
+async fn open(discord: &Arc<Discord>, session: &Session) -> Result<(Socket, Duration), ChannelError> {
     let resuming = session.id.is_some() && session.resume_url.is_some() && session.seq.is_some();
     let base = match (&session.resume_url, resuming) {
         (Some(url), true) => url.clone(),
@@ -128,20 +243,14 @@ async fn connect(
     } else {
         format!("{base}/?v=10&encoding=json")
     };
-    let token = discord.settings.token.expose();
-    let network = |error: tokio_tungstenite::tungstenite::Error| ChannelError::Network {
-        platform: "discord",
-        message: scrub(&error.to_string(), token),
-    };
+    let network = network_error(discord);
     let (mut socket, _) = tokio::time::timeout(
         Duration::from_secs(15),
         tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
     )
     .await
     .map_err(|_| ChannelError::Network { platform: "discord", message: "connecting the gateway timed out".into() })?
-    .map_err(network)?;
-    let send = |value: Value| Message::Text(value.to_string().into());
-
+    .map_err(&network)?;
     // Hello first; its interval paces the heartbeats.
     let hello = tokio::time::timeout(Duration::from_secs(15), socket.next()).await;
     let interval = match hello {
@@ -149,109 +258,31 @@ async fn connect(
         _ => None,
     }
     .ok_or_else(|| ChannelError::Invalid("the discord gateway did not say hello".into()))?;
-    if resuming {
-        socket
-            .send(send(json!({"op": 6, "d": {"token": token, "session_id": session.id, "seq": session.seq}})))
-            .await
-            .map_err(network)?;
+    let token = discord.settings.token.expose();
+    let answer = if resuming {
+        json!({"op": 6, "d": {"token": token, "session_id": session.id, "seq": session.seq}})
     } else {
-        let identify = json!({"op": 2, "d": {"token": token, "intents": INTENTS, "properties": {"os": std::env::consts::OS, "browser": "molt", "device": "molt"}}});
-        socket.send(send(identify)).await.map_err(network)?;
+        json!({"op": 2, "d": {"token": token, "intents": INTENTS, "properties": {"os": std::env::consts::OS, "browser": "molt", "device": "molt"}}})
+    };
+    socket.send(Message::Text(answer.to_string().into())).await.map_err(&network)?;
+    Ok((socket, interval))
+}
+
+/// A socket error as the channel reports it, with the bot token scrubbed from the text.
+fn network_error(discord: &Discord) -> impl Fn(tokio_tungstenite::tungstenite::Error) -> ChannelError + '_ {
+    move |error| ChannelError::Network {
+        platform: "discord",
+        message: scrub(&error.to_string(), discord.settings.token.expose()),
     }
-    let jitter: f64 = rand::rng().random_range(0.0..1.0);
-    let mut next_beat = Instant::now() + interval.mul_f64(jitter);
-    let mut acked = true;
-    let mut last_frame = Instant::now();
-    loop {
-        let frame = tokio::select! {
-            frame = socket.next() => frame,
-            () = tokio::time::sleep_until(next_beat) => {
-                if !acked {
-                    discord.liveness.error("no heartbeat ACK: the connection is dead");
-                    let close = CloseFrame { code: CloseCode::Library(4000), reason: "zombied connection".into() };
-                    let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(Some(close))).await;
-                    return Ok(End::Reconnect("missed heartbeat ACK"));
-                }
-                if last_frame.elapsed() > deaf_after.max(interval * 2) {
-                    discord.liveness.error("no frame within the deaf bound");
-                    return Ok(End::Reconnect("deaf"));
-                }
-                socket.send(send(json!({"op": 1, "d": session.seq}))).await.map_err(network)?;
-                acked = false;
-                next_beat = Instant::now() + interval;
-                continue;
-            }
-            () = discord.cancel.cancelled() => {
-                let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(None)).await;
-                return Ok(End::Cancelled);
-            }
-        };
-        let Some(frame) = frame else { return Ok(End::Reconnect("connection dropped")) };
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(_) => return Ok(End::Reconnect("connection dropped")),
-        };
-        last_frame = Instant::now();
-        let text = match frame {
-            Message::Text(text) => text,
-            Message::Close(close) => {
-                let code = close.as_ref().map_or(1005, |close| u16::from(close.code));
-                if let Some(message) = fatal_close(code) {
-                    return Ok(End::Fatal(message));
-                }
-                if matches!(code, 4007 | 4009) {
-                    *session = Session::default();
-                }
-                discord.liveness.error(format!("discord closed the gateway with {code}"));
-                return Ok(End::Reconnect("closed by discord"));
-            }
-            _ => continue,
-        };
-        let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
-        match payload["op"].as_u64() {
-            Some(0) => {
-                if let Some(seq) = payload["s"].as_u64() {
-                    session.seq = Some(seq);
-                }
-                let data = &payload["d"];
-                match payload["t"].as_str() {
-                    Some("READY") => {
-                        session.id = data["session_id"].as_str().map(str::to_owned);
-                        session.resume_url = data["resume_gateway_url"].as_str().map(str::to_owned);
-                        let user = data["user"]["id"].as_str().unwrap_or_default().to_owned();
-                        tracing::info!(bot_user = %user, "discord connected");
-                        *lock(&discord.bot_user) = user;
-                        discord.liveness.connected();
-                    }
-                    Some("RESUMED") => discord.liveness.connected(),
-                    Some("MESSAGE_CREATE") => {
-                        if let Err(error) = super::accept(discord, router, data).await {
-                            tracing::error!(%error, "cannot record a discord message");
-                        }
-                    }
-                    _ => discord.liveness.alive(),
-                }
-            }
-            Some(1) => {
-                socket.send(send(json!({"op": 1, "d": session.seq}))).await.map_err(network)?;
-            }
-            Some(7) => {
-                let close = CloseFrame { code: CloseCode::Library(4000), reason: "reconnect requested".into() };
-                let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(Some(close))).await;
-                return Ok(End::Reconnect("op 7 reconnect"));
-            }
-            Some(9) => {
-                if payload["d"] != true {
-                    *session = Session::default();
-                }
-                let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(None)).await;
-                return Ok(End::InvalidSession);
-            }
-            Some(11) => {
-                acked = true;
-                discord.liveness.alive();
-            }
-            _ => {}
-        }
-    }
+}
+
+fn heartbeat(session: &Session) -> Message {
+    Message::Text(json!({"op": 1, "d": session.seq}).to_string().into())
+}
+
+/// Closes the socket (2 s at most) and ends the connection with `end`.
+async fn close(socket: &mut Socket, code: Option<u16>, reason: &'static str, end: End) -> End {
+    let frame = code.map(|code| CloseFrame { code: CloseCode::from(code), reason: reason.into() });
+    let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(frame)).await;
+    end
 }
