@@ -209,7 +209,10 @@ impl FakeDiscord {
                 .frames()
                 .into_iter()
                 .map(|mut frame| {
-                    frame["d"]["token"] = Value::Null;
+                    // Identify and Resume carry the token; a heartbeat's `d` is a number.
+                    if let Some(data) = frame["d"].as_object_mut() {
+                        data.remove("token");
+                    }
                     frame
                 })
                 .collect();
