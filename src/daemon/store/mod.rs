@@ -3,7 +3,6 @@
 
 mod audit;
 mod changes;
-mod checkpoint;
 mod codes;
 mod conversations;
 mod devices;
@@ -50,7 +49,6 @@ pub struct Store {
     path: PathBuf,
     /// Why writes are refused, once they are.
     refusal: Arc<Mutex<Option<String>>>,
-    checkpoints: Option<checkpoint::Checkpoints>,
 }
 
 impl Store {
@@ -74,17 +72,11 @@ impl Store {
         migrations::apply(&mut connection).map_err(open_error)?;
         let last = changes::last_seq(&connection).map_err(open_error)?;
         private::restrict(&path);
-        // Checkpoints run beside the writer instead of inside a commit (`checkpoint.rs`).
-        let checkpoints = checkpoint::Checkpoints::start(&path);
-        if checkpoints.is_some() {
-            connection.pragma_update(None, "wal_autocheckpoint", 0).map_err(open_error)?;
-        }
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
             last_change: Arc::new(watch::Sender::new(last)),
             path,
             refusal: Arc::new(Mutex::new(None)),
-            checkpoints,
         })
     }
 
@@ -135,15 +127,11 @@ impl Store {
         F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let last_change = Arc::clone(&self.last_change);
-        let checkpoints = self.checkpoints.clone();
         self.call(move |connection| {
             let transaction = connection.transaction()?;
             let value = work(&transaction)?;
             let last = changes::last_seq(&transaction)?;
             transaction.commit()?;
-            if let Some(checkpoints) = &checkpoints {
-                checkpoints.committed();
-            }
             last_change.send_if_modified(|current| {
                 let moved = *current != last;
                 *current = last;

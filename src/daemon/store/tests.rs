@@ -140,31 +140,3 @@ async fn the_database_and_its_wal_are_owner_only() {
         assert_eq!(mode, 0o600, "{name}");
     }
 }
-
-#[tokio::test]
-async fn the_write_ahead_log_is_checkpointed_beside_the_writer_not_in_a_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let autocheckpoint: i64 = store
-        .call(|connection| Ok(connection.query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))?))
-        .await
-        .unwrap();
-    assert_eq!(autocheckpoint, 0, "no checkpoint inside a commit");
-    let database = dir.path().join("molt.db");
-    let before = std::fs::metadata(&database).unwrap().len();
-    let key = SessionKey::main();
-    let text = "x".repeat(4000);
-    for index in 0..300 {
-        store.append_message(message(&key, MessageRole::User, &format!("{index} {text}"), None)).await.unwrap();
-    }
-    // About 1.2 MB went to the log; the checkpoint thread copies it into the database file.
-    let started = std::time::Instant::now();
-    loop {
-        let size = std::fs::metadata(&database).unwrap().len();
-        if size > before + 1_000_000 {
-            break;
-        }
-        assert!(started.elapsed() < std::time::Duration::from_secs(10), "not checkpointed: {before} → {size} bytes");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
