@@ -42,6 +42,7 @@ fn message(index: usize) -> NewMessage {
         model: None,
         stop_reason: None,
         usage: Usage::default(),
+        tools: Vec::new(),
     }
 }
 

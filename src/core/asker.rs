@@ -20,6 +20,15 @@ pub enum MemoryScope {
     Sender { channel: String, sender_id: String },
 }
 
+/// What the tools may do for who asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rights {
+    /// The operator (a paired device, or one of the operator's own chat IDs): every enabled tool.
+    Operator,
+    /// Another paired or allowed chat user: the read-only tools, and those the operator granted.
+    Guest,
+}
+
 /// The chat IDs the operator named in the environment (`TELEGRAM_DM_ALLOW_FROM` and the
 /// others): messages from them act with the operator's rights.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +58,16 @@ impl Asker {
             Self::Sender { channel, sender_id } => {
                 MemoryScope::Sender { channel: channel.clone(), sender_id: sender_id.clone() }
             }
+        }
+    }
+}
+
+impl Asker {
+    /// The operator and their own chat IDs get every tool; any other sender is a guest.
+    pub fn rights(&self, operators: &OperatorIds) -> Rights {
+        match self.memory_scope(operators) {
+            MemoryScope::Shared => Rights::Operator,
+            MemoryScope::Sender { .. } => Rights::Guest,
         }
     }
 }
@@ -94,6 +113,9 @@ mod tests {
         let same_id_elsewhere = Asker::Sender { channel: "discord".into(), sender_id: "4242".into() };
         assert_eq!(same_id_elsewhere.memory_scope(&operators).relative_path(), "memory/discord/4242.md");
         assert!(!operators.contains("telegram", ""));
+        assert_eq!(Asker::Operator.rights(&operators), Rights::Operator);
+        assert_eq!(own.rights(&operators), Rights::Operator);
+        assert_eq!(same_id_elsewhere.rights(&operators), Rights::Guest);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 
 use crate::core::ids::SessionKey;
 use crate::core::protocol::ChatEvent;
+use crate::core::protocol::agent::AgentEvent;
 use crate::core::protocol::events;
 use crate::core::protocol::sessions::{ChangeReason, SessionsChanged};
 use crate::core::scopes::Scope;
@@ -27,12 +28,29 @@ pub struct Broadcast {
     pub scope: Scope,
 }
 
-/// One `chat` event of a session, typed for the gateway's own readers and serialised once for
-/// the wire.
+/// One event of a session's runs (a `chat` step or a tool's activity), typed for the gateway's
+/// own readers and serialised once for the wire.
 #[derive(Debug)]
-pub struct ChatBroadcast {
-    pub event: ChatEvent,
+pub struct RunBroadcast {
+    pub event: RunEvent,
     pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    Chat(ChatEvent),
+    /// Sent as an `agent` event to clients that declared `tool-events`.
+    Tool(AgentEvent),
+}
+
+impl RunBroadcast {
+    /// The `chat` event, when this is one.
+    pub fn chat(&self) -> Option<&ChatEvent> {
+        match &self.event {
+            RunEvent::Chat(chat) => Some(chat),
+            RunEvent::Tool(_) => None,
+        }
+    }
 }
 
 /// Gateway-wide events of one feed a listener may fall behind by before it is told it missed
@@ -106,15 +124,30 @@ impl EventBus {
 
     /// Sends `event` to the listeners of its session, if any.
     pub fn publish_chat(&self, event: ChatEvent) {
-        let Some(sender) = self.sessions.sender(&event.session_key) else { return };
-        let payload = serde_json::to_string(&event).unwrap_or_else(|_| "{}".into());
+        let session = event.session_key.clone();
+        self.publish_run(&session, RunEvent::Chat(event));
+    }
+
+    /// Sends a tool's activity to the listeners of its session, if any.
+    pub fn publish_tool(&self, event: AgentEvent) {
+        let session = event.session_key.clone();
+        self.publish_run(&session, RunEvent::Tool(event));
+    }
+
+    fn publish_run(&self, session: &SessionKey, event: RunEvent) {
+        let Some(sender) = self.sessions.sender(session) else { return };
+        let payload = match &event {
+            RunEvent::Chat(chat) => serde_json::to_string(chat),
+            RunEvent::Tool(tool) => serde_json::to_string(tool),
+        };
+        let payload = payload.unwrap_or_else(|_| "{}".into());
         // The last listener may have left since the look-up: nothing to do then.
-        let _ = sender.send(Arc::new(ChatBroadcast { event, payload }));
+        let _ = sender.send(Arc::new(RunBroadcast { event, payload }));
     }
 
     /// Follows the `chat` events of `session` from now on. Subscribe before starting a run or
     /// reading history, so that no event falls between.
-    pub fn subscribe_session(&self, session: &SessionKey) -> broadcast::Receiver<Arc<ChatBroadcast>> {
+    pub fn subscribe_session(&self, session: &SessionKey) -> broadcast::Receiver<Arc<RunBroadcast>> {
         self.sessions.subscribe(session)
     }
 
@@ -134,7 +167,7 @@ struct Sessions {
 
 #[derive(Default)]
 struct SessionMap {
-    senders: HashMap<SessionKey, broadcast::Sender<Arc<ChatBroadcast>>>,
+    senders: HashMap<SessionKey, broadcast::Sender<Arc<RunBroadcast>>>,
     /// The count of kept senders at which the next new subscription sweeps unfollowed ones.
     sweep_at: usize,
 }
@@ -143,7 +176,7 @@ struct SessionMap {
 const SWEEP_FLOOR: usize = 64;
 
 impl Sessions {
-    fn sender(&self, session: &SessionKey) -> Option<broadcast::Sender<Arc<ChatBroadcast>>> {
+    fn sender(&self, session: &SessionKey) -> Option<broadcast::Sender<Arc<RunBroadcast>>> {
         let mut map = lock(&self.map);
         let sender = map.senders.get(session)?;
         if sender.receiver_count() == 0 {
@@ -153,7 +186,7 @@ impl Sessions {
         Some(sender.clone())
     }
 
-    fn subscribe(&self, session: &SessionKey) -> broadcast::Receiver<Arc<ChatBroadcast>> {
+    fn subscribe(&self, session: &SessionKey) -> broadcast::Receiver<Arc<RunBroadcast>> {
         let mut map = lock(&self.map);
         if let Some(sender) = map.senders.get(session) {
             return sender.subscribe();
@@ -195,7 +228,7 @@ mod tests {
         bus.publish_chat(chat("a", "hi"));
         for receiver in [&mut first, &mut second] {
             let got = receiver.try_recv().unwrap();
-            assert_eq!(got.event, chat("a", "hi"));
+            assert_eq!(got.chat(), Some(&chat("a", "hi")));
             assert_eq!(got.payload, serde_json::to_string(&chat("a", "hi")).unwrap());
         }
         assert!(other.try_recv().is_err(), "another session's listener hears nothing");
@@ -220,6 +253,10 @@ mod tests {
         }
         bus.publish_chat(chat("kept", "still here"));
         let mut kept = kept;
-        assert_eq!(kept.try_recv().unwrap().event, chat("kept", "still here"), "a followed session survives sweeps");
+        assert_eq!(
+            kept.try_recv().unwrap().chat(),
+            Some(&chat("kept", "still here")),
+            "a followed session survives sweeps"
+        );
     }
 }

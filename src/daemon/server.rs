@@ -11,18 +11,16 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::agent::Agent;
+use super::agent::{Agent, AgentParts};
 use super::auth::access::AccessVerifier;
 use super::auth::ratelimit::AuthLimiter;
 use super::channels::Channels;
 use super::events::EventBus;
 use super::pairing::Pairing;
-use super::providers;
 use super::replication::{Replication, ReplicationError};
 use super::state::{Core, Gateway, Readiness};
 use super::store::{Store, StoreError};
 use super::token::{self, TokenError};
-use crate::core::asker::OperatorIds;
 use crate::core::settings::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -154,15 +152,8 @@ async fn open_core(
         Ok(result) => result?,
         Err(_) => return Err(StoreError::Worker),
     };
-    let model = gateway.settings.model.clone();
-    let agent = Agent::new(
-        store.clone(),
-        providers::from_settings(&model),
-        model,
-        workspace.to_owned(),
-        gateway.events.clone(),
-        OperatorIds::from_seeds(&gateway.settings.auth.channel_seeds),
-    );
+    let parts = AgentParts::from_settings(&gateway.settings, workspace.to_owned());
+    let agent = Agent::new(store.clone(), gateway.events.clone(), parts);
     let pairing = Arc::new(Pairing::new(store.clone(), gateway.events.clone(), gateway.settings.auth.device_token_ttl));
     if let Err(error) = pairing.seed(&gateway.settings.auth.channel_seeds).await {
         tracing::error!(%error, "cannot seed the DM policies from the environment");

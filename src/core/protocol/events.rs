@@ -10,6 +10,7 @@ pub const EVENTS: &[&str] = &[
     CONNECT_CHALLENGE,
     TICK,
     CHAT,
+    AGENT,
     SESSIONS_CHANGED,
     SHUTDOWN,
     DEVICE_PAIR_PENDING,
@@ -25,6 +26,8 @@ pub const EVENTS: &[&str] = &[
 pub const CONNECT_CHALLENGE: &str = "connect.challenge";
 pub const TICK: &str = "tick";
 pub const CHAT: &str = "chat";
+/// Tool activity of a run (`agent.rs`), for clients that declared `tool-events`.
+pub const AGENT: &str = "agent";
 pub const SESSIONS_CHANGED: &str = "sessions.changed";
 pub const SHUTDOWN: &str = "shutdown";
 pub const DEVICE_PAIR_PENDING: &str = "device.pair.pending";
@@ -198,7 +201,7 @@ mod tests {
             serde_json::to_value(&pending).unwrap(),
             json!({"requestId": "q", "deviceId": "d", "expiresAtMs": 9})
         );
-        assert_eq!(EVENTS.len(), 13);
+        assert_eq!(EVENTS.len(), 14);
         let change = PairChanged { device_id: "d".into(), change: DeviceChange::TokenRevoked, ts: 1 };
         assert_eq!(
             serde_json::to_value(&change).unwrap(),

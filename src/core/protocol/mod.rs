@@ -2,6 +2,7 @@
 //! gateway parses every request into a [`Call`] once and answers with these types; `molt chat`
 //! reads the same types. New methods and events start here.
 
+pub mod agent;
 pub mod chat;
 pub mod connect;
 pub mod events;

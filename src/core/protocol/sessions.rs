@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::agent::ToolCallRecord;
 use super::chat::{AssistantMessage, TextBlock, Usage};
 use crate::core::ids::{RunId, SessionKey};
 
@@ -51,6 +52,9 @@ pub struct HistoryMessage {
     pub usage: Option<Usage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The tool calls a reply made, with their results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolCallRecord>,
 }
 
 impl HistoryMessage {

@@ -21,6 +21,9 @@ pub struct FileConfig {
     /// Edited by hand; `molt init` does not write it.
     #[serde(default, skip_serializing)]
     pub channels: super::channels::ChannelsSection,
+    /// Edited by hand; `molt init` does not write it.
+    #[serde(default, skip_serializing)]
+    pub tools: super::tools::ToolsSection,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

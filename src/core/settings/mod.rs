@@ -8,6 +8,7 @@ mod file;
 mod layers;
 mod model;
 mod replication;
+mod tools;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -24,6 +25,7 @@ pub use file::{
 pub use layers::{Origin, Provenance};
 pub use model::{ANTHROPIC_BASE_URL, Api, ModelSettings, NO_PROVIDER_HINT, OPENAI_BASE_URL, ProviderSettings};
 pub use replication::ReplicationSettings;
+pub use tools::{ToolSettings, ToolsSection};
 
 use crate::core::secret::Secret;
 use layers::{Flag, Layers};
@@ -111,6 +113,7 @@ pub struct Settings {
     pub replication: Option<ReplicationSettings>,
     /// Allowed origins, trusted proxies and the Worker's proxy secret.
     pub edge: EdgeSettings,
+    pub tools: ToolSettings,
     /// Where each value came from, for `--print-config`.
     pub provenance: Vec<Provenance>,
 }
@@ -248,6 +251,7 @@ impl Settings {
             return Err(SettingsError::Insecure { bind });
         }
         let replication = replication::resolve(&mut layers)?;
+        let tools = tools::resolve(&mut layers, &file.tools)?;
         let edge = edge::resolve(&mut layers, gateway.allowed_origins.as_deref(), gateway.trusted_proxies.as_deref())?;
         Ok(Self {
             port,
@@ -267,6 +271,7 @@ impl Settings {
             insecure: flags.insecure,
             replication,
             edge,
+            tools,
             provenance: layers.provenance,
         })
     }
@@ -290,6 +295,7 @@ impl Settings {
             .chain(discord)
             .chain(slack)
             .chain(bucket)
+            .chain([self.tools.brave_api_key.as_ref()])
             .flatten()
             .collect()
     }

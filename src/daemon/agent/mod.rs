@@ -2,8 +2,8 @@
 //! reply as `chat` events; runs can be aborted, and a stop drains or aborts them.
 
 mod error;
-mod memory;
 mod prompt;
+pub mod tools;
 mod turn;
 
 use std::collections::HashMap;
@@ -21,10 +21,12 @@ pub use prompt::WORKSPACE_FILES;
 use crate::core::asker::{Asker, OperatorIds};
 use crate::core::ids::{RunId, SessionKey};
 use crate::core::protocol::sessions::{AbortResult, ChangeReason, ChatSendAck, SendStatus};
-use crate::core::settings::ModelSettings;
+use crate::core::settings::{ModelSettings, Settings, ToolSettings};
 use crate::core::sync::lock;
 use crate::daemon::events::EventBus;
-use crate::daemon::providers::Provider;
+use crate::daemon::providers::{self, Provider};
+use tools::Registry;
+
 use crate::daemon::store::{Appended, MessageRole, NewMessage, Store, Usage};
 
 /// Longest user message accepted, in bytes.
@@ -46,30 +48,51 @@ pub struct Agent {
     session_locks: Mutex<HashMap<SessionKey, Arc<tokio::sync::Mutex<()>>>>,
     tracker: TaskTracker,
     closing: AtomicBool,
-    /// The operator's own chat IDs: they write shared memory.
+    /// The operator's own chat IDs: they write shared memory and use every tool.
     operators: OperatorIds,
+    tools: Registry,
+    tool_settings: ToolSettings,
+}
+
+/// What an agent is built from besides its store and bus.
+pub struct AgentParts {
+    pub provider: Option<Arc<dyn Provider>>,
+    pub model: ModelSettings,
+    pub workspace: PathBuf,
+    pub operators: OperatorIds,
+    pub tools: Registry,
+    pub tool_settings: ToolSettings,
+}
+
+impl AgentParts {
+    /// The parts the settings describe: their provider, model, tools and operator IDs.
+    pub fn from_settings(settings: &Settings, workspace: PathBuf) -> Self {
+        Self {
+            provider: providers::from_settings(&settings.model),
+            model: settings.model.clone(),
+            workspace,
+            operators: OperatorIds::from_seeds(&settings.auth.channel_seeds),
+            tools: Registry::built_in(&settings.tools),
+            tool_settings: settings.tools.clone(),
+        }
+    }
 }
 
 impl Agent {
-    pub fn new(
-        store: Store,
-        provider: Option<Arc<dyn Provider>>,
-        model: ModelSettings,
-        workspace: PathBuf,
-        events: EventBus,
-        operators: OperatorIds,
-    ) -> Arc<Self> {
+    pub fn new(store: Store, events: EventBus, parts: AgentParts) -> Arc<Self> {
         Arc::new(Self {
             store,
-            provider,
-            model,
-            workspace,
+            provider: parts.provider,
+            model: parts.model,
+            workspace: parts.workspace,
             events,
             runs: Mutex::new(HashMap::new()),
             session_locks: Mutex::new(HashMap::new()),
             tracker: TaskTracker::new(),
             closing: AtomicBool::new(false),
-            operators,
+            operators: parts.operators,
+            tools: parts.tools,
+            tool_settings: parts.tool_settings,
         })
     }
 
@@ -114,6 +137,7 @@ impl Agent {
                 model: None,
                 stop_reason: None,
                 usage: Usage::default(),
+                tools: Vec::new(),
             })
             .await
             .inspect_err(|error| tracing::error!(%error, "cannot store a chat message"))?;
@@ -130,11 +154,10 @@ impl Agent {
                 self.events.session_changed(&session_key, ChangeReason::Message);
                 let agent = Arc::clone(self);
                 let turn_run = run_id.clone();
-                let scope = asker.memory_scope(&self.operators);
                 self.tracker.spawn(async move {
                     // Unregistered on every path, a panic in the turn included.
                     let _registered = Registered { agent: &agent, run_id: &turn_run };
-                    agent.run_turn(session_key, turn_run.clone(), cancel, scope).await;
+                    agent.run_turn(session_key, turn_run.clone(), cancel, asker).await;
                 });
                 Ok(ChatSendAck { run_id, status: SendStatus::Started })
             }

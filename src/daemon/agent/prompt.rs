@@ -127,6 +127,7 @@ mod tests {
             model: None,
             stop_reason: None,
             usage: Usage::default(),
+            tools: Vec::new(),
         }
     }
 

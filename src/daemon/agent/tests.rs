@@ -12,7 +12,9 @@ async fn agent(dir: &std::path::Path) -> (Arc<Agent>, Store, EventBus) {
     )
     .unwrap();
     let events = EventBus::default();
-    let agent = Agent::new(store.clone(), None, settings.model, dir.to_owned(), events.clone(), OperatorIds::default());
+    let mut parts = AgentParts::from_settings(&settings, dir.to_owned());
+    parts.provider = None;
+    let agent = Agent::new(store.clone(), events.clone(), parts);
     (agent, store, events)
 }
 
@@ -55,6 +57,7 @@ async fn after_shutdown_new_messages_are_refused() {
     assert_eq!(ErrorShape::from(refused).code, ErrorCode::Unavailable);
     let mut states = Vec::new();
     while let Ok(chat) = receiver.try_recv() {
+        assert!(chat.chat().is_some());
         let payload: serde_json::Value = serde_json::from_str(&chat.payload).unwrap();
         states.push(payload["state"].as_str().unwrap().to_owned());
     }
@@ -88,7 +91,7 @@ impl Provider for PanicsOnce {
 
 /// The run's `chat` states, once its run has ended.
 async fn chat_states(
-    receiver: &mut tokio::sync::broadcast::Receiver<Arc<crate::daemon::events::ChatBroadcast>>,
+    receiver: &mut tokio::sync::broadcast::Receiver<Arc<crate::daemon::events::RunBroadcast>>,
 ) -> Vec<String> {
     let mut states = Vec::new();
     for _ in 0..100 {
@@ -117,14 +120,9 @@ async fn a_panicking_turn_tells_its_clients_and_the_next_turn_runs() {
     .unwrap();
     let events = EventBus::default();
     let provider: Arc<dyn Provider> = Arc::new(PanicsOnce(Default::default()));
-    let agent = Agent::new(
-        store,
-        Some(provider),
-        settings.model,
-        dir.path().to_owned(),
-        events.clone(),
-        OperatorIds::default(),
-    );
+    let mut parts = AgentParts::from_settings(&settings, dir.path().to_owned());
+    parts.provider = Some(provider);
+    let agent = Agent::new(store, events.clone(), parts);
     let mut receiver = events.subscribe_session(&SessionKey::main());
 
     agent.send(SessionKey::main(), "hi".into(), "k1".into(), Asker::Operator).await.unwrap();

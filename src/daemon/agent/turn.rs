@@ -5,13 +5,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Agent, lock, memory, prompt};
-use crate::core::asker::MemoryScope;
+use super::tools::{self, CallOutcome, RoundLimits, ToolContext};
+use super::{Agent, lock, prompt};
+use crate::core::asker::Asker;
 use crate::core::ids::{RunId, SessionKey};
+use crate::core::protocol::agent::{AgentEvent, AgentStream, ToolCallRecord, ToolEvent, ToolPhase};
 use crate::core::protocol::sessions::ChangeReason;
 use crate::core::protocol::{AssistantMessage, ChatEvent, ChatStep, ErrorKind};
 use crate::core::settings::NO_PROVIDER_HINT;
-use crate::daemon::providers::{self, ModelRequest, ProviderError, ToolRound};
+use crate::core::time::now_ms;
+use crate::daemon::providers::{self, ModelRequest, ProviderError, ToolResult, ToolRound, ToolUse};
 use crate::daemon::store::{MessageRole, NewMessage, Usage};
 
 /// Messages of history read for a prompt.
@@ -25,6 +28,9 @@ struct ChatStream<'a> {
     session_key: &'a SessionKey,
     seq: AtomicU64,
     text: Mutex<String>,
+    /// Tool calls of this run: finished ones as stored, and those still running.
+    tools: Mutex<Vec<ToolCallRecord>>,
+    running: Mutex<Vec<ToolUse>>,
     ended: AtomicBool,
 }
 
@@ -33,6 +39,7 @@ impl Drop for ChatStream<'_> {
         if self.ended.load(Ordering::Relaxed) {
             return;
         }
+        self.end_running_tools();
         if std::thread::panicking() {
             tracing::error!(run = %self.run_id, "the turn panicked; its clients get an error event");
             let message = "the turn failed unexpectedly inside molt; the gateway log has the details";
@@ -66,6 +73,61 @@ impl ChatStream<'_> {
         self.publish(ChatStep::Delta { delta_text: text.to_owned(), replace: false, message: None });
     }
 
+    fn tool_started(&self, call: &ToolUse) {
+        lock(&self.running).push(call.clone());
+        self.publish_tool(ToolEvent {
+            phase: ToolPhase::Start,
+            tool_call_id: call.id.clone(),
+            name: call.name.clone(),
+            args: Some(call.input.clone()),
+            result: None,
+            is_error: false,
+        });
+    }
+
+    fn tool_done(&self, outcome: &CallOutcome) {
+        lock(&self.running).retain(|call| call.id != outcome.call.id);
+        lock(&self.tools).push(ToolCallRecord {
+            tool_call_id: outcome.call.id.clone(),
+            name: outcome.call.name.clone(),
+            args: outcome.call.input.clone(),
+            result: outcome.result.clone(),
+            is_error: outcome.is_error,
+        });
+        self.publish_tool(ToolEvent {
+            phase: ToolPhase::Result,
+            tool_call_id: outcome.call.id.clone(),
+            name: outcome.call.name.clone(),
+            args: None,
+            result: Some(outcome.result.clone()),
+            is_error: outcome.is_error,
+        });
+    }
+
+    /// Calls cut short by an abort end as failed, so no client shows them running forever.
+    fn end_running_tools(&self) {
+        let running = std::mem::take(&mut *lock(&self.running));
+        for call in running {
+            let result = "aborted before it finished".to_owned();
+            self.tool_done(&CallOutcome { call, result, is_error: true });
+        }
+    }
+
+    fn publish_tool(&self, data: ToolEvent) {
+        self.agent.events.publish_tool(AgentEvent {
+            run_id: self.run_id.clone(),
+            session_key: self.session_key.clone(),
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            stream: AgentStream::Tool,
+            ts: now_ms(),
+            data,
+        });
+    }
+
+    fn recorded_tools(&self) -> Vec<ToolCallRecord> {
+        lock(&self.tools).clone()
+    }
+
     fn partial(&self) -> String {
         lock(&self.text).clone()
     }
@@ -91,7 +153,7 @@ impl Agent {
         session_key: SessionKey,
         run_id: RunId,
         cancel: CancellationToken,
-        scope: MemoryScope,
+        asker: Asker,
     ) {
         let stream = ChatStream {
             agent: self,
@@ -99,8 +161,12 @@ impl Agent {
             session_key: &session_key,
             seq: AtomicU64::new(0),
             text: Mutex::new(String::new()),
+            tools: Mutex::new(Vec::new()),
+            running: Mutex::new(Vec::new()),
             ended: AtomicBool::new(false),
         };
+        let scope = asker.memory_scope(&self.operators);
+        let rights = asker.rights(&self.operators);
         let session_lock = self.session_lock(&session_key);
         let _turn = tokio::select! {
             guard = session_lock.lock() => guard,
@@ -125,8 +191,19 @@ impl Agent {
             system: prompt::system_prompt(&self.workspace, &scope),
             turns: prompt::turns(&history, prompt::HISTORY_BUDGET_CHARS),
             max_tokens: self.model.max_tokens,
-            tools: memory::tools(&scope),
+            tools: self.tools.offered(rights),
             tool_rounds: Vec::new(),
+        };
+        let context = ToolContext {
+            workspace: self.workspace.clone(),
+            store: self.store.clone(),
+            session_key: session_key.clone(),
+            asker,
+            scope,
+        };
+        let limits = RoundLimits {
+            call_timeout: self.tool_settings.call_timeout,
+            max_result_bytes: self.tool_settings.max_result_bytes,
         };
         let models: Vec<String> =
             std::iter::once(self.model.model.clone()).chain(self.model.fallbacks.iter().cloned()).collect();
@@ -142,30 +219,40 @@ impl Agent {
             };
             let Outcome::Done(completion) = step else { break step };
             usage.add(&completion.usage);
-            let wants_tools = !completion.tool_uses.is_empty() && request.tool_rounds.len() < memory::MAX_TOOL_ROUNDS;
-            if !wants_tools {
+            if completion.tool_uses.is_empty() {
+                break Outcome::Done(completion);
+            }
+            if request.tool_rounds.len() >= self.tool_settings.max_rounds {
+                tracing::warn!(run = %run_id, rounds = request.tool_rounds.len(), "a turn reached its tool-round limit");
+                let rounds = request.tool_rounds.len();
+                stream.delta(&format!("\n\n[stopped: this turn reached its limit of {rounds} tool rounds]"));
                 break Outcome::Done(completion);
             }
             // Run the tools and ask again; the reply keeps streaming into the same message.
-            let results = completion
-                .tool_uses
-                .iter()
-                .map(|call| (call.id.clone(), memory::run(&self.workspace, &scope, call)))
+            let started = |call: &ToolUse| stream.tool_started(call);
+            let done = |outcome: &CallOutcome| stream.tool_done(outcome);
+            let round = tools::run_round(&self.tools, &completion.tool_uses, rights, &context, limits, &started, &done);
+            let outcomes = tokio::select! {
+                outcomes = round => Some(outcomes),
+                () = cancel.cancelled() => None,
+            };
+            let Some(outcomes) = outcomes else { break Outcome::Aborted };
+            let results = outcomes
+                .into_iter()
+                .map(|outcome| ToolResult {
+                    tool_use_id: outcome.call.id,
+                    content: outcome.result,
+                    is_error: outcome.is_error,
+                })
                 .collect();
             request.tool_rounds.push(ToolRound { text: completion.text, calls: completion.tool_uses, results });
         };
+        stream.end_running_tools();
         match outcome {
             Outcome::Done(completion) => {
                 let text = stream.partial();
-                self.store_reply(
-                    &session_key,
-                    &run_id,
-                    text.clone(),
-                    Some(completion.model.clone()),
-                    &completion.stop_reason,
-                    usage,
-                )
-                .await;
+                let reply = Reply { content: text.clone(), model: Some(completion.model.clone()), usage };
+                self.store_reply(&session_key, &run_id, reply, &completion.stop_reason, stream.recorded_tools()).await;
                 stream.emit(ChatStep::Final {
                     message: AssistantMessage::text(&text),
                     usage,
@@ -175,8 +262,10 @@ impl Agent {
             }
             Outcome::Failed(error) => {
                 let partial = stream.partial();
-                if !partial.is_empty() {
-                    self.store_reply(&session_key, &run_id, partial, None, "error", Usage::default()).await;
+                let tools = stream.recorded_tools();
+                if !partial.is_empty() || !tools.is_empty() {
+                    let reply = Reply { content: partial, model: None, usage };
+                    self.store_reply(&session_key, &run_id, reply, "error", tools).await;
                 }
                 tracing::warn!(run = %run_id, error = %error, "turn failed");
                 let kind = error.protocol_kind();
@@ -184,8 +273,10 @@ impl Agent {
             }
             Outcome::Aborted => {
                 let partial = stream.partial();
-                if !partial.is_empty() {
-                    self.store_reply(&session_key, &run_id, partial.clone(), None, "aborted", Usage::default()).await;
+                let tools = stream.recorded_tools();
+                if !partial.is_empty() || !tools.is_empty() {
+                    let reply = Reply { content: partial.clone(), model: None, usage };
+                    self.store_reply(&session_key, &run_id, reply, "aborted", tools).await;
                 }
                 stream.emit(aborted(&partial));
             }
@@ -197,23 +288,30 @@ impl Agent {
         &self,
         session_key: &SessionKey,
         run_id: &RunId,
-        content: String,
-        model: Option<String>,
+        reply: Reply,
         stop_reason: &str,
-        usage: Usage,
+        tools: Vec<ToolCallRecord>,
     ) {
         let message = NewMessage {
             session_key: session_key.clone(),
             run_id: run_id.clone(),
             role: MessageRole::Assistant,
-            content,
+            content: reply.content,
             idempotency_key: None,
-            model,
+            model: reply.model,
             stop_reason: Some(stop_reason.to_owned()),
-            usage,
+            usage: reply.usage,
+            tools,
         };
         if let Err(error) = self.store.append_message(message).await {
             tracing::error!(%error, run = %run_id, "cannot store the assistant's reply");
         }
     }
+}
+
+/// A reply as far as it got.
+struct Reply {
+    content: String,
+    model: Option<String>,
+    usage: Usage,
 }

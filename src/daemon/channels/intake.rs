@@ -169,10 +169,10 @@ mod tests {
     use tokio_util::task::TaskTracker;
 
     use super::*;
-    use crate::core::asker::OperatorIds;
     use crate::core::pairing::DmPolicy;
     use crate::core::settings::{ChannelSeed, FileConfig, Settings};
     use crate::daemon::agent::Agent;
+    use crate::daemon::agent::AgentParts;
     use crate::daemon::channels::platform::{ChatKind, ChatRef, Limits, MessageRef};
     use crate::daemon::events::EventBus;
     use crate::daemon::pairing::Pairing;
@@ -226,14 +226,9 @@ mod tests {
     async fn start(store: &Store, dir: &std::path::Path, policy: DmPolicy) -> Start {
         let events = EventBus::default();
         let settings = Settings::resolve(&Default::default(), &|_| None, &FileConfig::default()).unwrap();
-        let agent = Agent::new(
-            store.clone(),
-            None,
-            settings.model,
-            dir.join("workspace"),
-            events.clone(),
-            OperatorIds::default(),
-        );
+        let mut parts = AgentParts::from_settings(&settings, dir.join("workspace"));
+        parts.provider = None;
+        let agent = Agent::new(store.clone(), events.clone(), parts);
         let pairing = Arc::new(Pairing::new(store.clone(), events.clone(), Duration::from_secs(60)));
         let seed = ChannelSeed { channel: "telegram", policy: Some(policy), allow_from: None };
         pairing.seed(&[seed]).await.unwrap();

@@ -14,7 +14,7 @@ use super::platform::{ChatRef, MessageRef, Platform};
 use super::split::split;
 use crate::core::ids::RunId;
 use crate::core::protocol::{AssistantMessage, ChatStep, ErrorKind};
-use crate::daemon::events::ChatBroadcast;
+use crate::daemon::events::RunBroadcast;
 
 /// Longest a reply may stream before molt stops following it.
 const TURN_LIMIT: Duration = Duration::from_secs(15 * 60);
@@ -93,7 +93,7 @@ impl Reply {
 pub async fn stream<P: Platform>(
     platform: &P,
     chat: &ChatRef,
-    mut events: broadcast::Receiver<Arc<ChatBroadcast>>,
+    mut events: broadcast::Receiver<Arc<RunBroadcast>>,
     run_id: &RunId,
     cancel: &CancellationToken,
 ) -> Result<(), ChannelError> {
@@ -123,7 +123,7 @@ pub async fn stream<P: Platform>(
 async fn follow<P: Platform>(
     platform: &P,
     chat: &ChatRef,
-    events: &mut broadcast::Receiver<Arc<ChatBroadcast>>,
+    events: &mut broadcast::Receiver<Arc<RunBroadcast>>,
     run_id: &RunId,
     cancel: &CancellationToken,
 ) -> Result<(), ChannelError> {
@@ -162,10 +162,9 @@ async fn follow<P: Platform>(
             }
             Err(broadcast::error::RecvError::Closed) => return Err(ChannelError::Cancelled),
         };
-        if event.event.run_id != *run_id {
-            continue;
-        }
-        match &event.event.step {
+        // Tool activity shows as the typing indicator, which runs until the reply ends.
+        let Some(event) = event.chat().filter(|chat| chat.run_id == *run_id) else { continue };
+        match &event.step {
             ChatStep::Delta { delta_text, replace, .. } => reply.delta(delta_text, *replace),
             ChatStep::Final { message, .. } => return finish(&mut shown, interval, &message.joined_text()).await,
             ChatStep::Aborted { message, .. } => {

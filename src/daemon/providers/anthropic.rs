@@ -98,7 +98,14 @@ pub fn body(model: &str, request: &ModelRequest) -> Value {
         let results: Vec<Value> = round
             .results
             .iter()
-            .map(|(id, text)| json!({"type": "tool_result", "tool_use_id": id, "content": text}))
+            .map(|result| {
+                let mut block =
+                    json!({"type": "tool_result", "tool_use_id": result.tool_use_id, "content": result.content});
+                if result.is_error {
+                    block["is_error"] = Value::Bool(true);
+                }
+                block
+            })
             .collect();
         messages.push(json!({"role": "user", "content": results}));
     }

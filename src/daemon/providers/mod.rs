@@ -43,8 +43,8 @@ pub struct ModelRequest {
 /// A tool the model may call; `input_schema` is a JSON Schema object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolSpec {
-    pub name: &'static str,
-    pub description: &'static str,
+    pub name: String,
+    pub description: String,
     pub input_schema: Value,
 }
 
@@ -53,8 +53,16 @@ pub struct ToolSpec {
 pub struct ToolRound {
     pub text: String,
     pub calls: Vec<ToolUse>,
-    /// `(tool call id, result text)`, one per call.
-    pub results: Vec<(String, String)>,
+    /// One per call, in the order of `calls`.
+    pub results: Vec<ToolResult>,
+}
+
+/// What a tool call answered; `is_error` for a failure or a refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolResult {
+    pub tool_use_id: String,
+    pub content: String,
+    pub is_error: bool,
 }
 
 /// A tool call the model asked for.

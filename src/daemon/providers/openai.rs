@@ -101,7 +101,10 @@ pub fn body(model: &str, request: &ModelRequest) -> Value {
             .collect();
         messages.push(json!({"role": "assistant", "content": round.text, "tool_calls": calls}));
         messages.extend(
-            round.results.iter().map(|(id, text)| json!({"role": "tool", "tool_call_id": id, "content": text})),
+            round
+                .results
+                .iter()
+                .map(|result| json!({"role": "tool", "tool_call_id": result.tool_use_id, "content": result.content})),
         );
     }
     let mut body = json!({

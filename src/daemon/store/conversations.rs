@@ -7,6 +7,7 @@ use serde_json::json;
 use super::changes::record;
 use super::{Store, StoreError};
 use crate::core::ids::{RunId, SessionKey};
+use crate::core::protocol::agent::ToolCallRecord;
 use crate::core::time::now_ms;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +46,8 @@ pub struct NewMessage {
     pub model: Option<String>,
     pub stop_reason: Option<String>,
     pub usage: Usage,
+    /// The tool calls a reply made, in order.
+    pub tools: Vec<ToolCallRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,6 +62,8 @@ pub struct StoredMessage {
     pub model: Option<String>,
     pub stop_reason: Option<String>,
     pub usage: Usage,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolCallRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -86,7 +91,7 @@ pub enum Appended {
 }
 
 const MESSAGE_COLUMNS: &str = "id, session_key, run_id, role, content, created_ms, model, stop_reason, \
-     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens";
+     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, tools";
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<(StoredMessage, String)> {
     let count = |index: usize| row.get::<_, i64>(index).map(|n| u64::try_from(n).unwrap_or(0));
@@ -106,9 +111,16 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<(StoredMessage, String)> 
                 cache_read_tokens: count(10)?,
                 cache_write_tokens: count(11)?,
             },
+            tools: tools_from_column(row.get(12)?),
         },
         row.get(3)?,
     ))
+}
+
+/// The `tools` column: a JSON array, `NULL` when the reply made no call. A value this binary
+/// cannot read (written by a newer one) reads as no calls rather than failing the history.
+fn tools_from_column(raw: Option<String>) -> Vec<ToolCallRecord> {
+    raw.and_then(|raw| serde_json::from_str(&raw).ok()).unwrap_or_default()
 }
 
 fn with_role((mut message, role): (StoredMessage, String)) -> Result<StoredMessage, StoreError> {
@@ -126,11 +138,16 @@ fn insert(transaction: &Transaction<'_>, message: &NewMessage) -> Result<StoredM
     )?;
     record(transaction, "session", "upsert", key, Some(&json!({"key": key, "updatedMs": now})))?;
     let usage = &message.usage;
+    let tools = if message.tools.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&message.tools).map_err(|error| StoreError::Corrupt(error.to_string()))?)
+    };
     let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     transaction.execute(
         "INSERT INTO messages (session_key, run_id, role, content, created_ms, idempotency_key, model,
-             stop_reason, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             stop_reason, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, tools)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             key,
             message.run_id.as_str(),
@@ -144,6 +161,7 @@ fn insert(transaction: &Transaction<'_>, message: &NewMessage) -> Result<StoredM
             as_i64(usage.output_tokens),
             as_i64(usage.cache_read_tokens),
             as_i64(usage.cache_write_tokens),
+            tools,
         ],
     )?;
     let stored = StoredMessage {
@@ -156,6 +174,7 @@ fn insert(transaction: &Transaction<'_>, message: &NewMessage) -> Result<StoredM
         model: message.model.clone(),
         stop_reason: message.stop_reason.clone(),
         usage: message.usage,
+        tools: message.tools.clone(),
     };
     let data = serde_json::to_value(&stored).map_err(|error| StoreError::Corrupt(error.to_string()))?;
     record(transaction, "message", "upsert", &stored.id.to_string(), Some(&data))?;

@@ -118,6 +118,8 @@ const MIGRATIONS: &[&str] = &[
      DROP TABLE channel_inbound;
      ALTER TABLE channel_inbound_keyed RENAME TO channel_inbound;
      CREATE INDEX channel_inbound_unhandled ON channel_inbound (channel, handled_ms, received_ms);",
+    // 5: a reply's tool calls (name, arguments, result), a JSON array; NULL when it made none.
+    "ALTER TABLE messages ADD COLUMN tools TEXT;",
 ];
 
 pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {

@@ -13,6 +13,7 @@ fn message(key: &SessionKey, role: MessageRole, content: &str, idempotency: Opti
         model: None,
         stop_reason: None,
         usage: Usage::default(),
+        tools: Vec::new(),
     }
 }
 

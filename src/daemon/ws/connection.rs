@@ -15,10 +15,11 @@ use super::handshake::{self, Authorized};
 use super::outbox::{self, Outbox};
 use super::{admission, methods};
 use crate::core::frames::{self, CAP_CHAT_DELTA_TEXT, ErrorShape, FrameError, Request};
+use crate::core::protocol::agent::TOOL_EVENTS_CAP;
 use crate::core::protocol::events::{self, Challenge, Shutdown, Tick};
 use crate::core::scopes::Scope;
 use crate::core::time::now_ms;
-use crate::daemon::events::ChatBroadcast;
+use crate::daemon::events::{RunBroadcast, RunEvent};
 use crate::daemon::state::{Gateway, Peer};
 
 /// The close code for a client too slow for its events (as OpenClaw closes a slow consumer).
@@ -67,12 +68,13 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
     );
     // Clients that append `deltaText` themselves get deltas as the bus carries them.
     let cumulative = (!authorized.caps.iter().any(|cap| cap == CAP_CHAT_DELTA_TEXT)).then(Cumulative::default);
+    let tool_events = authorized.caps.iter().any(|cap| cap == TOOL_EVENTS_CAP);
     let mut connected = Connected {
         address: peer.address.to_string(),
         gateway: Arc::clone(&gateway),
         authorized,
         outbox,
-        frames: EventFrames { seq: 0, cumulative },
+        frames: EventFrames { seq: 0, cumulative, tool_events },
         follows,
         conn_id,
     };
@@ -179,7 +181,7 @@ impl Connected {
 
     fn on_followed(&mut self, followed: Followed) -> Flow {
         match followed {
-            Followed::Chat(chat) => Flow::Send(self.frames.chat(&chat)),
+            Followed::Run(run) => self.frames.run(&run).map_or(Flow::Continue, Flow::Send),
             Followed::Event(event) => Flow::Send(self.frames.event(event.event, &event.payload)),
             Followed::Missed(missed) => self.too_slow(missed, "its events"),
         }
@@ -219,6 +221,8 @@ async fn expiry(expires_ms: Option<i64>) {
 struct EventFrames {
     seq: u64,
     cumulative: Option<Cumulative>,
+    /// The client declared `tool-events`: it hears `agent` tool events.
+    tool_events: bool,
 }
 
 impl EventFrames {
@@ -227,14 +231,18 @@ impl EventFrames {
         frames::event_frame(name, payload, Some(self.seq))
     }
 
-    fn chat(&mut self, chat: &ChatBroadcast) -> String {
-        match self.cumulative.as_mut() {
-            Some(cumulative) => {
-                let payload = cumulative.payload(chat);
+    /// A run's event as this connection's client takes it; `None` for tool activity the
+    /// client did not ask for.
+    fn run(&mut self, run: &RunBroadcast) -> Option<String> {
+        match (&run.event, self.cumulative.as_mut()) {
+            (RunEvent::Chat(chat), Some(cumulative)) => {
+                let payload = cumulative.payload(chat, &run.payload);
                 self.seq += 1;
-                frames::event_frame(events::CHAT, &payload, Some(self.seq))
+                Some(frames::event_frame(events::CHAT, &payload, Some(self.seq)))
             }
-            None => self.event(events::CHAT, &chat.payload),
+            (RunEvent::Chat(_), None) => Some(self.event(events::CHAT, &run.payload)),
+            (RunEvent::Tool(_), _) if self.tool_events => Some(self.event(events::AGENT, &run.payload)),
+            (RunEvent::Tool(_), _) => None,
         }
     }
 }

@@ -6,8 +6,7 @@
 use std::borrow::Cow;
 
 use crate::core::ids::RunId;
-use crate::core::protocol::{AssistantMessage, ChatStep};
-use crate::daemon::events::ChatBroadcast;
+use crate::core::protocol::{AssistantMessage, ChatEvent, ChatStep};
 
 /// Runs followed at once on one connection; the oldest is forgotten past this.
 const MAX_RUNS: usize = 64;
@@ -20,23 +19,23 @@ pub struct Cumulative {
 
 impl Cumulative {
     /// The payload to send for `chat`: unchanged, except that a delta gains `message`.
-    pub fn payload<'a>(&mut self, chat: &'a ChatBroadcast) -> Cow<'a, str> {
-        let ChatStep::Delta { delta_text, replace, .. } = &chat.event.step else {
-            self.runs.retain(|(run_id, _)| *run_id != chat.event.run_id);
-            return Cow::Borrowed(&chat.payload);
+    pub fn payload<'a>(&mut self, chat: &ChatEvent, payload: &'a str) -> Cow<'a, str> {
+        let ChatStep::Delta { delta_text, replace, .. } = &chat.step else {
+            self.runs.retain(|(run_id, _)| *run_id != chat.run_id);
+            return Cow::Borrowed(payload);
         };
-        let text = self.text_of(&chat.event.run_id);
+        let text = self.text_of(&chat.run_id);
         if *replace {
             text.clear();
         }
         text.push_str(delta_text);
-        let mut event = chat.event.clone();
+        let mut event = chat.clone();
         event.step = ChatStep::Delta {
             delta_text: delta_text.clone(),
             replace: *replace,
             message: Some(AssistantMessage::text(text)),
         };
-        Cow::Owned(serde_json::to_string(&event).unwrap_or_else(|_| chat.payload.clone()))
+        Cow::Owned(serde_json::to_string(&event).unwrap_or_else(|_| payload.to_owned()))
     }
 
     fn text_of(&mut self, run_id: &RunId) -> &mut String {
@@ -60,9 +59,8 @@ mod tests {
 
     use super::*;
     use crate::core::ids::SessionKey;
-    use crate::core::protocol::ChatEvent;
 
-    fn event(run_id: &str, added: Option<&str>) -> ChatBroadcast {
+    fn event(run_id: &str, added: Option<&str>) -> (ChatEvent, String) {
         let step = match added {
             Some(text) => ChatStep::Delta { delta_text: text.into(), replace: false, message: None },
             None => ChatStep::Aborted { message: None, stop_reason: None },
@@ -70,7 +68,11 @@ mod tests {
         let event =
             ChatEvent { run_id: RunId::from_stored(run_id.into()), session_key: SessionKey::main(), seq: 0, step };
         let payload = serde_json::to_string(&event).unwrap();
-        ChatBroadcast { event, payload }
+        (event, payload)
+    }
+
+    fn payload(cumulative: &mut Cumulative, (event, payload): (ChatEvent, String)) -> String {
+        cumulative.payload(&event, &payload).into_owned()
     }
 
     fn message_text(payload: &str) -> Value {
@@ -81,21 +83,21 @@ mod tests {
     #[test]
     fn deltas_gain_the_reply_so_far_per_run_and_an_end_forgets_it() {
         let mut cumulative = Cumulative::default();
-        assert_eq!(message_text(&cumulative.payload(&event("r1", Some("Hel")))), "Hel");
-        assert_eq!(message_text(&cumulative.payload(&event("r2", Some("other")))), "other");
-        let second = cumulative.payload(&event("r1", Some("lo"))).into_owned();
+        assert_eq!(message_text(&payload(&mut cumulative, event("r1", Some("Hel")))), "Hel");
+        assert_eq!(message_text(&payload(&mut cumulative, event("r2", Some("other")))), "other");
+        let second = payload(&mut cumulative, event("r1", Some("lo")));
         assert_eq!(message_text(&second), "Hello");
         assert_eq!(serde_json::from_str::<Value>(&second).unwrap()["deltaText"], "lo");
         let end = event("r1", None);
-        assert_eq!(cumulative.payload(&end), end.payload.as_str(), "an end is sent as it is");
-        assert_eq!(message_text(&cumulative.payload(&event("r1", Some("again")))), "again");
+        assert_eq!(cumulative.payload(&end.0, &end.1), end.1.as_str(), "an end is sent as it is");
+        assert_eq!(message_text(&payload(&mut cumulative, event("r1", Some("again")))), "again");
     }
 
     #[test]
     fn runs_are_bounded() {
         let mut cumulative = Cumulative::default();
         for index in 0..MAX_RUNS + 10 {
-            let _ = cumulative.payload(&event(&format!("r{index}"), Some("x")));
+            let _ = payload(&mut cumulative, event(&format!("r{index}"), Some("x")));
         }
         assert_eq!(cumulative.runs.len(), MAX_RUNS);
     }

@@ -14,14 +14,14 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::core::ids::SessionKey;
 use crate::core::scopes::Scope;
-use crate::daemon::events::{Broadcast, ChatBroadcast, EventBus};
+use crate::daemon::events::{Broadcast, EventBus, RunBroadcast};
 
 /// Sessions one connection follows at once; following one more forgets the oldest.
 pub const MAX_FOLLOWED: usize = 64;
 
 /// One step of what the connection follows.
 pub enum Followed {
-    Chat(Arc<ChatBroadcast>),
+    Run(Arc<RunBroadcast>),
     Event(Arc<Broadcast>),
     /// The connection fell this many events behind on one session or feed.
     Missed(u64),
@@ -29,7 +29,7 @@ pub enum Followed {
 
 #[derive(Default)]
 pub struct Follows {
-    streams: StreamMap<SessionKey, BroadcastStream<Arc<ChatBroadcast>>>,
+    streams: StreamMap<SessionKey, BroadcastStream<Arc<RunBroadcast>>>,
     order: VecDeque<SessionKey>,
     feeds: StreamMap<Scope, BroadcastStream<Arc<Broadcast>>>,
 }
@@ -89,7 +89,7 @@ impl Follows {
     pub fn ready(&mut self) -> Vec<Followed> {
         let mut ready = Vec::new();
         while let Some(Some((_, Ok(chat)))) = futures_util::FutureExt::now_or_never(self.streams.next()) {
-            ready.push(Followed::Chat(chat));
+            ready.push(Followed::Run(chat));
         }
         while let Some(Some((_, Ok(event)))) = futures_util::FutureExt::now_or_never(self.feeds.next()) {
             ready.push(Followed::Event(event));
@@ -103,9 +103,9 @@ impl Follows {
     }
 }
 
-fn chat(next: Option<(SessionKey, Result<Arc<ChatBroadcast>, BroadcastStreamRecvError>)>) -> Option<Followed> {
+fn chat(next: Option<(SessionKey, Result<Arc<RunBroadcast>, BroadcastStreamRecvError>)>) -> Option<Followed> {
     Some(match next? {
-        (_, Ok(chat)) => Followed::Chat(chat),
+        (_, Ok(chat)) => Followed::Run(chat),
         (_, Err(BroadcastStreamRecvError::Lagged(missed))) => Followed::Missed(missed),
     })
 }
@@ -143,8 +143,8 @@ mod tests {
         follows.follow(&bus, &key("a"));
         publish(&bus, "b", "not mine");
         publish(&bus, "a", "mine");
-        let Followed::Chat(chat) = follows.next().await else { panic!("expected an event") };
-        assert_eq!(chat.event.session_key, key("a"));
+        let Followed::Run(chat) = follows.next().await else { panic!("expected an event") };
+        assert_eq!(chat.chat().unwrap().session_key, key("a"));
         assert!(follows.ready().is_empty());
         follows.unfollow(&key("a"));
         publish(&bus, "a", "after unfollowing");

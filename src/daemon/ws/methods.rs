@@ -192,6 +192,7 @@ fn history_message(message: &StoredMessage) -> HistoryMessage {
         stop_reason: message.stop_reason.clone(),
         usage: reply.then_some(message.usage),
         model: message.model.clone(),
+        tools: message.tools.clone(),
     }
 }
 

@@ -40,6 +40,7 @@ async fn replaying_shipped_changes_rebuilds_the_same_database() {
                 model: None,
                 stop_reason: None,
                 usage: Usage::default(),
+                tools: Vec::new(),
             })
             .await
             .unwrap();

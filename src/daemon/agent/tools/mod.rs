@@ -1,0 +1,166 @@
+//! The tool registry: every tool the model may call, what each may do, and which of them the
+//! one who asked may use. A call outside the asker's rights is answered to the model as refused
+//! and never runs. Each tool lives in its own file and owns its input schema and its limits.
+
+mod memory;
+mod round;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use round::{CallOutcome, RoundLimits, run_round};
+
+use crate::core::asker::{Asker, MemoryScope, Rights};
+use crate::core::ids::SessionKey;
+use crate::core::settings::ToolSettings;
+use crate::daemon::providers::ToolSpec;
+use crate::daemon::store::Store;
+
+/// What a tool does to the world, which decides who may use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only (the web, the workspace, memory): any paired chat user may use it.
+    Read,
+    /// Writes only the asker's own notes (`memory_write`: the operator's memory for the
+    /// operator, a guest's own notes for a guest), so anyone may use it.
+    OwnNotes,
+    /// Writes files or memory, or sends messages: the operator's, unless the operator granted
+    /// it to guests.
+    Act,
+}
+
+/// Everything a call may use: whose turn it is and the gateway's parts it may touch.
+#[derive(Clone)]
+pub struct ToolContext {
+    pub workspace: PathBuf,
+    pub store: Store,
+    pub session_key: SessionKey,
+    pub asker: Asker,
+    /// Where a fact the asker wants remembered goes.
+    pub scope: MemoryScope,
+}
+
+/// A failed call; its text goes back to the model as an `is_error` result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ToolError(String);
+
+impl ToolError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+pub type ToolFuture<'a> = BoxFuture<'a, Result<String, ToolError>>;
+
+pub trait Tool: Send + Sync {
+    /// Name, description and JSON-schema input, as offered to the model.
+    fn spec(&self) -> ToolSpec;
+
+    fn access(&self) -> Access;
+
+    /// Runs one call. Dropping the future cancels it (`chat.abort`, the call's timeout).
+    fn call<'a>(&'a self, input: Value, context: &'a ToolContext) -> ToolFuture<'a>;
+}
+
+/// Reads a call's input into the tool's typed arguments; a bad input is an error the model
+/// reads and can correct.
+pub fn arguments<T: DeserializeOwned>(input: Value) -> Result<T, ToolError> {
+    serde_json::from_value(input).map_err(|error| ToolError::new(format!("invalid arguments: {error}")))
+}
+
+/// The tools of this gateway and who may use which.
+pub struct Registry {
+    /// Each tool with its spec, built once.
+    tools: Vec<(ToolSpec, Arc<dyn Tool>)>,
+    /// Tools the operator granted to guests besides the read-only ones.
+    granted: BTreeSet<String>,
+}
+
+/// A tool's current name for one of its earlier names, which the model may still use.
+fn canonical(name: &str) -> &str {
+    match name {
+        memory::REMEMBER => memory::MEMORY_WRITE,
+        other => other,
+    }
+}
+
+/// Why a call did not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Unknown(String),
+    NotAllowed(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unknown(name) => write!(formatter, "there is no tool named `{name}`"),
+            Self::NotAllowed(name) => {
+                write!(formatter, "refused: `{name}` is not available to this user; only the operator can use it here")
+            }
+        }
+    }
+}
+
+impl Registry {
+    /// The built-in tools the settings turn on; none when tools are off.
+    pub fn built_in(settings: &ToolSettings) -> Self {
+        let mut registry = Self::empty();
+        if !settings.enabled {
+            return registry;
+        }
+        registry.granted = settings.guest_tools.iter().cloned().collect();
+        for tool in memory::tools() {
+            registry.add(tool);
+        }
+        registry
+    }
+
+    pub fn empty() -> Self {
+        Self { tools: Vec::new(), granted: BTreeSet::new() }
+    }
+
+    /// Adds a tool; one with the same name replaces the earlier.
+    pub fn add(&mut self, tool: Arc<dyn Tool>) {
+        let spec = tool.spec();
+        self.tools.retain(|(known, _)| known.name != spec.name);
+        self.tools.push((spec, tool));
+    }
+
+    fn allowed(&self, tool: &dyn Tool, name: &str, rights: Rights) -> bool {
+        match rights {
+            Rights::Operator => true,
+            Rights::Guest => tool.access() != Access::Act || self.granted.contains(name),
+        }
+    }
+
+    /// The tools offered to the model on behalf of `rights`, in a stable order.
+    pub fn offered(&self, rights: Rights) -> Vec<ToolSpec> {
+        self.tools
+            .iter()
+            .filter(|(spec, tool)| self.allowed(tool.as_ref(), &spec.name, rights))
+            .map(|(spec, _)| spec.clone())
+            .collect()
+    }
+
+    /// The tool `name` when `rights` may run it.
+    pub fn permitted(&self, name: &str, rights: Rights) -> Result<Arc<dyn Tool>, Refusal> {
+        let name = canonical(name);
+        let (_, tool) =
+            self.tools.iter().find(|(spec, _)| spec.name == name).ok_or_else(|| Refusal::Unknown(name.to_owned()))?;
+        if self.allowed(tool.as_ref(), name, rights) {
+            Ok(Arc::clone(tool))
+        } else {
+            Err(Refusal::NotAllowed(name.to_owned()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
