@@ -32,5 +32,6 @@ mod replication;
 mod replication_kill;
 mod stream;
 mod tail;
+mod tools;
 mod tui;
 mod wrangler;

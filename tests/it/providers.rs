@@ -56,8 +56,8 @@ async fn anthropic_gets_the_exact_request_with_the_cached_prefix() {
     assert!(system.ends_with("## SOUL.md\n\nYou are Molty."), "{system}");
     let mut body = request.body.clone();
     let tools = body.as_object_mut().unwrap().remove("tools").expect("the memory tool is offered");
-    assert_eq!(tools[0]["name"], "remember");
-    assert_eq!(tools[0]["input_schema"]["required"], json!(["fact"]));
+    assert_eq!(tools[0]["name"], "memory_write");
+    assert_eq!(tools[0]["input_schema"]["required"], json!(["text"]));
     assert_eq!(
         body,
         json!({
@@ -237,7 +237,8 @@ async fn an_unknown_tool_gets_an_error_result_and_the_reply_goes_on() {
     assert_eq!(final_text(&events), "Let me look. Nothing found.");
     let second = &fake.requests()[1];
     let result = second.body["messages"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(result["content"][0]["content"], "error: there is no tool named `search`");
+    assert_eq!(result["content"][0]["content"], "there is no tool named `search`");
+    assert_eq!(result["content"][0]["is_error"], true);
     gateway.stop().await.unwrap();
 }
 
@@ -282,7 +283,7 @@ async fn openai_compatible_request_and_lenient_stream() {
     let tools = body.as_object_mut().unwrap().remove("tools").expect("the memory tool is offered");
     assert_eq!(
         (tools[0]["type"].as_str(), tools[0]["function"]["name"].as_str()),
-        (Some("function"), Some("remember"))
+        (Some("function"), Some("memory_write"))
     );
     assert_eq!(
         body,

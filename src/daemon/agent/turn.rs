@@ -87,13 +87,6 @@ impl ChatStream<'_> {
 
     fn tool_done(&self, outcome: &CallOutcome) {
         lock(&self.running).retain(|call| call.id != outcome.call.id);
-        lock(&self.tools).push(ToolCallRecord {
-            tool_call_id: outcome.call.id.clone(),
-            name: outcome.call.name.clone(),
-            args: outcome.call.input.clone(),
-            result: outcome.result.clone(),
-            is_error: outcome.is_error,
-        });
         self.publish_tool(ToolEvent {
             phase: ToolPhase::Result,
             tool_call_id: outcome.call.id.clone(),
@@ -104,13 +97,28 @@ impl ChatStream<'_> {
         });
     }
 
+    /// Keeps a round's calls, in the order the model asked for them, for the stored reply.
+    fn record(&self, outcomes: &[CallOutcome]) {
+        lock(&self.tools).extend(outcomes.iter().map(|outcome| ToolCallRecord {
+            tool_call_id: outcome.call.id.clone(),
+            name: outcome.call.name.clone(),
+            args: outcome.call.input.clone(),
+            result: outcome.result.clone(),
+            is_error: outcome.is_error,
+        }));
+    }
+
     /// Calls cut short by an abort end as failed, so no client shows them running forever.
     fn end_running_tools(&self) {
         let running = std::mem::take(&mut *lock(&self.running));
-        for call in running {
-            let result = "aborted before it finished".to_owned();
-            self.tool_done(&CallOutcome { call, result, is_error: true });
+        let outcomes: Vec<CallOutcome> = running
+            .into_iter()
+            .map(|call| CallOutcome { call, result: "aborted before it finished".into(), is_error: true })
+            .collect();
+        for outcome in &outcomes {
+            self.tool_done(outcome);
         }
+        self.record(&outcomes);
     }
 
     fn publish_tool(&self, data: ToolEvent) {
@@ -237,6 +245,7 @@ impl Agent {
                 () = cancel.cancelled() => None,
             };
             let Some(outcomes) = outcomes else { break Outcome::Aborted };
+            stream.record(&outcomes);
             let results = outcomes
                 .into_iter()
                 .map(|outcome| ToolResult {

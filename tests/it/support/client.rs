@@ -344,6 +344,13 @@ impl Client {
         }
     }
 
+    /// The events named `name` received so far and kept while waiting for others, in order.
+    pub fn take_held(&mut self, name: &str) -> Vec<Value> {
+        let (taken, kept) = std::mem::take(&mut self.events).into_iter().partition(|event| event["event"] == name);
+        self.events = kept;
+        taken.into_iter().collect()
+    }
+
     /// `chat` events of one run until its terminal state (final, aborted or error).
     pub async fn chat_run(&mut self, run_id: &str) -> Vec<Value> {
         let mut seen = Vec::new();

@@ -24,6 +24,9 @@ pub enum Reply {
     /// A text block (skipped when `text` is empty), then a `tool_use` block whose input
     /// arrives as `input_json_delta` pieces; `stop_reason: "tool_use"`.
     ToolUse { text: String, tool_name: String, input_json_chunks: Vec<String> },
+    /// A text block (skipped when empty), then one `tool_use` block per call, as a model asks
+    /// for several tools at once; `stop_reason: "tool_use"`.
+    Tools { text: String, calls: Vec<ToolCall> },
     /// An HTTP error with the real error body (`retry-after` header when set).
     /// `retry_after` is the header's text as sent, so tests can send what a broken server might.
     Status { status: u16, error_type: String, message: String, retry_after: Option<String> },
@@ -35,6 +38,25 @@ pub enum Reply {
     Slow { chunks: Vec<String>, delay_ms: u64 },
     /// 200 with an SSE body that is not valid JSON, then the end of the stream.
     Broken,
+}
+
+/// One scripted tool call: its name and its input JSON in the pieces it streams in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub name: String,
+    pub input_json_chunks: Vec<String>,
+}
+
+impl ToolCall {
+    /// A call whose input streams in two pieces.
+    pub fn new(name: &str, input: &Value) -> ToolCall {
+        let json = input.to_string();
+        let middle = json.char_indices().nth(json.chars().count() / 2).map_or(0, |(at, _)| at);
+        ToolCall {
+            name: name.to_owned(),
+            input_json_chunks: vec![json[..middle].to_owned(), json[middle..].to_owned()],
+        }
+    }
 }
 
 impl Reply {
@@ -158,10 +180,16 @@ fn answer(script: &Script<Reply>, request: &RecordedRequest, request_id: &str) -
             return invalid(&format!("{field}: Field required"));
         }
     }
-    let reply = script.next_reply().unwrap_or_else(|| {
-        let text = format!("You said: {}", last_user_text(body));
-        Reply::text(&text)
-    });
+    if let Err(message) = tool_results_follow_tool_uses(body) {
+        return invalid(&message);
+    }
+    let reply = match script.next_reply() {
+        Some(Reply::ToolUse { text, tool_name, input_json_chunks }) => {
+            Reply::Tools { text, calls: vec![ToolCall { name: tool_name, input_json_chunks }] }
+        }
+        Some(reply) => reply,
+        None => Reply::text(&format!("You said: {}", last_user_text(body))),
+    };
     let model = body["model"].as_str().unwrap_or("claude-fake").to_owned();
     let streaming = body["stream"] == true;
     match reply {
@@ -174,19 +202,21 @@ fn answer(script: &Script<Reply>, request: &RecordedRequest, request_id: &str) -
             let text = json!({"type": "text", "text": chunks.concat()});
             message_json(&model, vec![text], "max_tokens", usage)
         }
-        Reply::ToolUse { text, tool_name, input_json_chunks } if !streaming => {
+        Reply::Tools { text, calls } if !streaming => {
             let mut content = Vec::new();
             if !text.is_empty() {
                 content.push(json!({"type": "text", "text": text}));
             }
-            let input = serde_json::from_str::<Value>(&input_json_chunks.concat());
-            content.push(json!({
-                "type": "tool_use",
-                "id": random_id("toolu_", 24),
-                "name": tool_name,
-                "input": input.unwrap_or_else(|_| json!({})),
-            }));
-            let usage = Usage::simple(input_json_chunks.len() + 1);
+            for call in &calls {
+                let input = serde_json::from_str::<Value>(&call.input_json_chunks.concat());
+                content.push(json!({
+                    "type": "tool_use",
+                    "id": random_id("toolu_", 24),
+                    "name": call.name,
+                    "input": input.unwrap_or_else(|_| json!({})),
+                }));
+            }
+            let usage = Usage::simple(calls.iter().map(|call| call.input_json_chunks.len()).sum::<usize>() + 1);
             message_json(&model, content, "tool_use", usage)
         }
         // Everything else streams, even when the request did not ask for a stream.
@@ -210,7 +240,11 @@ async fn play(sse: &Sse, reply: Reply, model: &str) -> Option<()> {
             close(sse, 0, "max_tokens", usage.output_tokens).await
         }
         Reply::ToolUse { text, tool_name, input_json_chunks } => {
-            let output_tokens = (input_json_chunks.len() + 1) as u64;
+            let calls = vec![ToolCall { name: tool_name, input_json_chunks }];
+            Box::pin(play(sse, Reply::Tools { text, calls }, model)).await
+        }
+        Reply::Tools { text, calls } => {
+            let output_tokens = (calls.iter().map(|call| call.input_json_chunks.len()).sum::<usize>() + 1) as u64;
             event(sse, "message_start", &message_start(model, Usage::simple(1))).await?;
             let mut index = 0;
             if !text.is_empty() {
@@ -220,17 +254,24 @@ async fn play(sse: &Sse, reply: Reply, model: &str) -> Option<()> {
                 block_stop(sse, 0).await?;
                 index = 1;
             }
-            let id = random_id("toolu_", 24);
-            let tool = json!({"type": "tool_use", "id": id, "name": tool_name, "input": {}});
-            block_start(sse, index, tool).await?;
-            if index == 0 {
-                event(sse, "ping", &json!({"type": "ping"})).await?;
+            let last = index + calls.len() - 1;
+            for (number, call) in calls.into_iter().enumerate() {
+                let at = index + number;
+                let id = random_id("toolu_", 24);
+                let tool = json!({"type": "tool_use", "id": id, "name": call.name, "input": {}});
+                block_start(sse, at, tool).await?;
+                if at == 0 {
+                    event(sse, "ping", &json!({"type": "ping"})).await?;
+                }
+                for piece in call.input_json_chunks {
+                    let delta = json!({"type": "input_json_delta", "partial_json": piece});
+                    block_delta(sse, at, delta).await?;
+                }
+                if at != last {
+                    block_stop(sse, at).await?;
+                }
             }
-            for piece in input_json_chunks {
-                let delta = json!({"type": "input_json_delta", "partial_json": piece});
-                block_delta(sse, index, delta).await?;
-            }
-            close(sse, index, "tool_use", output_tokens).await
+            close(sse, last, "tool_use", output_tokens).await
         }
         Reply::ErrorAfter { chunks, error_type, message } => {
             open(sse, model, Usage::simple(chunks.len())).await?;
@@ -257,6 +298,48 @@ async fn play(sse: &Sse, reply: Reply, model: &str) -> Option<()> {
         // Answered before any stream starts.
         Reply::Status { .. } => None,
     }
+}
+
+/// The API's rule: every `tool_use` block of an assistant message is answered by a
+/// `tool_result` block with its id in the very next (user) message, and a `tool_result`
+/// answers a `tool_use` of the message just before it.
+fn tool_results_follow_tool_uses(body: &Value) -> Result<(), String> {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let blocks = |message: &Value, kind: &str, field: &str| -> Vec<String> {
+        message["content"]
+            .as_array()
+            .map(|blocks| {
+                blocks
+                    .iter()
+                    .filter(|block| block["type"] == kind)
+                    .filter_map(|block| block[field].as_str())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (index, message) in messages.iter().enumerate() {
+        let uses = blocks(message, "tool_use", "id");
+        let next = messages.get(index + 1).cloned().unwrap_or(Value::Null);
+        let results = blocks(&next, "tool_result", "tool_use_id");
+        let missing: Vec<&String> = uses.iter().filter(|id| !results.contains(id)).collect();
+        if !uses.is_empty() && (!missing.is_empty() || next["role"] != "user") {
+            let ids: Vec<&str> = missing.iter().map(|id| id.as_str()).collect();
+            return Err(format!(
+                "messages.{}: `tool_use` ids were found without `tool_result` blocks immediately after: {}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.",
+                index + 1,
+                ids.join(", ")
+            ));
+        }
+        let answered = blocks(message, "tool_result", "tool_use_id");
+        let previous = index.checked_sub(1).map(|at| blocks(&messages[at], "tool_use", "id")).unwrap_or_default();
+        if let Some(stray) = answered.iter().find(|id| !previous.contains(id)) {
+            return Err(format!(
+                "messages.{index}.content: unexpected `tool_use_id` found in `tool_result` blocks: {stray}. Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn event(sse: &Sse, name: &str, data: &Value) -> Option<()> {

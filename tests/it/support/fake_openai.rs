@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
 
+pub use super::fake_anthropic::ToolCall;
 pub use super::fake_provider::Usage;
 use super::fake_provider::{Script, Sse, last_user_text, unix_now, word_chunks};
 pub use super::fake_server::RecordedRequest;
@@ -25,6 +26,9 @@ pub enum Reply {
     /// Content `text` (skipped when empty), then one `delta.tool_calls` call whose
     /// arguments arrive in pieces; `finish_reason: "tool_calls"`.
     ToolUse { text: String, tool_name: String, input_json_chunks: Vec<String> },
+    /// Content `text` (skipped when empty), then one `delta.tool_calls` entry per call, each at
+    /// its own `index`, as a model asks for parallel calls; `finish_reason: "tool_calls"`.
+    Tools { text: String, calls: Vec<ToolCall> },
     /// An HTTP error with the real error body (`retry-after` header when set).
     Status { status: u16, error_type: String, message: String, retry_after: Option<u64> },
     /// 200, some content chunks, then `data: {"error":{...}}` and the end of the stream.
@@ -105,6 +109,46 @@ impl FakeOpenAi {
     pub fn active_streams(&self) -> usize {
         self.script.active_streams()
     }
+}
+
+/// The API's rule: an assistant message with `tool_calls` is followed by one `tool` message
+/// per call id, and a `tool` message answers a call made before it.
+fn tool_messages_answer_tool_calls(body: &Value) -> Result<(), String> {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    for (index, message) in messages.iter().enumerate() {
+        let calls: Vec<&str> = message["tool_calls"]
+            .as_array()
+            .map(|calls| calls.iter().filter_map(|call| call["id"].as_str()).collect())
+            .unwrap_or_default();
+        if calls.is_empty() {
+            continue;
+        }
+        let answered: Vec<&str> = messages[index + 1..]
+            .iter()
+            .take_while(|next| next["role"] == "tool")
+            .filter_map(|next| next["tool_call_id"].as_str())
+            .collect();
+        let missing: Vec<&str> = calls.iter().copied().filter(|id| !answered.contains(id)).collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: {}",
+                missing.join(", ")
+            ));
+        }
+    }
+    for (index, message) in messages.iter().enumerate().filter(|(_, message)| message["role"] == "tool") {
+        let earlier = messages[..index].iter().rev().find(|m| m["role"] != "tool");
+        let id = message["tool_call_id"].as_str().unwrap_or_default();
+        let known = earlier
+            .and_then(|m| m["tool_calls"].as_array())
+            .is_some_and(|calls| calls.iter().any(|call| call["id"] == id));
+        if !known {
+            return Err(format!(
+                "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'. (messages[{index}])"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What every chunk of one completion shares.
@@ -218,10 +262,16 @@ fn answer(script: &Script<Reply>, request: &RecordedRequest) -> Response {
     if !body["messages"].is_array() {
         return invalid("Missing required parameter: 'messages'.");
     }
-    let reply = script.next_reply().unwrap_or_else(|| {
-        let text = format!("You said: {}", last_user_text(body));
-        Reply::text(&text)
-    });
+    if let Err(message) = tool_messages_answer_tool_calls(body) {
+        return invalid(&message);
+    }
+    let reply = match script.next_reply() {
+        Some(Reply::ToolUse { text, tool_name, input_json_chunks }) => {
+            Reply::Tools { text, calls: vec![ToolCall { name: tool_name, input_json_chunks }] }
+        }
+        Some(reply) => reply,
+        None => Reply::text(&format!("You said: {}", last_user_text(body))),
+    };
     let completion = Completion {
         id: random_id("chatcmpl-", 24),
         created: unix_now(),
@@ -241,14 +291,19 @@ fn answer(script: &Script<Reply>, request: &RecordedRequest) -> Response {
         Reply::Truncated { chunks, usage } if !streaming => {
             completion.whole(assistant(json!(chunks.concat())), "length", usage)
         }
-        Reply::ToolUse { text, tool_name, input_json_chunks } if !streaming => {
+        Reply::Tools { text, calls } if !streaming => {
             let mut message = assistant(json!(Some(text).filter(|t| !t.is_empty())));
-            message["tool_calls"] = json!([{
-                "id": random_id("call_", 24),
-                "type": "function",
-                "function": {"name": tool_name, "arguments": input_json_chunks.concat()},
-            }]);
-            let usage = Usage::simple(input_json_chunks.len() + 1);
+            message["tool_calls"] = calls
+                .iter()
+                .map(|call| {
+                    json!({
+                        "id": random_id("call_", 24),
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.input_json_chunks.concat()},
+                    })
+                })
+                .collect();
+            let usage = Usage::simple(calls.iter().map(|call| call.input_json_chunks.len()).sum::<usize>() + 1);
             completion.whole(message, "tool_calls", usage)
         }
         // Everything else streams, even when the request did not ask for a stream.
@@ -273,20 +328,26 @@ async fn play(sse: &Sse, reply: Reply, c: &Completion) -> Option<()> {
             finish(sse, c, "length", usage).await
         }
         Reply::ToolUse { text, tool_name, input_json_chunks } => {
+            let calls = vec![ToolCall { name: tool_name, input_json_chunks }];
+            Box::pin(play(sse, Reply::Tools { text, calls }, c)).await
+        }
+        Reply::Tools { text, calls } => {
             data(sse, &c.chunk(role, None)).await?;
             if !text.is_empty() {
                 contents(sse, c, &[text]).await?;
             }
-            let id = random_id("call_", 24);
-            let function = json!({"name": tool_name, "arguments": ""});
-            let call = json!({"index": 0, "id": id, "type": "function", "function": function});
-            data(sse, &c.chunk(json!({"tool_calls": [call]}), None)).await?;
-            for piece in &input_json_chunks {
-                let call = json!({"index": 0, "function": {"arguments": piece}});
-                data(sse, &c.chunk(json!({"tool_calls": [call]}), None)).await?;
+            let pieces: usize = calls.iter().map(|call| call.input_json_chunks.len()).sum();
+            for (index, call) in calls.into_iter().enumerate() {
+                let id = random_id("call_", 24);
+                let function = json!({"name": call.name, "arguments": ""});
+                let first = json!({"index": index, "id": id, "type": "function", "function": function});
+                data(sse, &c.chunk(json!({"tool_calls": [first]}), None)).await?;
+                for piece in &call.input_json_chunks {
+                    let call = json!({"index": index, "function": {"arguments": piece}});
+                    data(sse, &c.chunk(json!({"tool_calls": [call]}), None)).await?;
+                }
             }
-            let usage = Usage::simple(input_json_chunks.len() + 1);
-            finish(sse, c, "tool_calls", usage).await
+            finish(sse, c, "tool_calls", Usage::simple(pieces + 1)).await
         }
         Reply::ErrorAfter { chunks, error_type, message } => {
             data(sse, &c.chunk(role, None)).await?;
