@@ -6,6 +6,7 @@ pub mod delay;
 pub mod device;
 pub mod frames;
 pub mod ids;
+pub mod models;
 pub mod pairing;
 pub mod protocol;
 pub mod scopes;

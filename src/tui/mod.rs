@@ -7,7 +7,6 @@ mod client;
 mod connect;
 mod identity;
 mod input;
-mod price;
 mod terminal;
 mod ui;
 mod wire;

@@ -19,6 +19,8 @@ mod channels_slack;
 mod channels_telegram;
 mod cli;
 mod cli_output;
+mod commands;
+mod conversation;
 mod deploy;
 mod doctor;
 mod edge;

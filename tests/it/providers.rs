@@ -67,7 +67,9 @@ async fn anthropic_gets_the_exact_request_with_the_cached_prefix() {
             "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
             "messages": [
                 {"role": "user", "content": "first question"},
-                {"role": "assistant", "content": "First answer."},
+                {"role": "assistant", "content": [
+                    {"type": "text", "text": "First answer.", "cache_control": {"type": "ephemeral"}},
+                ]},
                 {"role": "user", "content": "second question"},
             ],
         })

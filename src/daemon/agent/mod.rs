@@ -1,6 +1,9 @@
 //! Agent turns: `chat.send` stores the user's message, answers at once, and streams the model's
 //! reply as `chat` events; runs can be aborted, and a stop drains or aborts them.
 
+mod budget;
+mod commands;
+mod compaction;
 mod error;
 mod prompt;
 pub mod tools;
@@ -21,6 +24,7 @@ pub use prompt::WORKSPACE_FILES;
 use crate::core::asker::{Asker, OperatorIds};
 use crate::core::ids::{RunId, SessionKey};
 use crate::core::protocol::sessions::{AbortResult, ChangeReason, ChatSendAck, SendStatus};
+use crate::core::protocol::{AssistantMessage, ChatEvent, ChatStep};
 use crate::core::settings::{ModelSettings, Settings, ToolSettings};
 use crate::core::sync::lock;
 use crate::daemon::events::EventBus;
@@ -126,6 +130,9 @@ impl Agent {
             return Err(AgentError::TooLong(MAX_MESSAGE_BYTES));
         }
         let run_id = RunId::generate();
+        if let Some(command) = commands::Command::parse(&text) {
+            return Ok(self.start_command(command, session_key, run_id, asker));
+        }
         let appended = self
             .store
             .append_message(NewMessage {
@@ -162,6 +169,36 @@ impl Agent {
                 Ok(ChatSendAck { run_id, status: SendStatus::Started })
             }
         }
+    }
+
+    /// Answers a command as a run of its own, after the caller has its acknowledgement and in
+    /// turn with the session's other runs.
+    fn start_command(
+        self: &Arc<Self>,
+        command: commands::Command,
+        session_key: SessionKey,
+        run_id: RunId,
+        asker: Asker,
+    ) -> ChatSendAck {
+        let agent = Arc::clone(self);
+        let run = run_id.clone();
+        self.tracker.spawn(async move {
+            let session_lock = agent.session_lock(&session_key);
+            let _turn = session_lock.lock().await;
+            let answer = agent.run_command(command, &session_key, &asker).await;
+            agent.events.publish_chat(ChatEvent {
+                run_id: run,
+                session_key,
+                seq: 0,
+                step: ChatStep::Final {
+                    message: AssistantMessage::text(&answer),
+                    usage: Usage::default(),
+                    stop_reason: "command".into(),
+                    model: String::new(),
+                },
+            });
+        });
+        ChatSendAck { run_id, status: SendStatus::Started }
     }
 
     /// Aborts the session's runs (or just `run_id`); answers `chat.abort`'s payload.

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::budget;
 use crate::core::asker::MemoryScope;
 use crate::daemon::providers::Turn;
 use crate::daemon::store::{MessageRole, StoredMessage};
@@ -20,9 +21,6 @@ const MAX_FILE_BYTES: usize = 64 * 1024;
 pub const MAX_MEMORY_IN_PROMPT: usize = 16 * 1024;
 /// Bound on one sender's own notes in the prompt.
 const MAX_NOTES_IN_PROMPT: usize = 8 * 1024;
-
-/// Rough budget for the conversation part (about 4 characters per token).
-pub const HISTORY_BUDGET_CHARS: usize = 400_000;
 
 /// The stable prefix for one asker's sessions. A file that cannot be read is left out and
 /// logged, never fatal.
@@ -79,17 +77,17 @@ fn tail(text: &str, limit: usize) -> &str {
     rest.find('\n').map_or(rest, |line| &rest[line + 1..])
 }
 
-/// Turns from stored history: newest kept within the budget, consecutive messages of one role
-/// merged, and the first turn the user's.
-pub fn turns(history: &[StoredMessage], budget_chars: usize) -> Vec<Turn> {
+/// Turns from stored history: newest kept within `budget_tokens` (the newest message always),
+/// consecutive messages of one role merged, and the first turn the user's.
+pub fn turns(history: &[StoredMessage], budget_tokens: u64) -> Vec<Turn> {
     let mut kept = Vec::new();
     let mut used = 0;
     for message in history.iter().rev() {
         if message.content.is_empty() {
             continue;
         }
-        used += message.content.len();
-        if used > budget_chars && !kept.is_empty() {
+        used += budget::estimate(&message.content);
+        if used > budget_tokens && !kept.is_empty() {
             break;
         }
         kept.push(message);
@@ -140,11 +138,11 @@ mod tests {
             stored(MessageRole::User, "u2"),
             stored(MessageRole::User, "u3"),
         ];
-        let turns = turns(&history, 20);
+        let turns = turns(&history, 7);
         assert_eq!(
             turns,
             [Turn { role: MessageRole::User, text: "u2\n\nu3".into() }],
-            "the 50-char message is past the budget, the orphan reply is dropped"
+            "the 50-byte message (17 tokens) is past the budget, the orphan reply is dropped"
         );
         let all = super::turns(&history, 1000);
         assert_eq!(all.len(), 3);

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio_util::sync::CancellationToken;
 
 use super::tools::{self, CallOutcome, RoundLimits, ToolContext};
-use super::{Agent, lock, prompt};
+use super::{Agent, lock};
 use crate::core::asker::Asker;
 use crate::core::ids::{RunId, SessionKey};
 use crate::core::protocol::agent::{AgentEvent, AgentStream, ToolCallRecord, ToolEvent, ToolPhase};
@@ -14,11 +14,8 @@ use crate::core::protocol::sessions::ChangeReason;
 use crate::core::protocol::{AssistantMessage, ChatEvent, ChatStep, ErrorKind};
 use crate::core::settings::NO_PROVIDER_HINT;
 use crate::core::time::now_ms;
-use crate::daemon::providers::{self, ModelRequest, ProviderError, ToolResult, ToolRound, ToolUse};
+use crate::daemon::providers::{self, ProviderError, ToolResult, ToolRound, ToolUse};
 use crate::daemon::store::{MessageRole, NewMessage, Usage};
-
-/// Messages of history read for a prompt.
-const HISTORY_LIMIT: usize = 200;
 
 /// Emits the `chat` events of one run with their per-run `seq`. Dropped before the run ended
 /// (a panic unwinding the turn, or the turn's task dropped), it still tells the clients.
@@ -187,21 +184,15 @@ impl Agent {
             stream.fail(NO_PROVIDER_HINT.into(), ErrorKind::Unknown);
             return;
         };
-        let history = match self.store.history(&session_key, HISTORY_LIMIT).await {
-            Ok(history) => history,
+        let prepared = match self.prepare(provider.as_ref(), &session_key, &scope, rights, false).await {
+            Ok(prepared) => prepared,
             Err(error) => {
                 tracing::error!(%error, "cannot read history for a turn");
                 stream.fail(format!("cannot read the conversation: {error}"), ErrorKind::Unknown);
                 return;
             }
         };
-        let mut request = ModelRequest {
-            system: prompt::system_prompt(&self.workspace, &scope),
-            turns: prompt::turns(&history, prompt::HISTORY_BUDGET_CHARS),
-            max_tokens: self.model.max_tokens,
-            tools: self.tools.offered(rights),
-            tool_rounds: Vec::new(),
-        };
+        let (mut request, models) = (prepared.request, prepared.models);
         let context = ToolContext {
             workspace: self.workspace.clone(),
             store: self.store.clone(),
@@ -213,8 +204,6 @@ impl Agent {
             call_timeout: self.tool_settings.call_timeout,
             max_result_bytes: self.tool_settings.max_result_bytes,
         };
-        let models: Vec<String> =
-            std::iter::once(self.model.model.clone()).chain(self.model.fallbacks.iter().cloned()).collect();
         let sink = |text: &str| stream.delta(text);
         let mut usage = Usage::default();
         let outcome = loop {

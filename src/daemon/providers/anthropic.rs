@@ -70,17 +70,24 @@ impl Provider for Anthropic {
     }
 }
 
-/// The request body; the system block carries `cache_control` so the stable prefix is cached.
+/// The request body, with prompt-cache breakpoints (Anthropic allows four) where the prompt
+/// stops changing: the system prompt, the summary of older messages, the end of the history
+/// before the new message, and the newest tool results of this turn. Each request's prefix up
+/// to a breakpoint is then read from the cache by the next one.
 pub fn body(model: &str, request: &ModelRequest) -> Value {
+    let cached = |text: &str| json!({"type": "text", "text": text, "cache_control": {"type": "ephemeral"}});
+    let last_history = request.turns.len().checked_sub(2);
     let mut messages: Vec<Value> = request
         .turns
         .iter()
-        .map(|turn| {
+        .enumerate()
+        .map(|(index, turn)| {
             let role = match turn.role {
                 MessageRole::User => "user",
                 MessageRole::Assistant => "assistant",
             };
-            json!({"role": role, "content": turn.text})
+            let content = if Some(index) == last_history { json!([cached(&turn.text)]) } else { json!(turn.text) };
+            json!({"role": role, "content": content})
         })
         .collect();
     for round in &request.tool_rounds {
@@ -109,11 +116,23 @@ pub fn body(model: &str, request: &ModelRequest) -> Value {
             .collect();
         messages.push(json!({"role": "user", "content": results}));
     }
+    if !request.tool_rounds.is_empty()
+        && let Some(last) = messages
+            .last_mut()
+            .and_then(|message| message["content"].as_array_mut())
+            .and_then(|blocks| blocks.last_mut())
+    {
+        last["cache_control"] = json!({"type": "ephemeral"});
+    }
+    let mut system = vec![cached(&request.system)];
+    if let Some(summary) = &request.summary {
+        system.push(cached(&super::summary_text(summary)));
+    }
     let mut body = json!({
         "model": model,
         "max_tokens": request.max_tokens,
         "stream": true,
-        "system": [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
+        "system": system,
         "messages": messages,
     });
     if !request.tools.is_empty() {

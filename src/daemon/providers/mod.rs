@@ -31,6 +31,9 @@ pub struct Turn {
 pub struct ModelRequest {
     /// The stable prefix (system prompt and workspace files); providers mark it for caching.
     pub system: String,
+    /// What the session's older messages said, when they were compacted: sent after `system`,
+    /// cached as its own block.
+    pub summary: Option<String>,
     /// Alternating turns, starting with the user's.
     pub turns: Vec<Turn>,
     pub max_tokens: u32,
@@ -81,6 +84,14 @@ pub struct Completion {
     pub usage: Usage,
     pub tool_uses: Vec<ToolUse>,
     pub model: String,
+}
+
+/// How a compacted session's summary is introduced to the model, by both providers.
+pub fn summary_text(summary: &str) -> String {
+    format!(
+        "## Summary of the earlier conversation\n\nThe older messages of this conversation were condensed \
+         into this summary; they are still searchable with `memory_search`.\n\n{summary}"
+    )
 }
 
 /// Receives each text delta as it arrives.

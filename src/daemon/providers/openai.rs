@@ -86,6 +86,9 @@ impl Provider for OpenAi {
 
 pub fn body(model: &str, request: &ModelRequest) -> Value {
     let mut messages = vec![json!({"role": "system", "content": request.system})];
+    if let Some(summary) = &request.summary {
+        messages.push(json!({"role": "system", "content": super::summary_text(summary)}));
+    }
     messages.extend(request.turns.iter().map(|turn| {
         let role = match turn.role {
             MessageRole::User => "user",

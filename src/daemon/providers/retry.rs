@@ -101,6 +101,7 @@ mod tests {
 
     fn request() -> ModelRequest {
         ModelRequest {
+            summary: None,
             system: String::new(),
             turns: Vec::new(),
             max_tokens: 10,

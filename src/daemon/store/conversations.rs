@@ -206,15 +206,49 @@ impl Store {
 
     /// The last `limit` messages of a session, oldest first.
     pub async fn history(&self, key: &SessionKey, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
+        self.history_after(key, 0, limit).await
+    }
+
+    /// The last `limit` messages of a session after message `after_id`, oldest first.
+    pub async fn history_after(
+        &self,
+        key: &SessionKey,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
         let key = key.as_str().to_owned();
         self.call(move |connection| {
             let sql = format!(
-                "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_key = ?1
-                 ORDER BY id DESC LIMIT ?2) ORDER BY id"
+                "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_key = ?1 AND id > ?2
+                 ORDER BY id DESC LIMIT ?3) ORDER BY id"
             );
             let mut statement = connection.prepare_cached(&sql)?;
-            let rows = statement.query_map(params![key, i64::try_from(limit).unwrap_or(i64::MAX)], message_from_row)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = statement.query_map(params![key, after_id, limit], message_from_row)?;
             rows.map(|row| with_role(row?)).collect()
+        })
+        .await
+    }
+
+    /// Tokens a session has used so far: input (cache reads and writes included) and output.
+    pub async fn session_usage(&self, key: &SessionKey) -> Result<Usage, StoreError> {
+        let key = key.as_str().to_owned();
+        self.call(move |connection| {
+            Ok(connection.query_row(
+                "SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
+                    COALESCE(SUM(cache_read_tokens), 0), COALESCE(SUM(cache_write_tokens), 0)
+                 FROM messages WHERE session_key = ?1",
+                [&key],
+                |row| {
+                    let count = |index: usize| row.get::<_, i64>(index).map(|n| u64::try_from(n).unwrap_or(0));
+                    Ok(Usage {
+                        input_tokens: count(0)?,
+                        output_tokens: count(1)?,
+                        cache_read_tokens: count(2)?,
+                        cache_write_tokens: count(3)?,
+                    })
+                },
+            )?)
         })
         .await
     }
@@ -253,6 +287,7 @@ impl Store {
         let key = key.as_str().to_owned();
         self.write(move |transaction| {
             let removed = transaction.execute("DELETE FROM messages WHERE session_key = ?1", [&key])?;
+            transaction.execute("DELETE FROM summaries WHERE key = ?1", [&key])?;
             transaction.execute("UPDATE sessions SET updated_ms = ?2 WHERE key = ?1", params![key, now_ms()])?;
             record(transaction, "session", "reset", &key, None)?;
             Ok(removed)

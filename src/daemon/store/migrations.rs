@@ -120,6 +120,15 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX channel_inbound_unhandled ON channel_inbound (channel, handled_ms, received_ms);",
     // 5: a reply's tool calls (name, arguments, result), a JSON array; NULL when it made none.
     "ALTER TABLE messages ADD COLUMN tools TEXT;",
+    // 6: where a session's prompt history starts: a summary of what came before (empty after
+    // `/new`), and the model a session chose with `/model`.
+    "CREATE TABLE summaries (
+        key TEXT PRIMARY KEY NOT NULL REFERENCES sessions(key) ON DELETE CASCADE,
+        through_id INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+     );
+     ALTER TABLE sessions ADD COLUMN model TEXT;",
 ];
 
 pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {

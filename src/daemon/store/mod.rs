@@ -10,6 +10,7 @@ mod inbound;
 mod migrations;
 pub mod private;
 mod settings;
+mod summaries;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,7 @@ pub use changes::{Change, since as read_changes};
 pub use codes::{CodeIssue, PairingCode};
 pub use conversations::{Appended, MessageRole, NewMessage, SessionSummary, StoredMessage, Usage};
 pub use devices::{PairedDevice, TokenGrant, token_digest};
+pub use summaries::Summary;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

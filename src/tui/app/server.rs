@@ -3,11 +3,11 @@
 
 use serde_json::{Value, json};
 
-use super::super::price;
 use super::super::wire::{
     ChatEvent, ChatState, HistoryMessage, PendingCode, PendingDevice, ServerError, SessionSummary, Usage,
 };
 use super::{App, Disconnect, Effect, Entry, Hello, Link, Purpose, Role, Streaming};
+use crate::core::models as price;
 
 const HISTORY_LIMIT: u64 = 200;
 

@@ -7,8 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
 
 use super::Theme;
+use crate::core::models::format_usd;
 use crate::tui::app::{App, Focus, Link, Reason};
-use crate::tui::price::format_usd;
 
 pub fn sessions(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::Sessions;

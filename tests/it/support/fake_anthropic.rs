@@ -13,6 +13,8 @@ pub use super::fake_provider::Usage;
 use super::fake_provider::{Script, Sse, last_user_text, word_chunks};
 pub use super::fake_server::RecordedRequest;
 use super::fake_server::{FakeServer, json_response, random_id, set_header};
+pub use super::prompt_cache::Accounted;
+use super::prompt_cache::{self, PromptCache};
 
 /// One scripted answer to one `POST /v1/messages`.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +79,24 @@ impl Reply {
 pub struct FakeAnthropic {
     server: FakeServer,
     script: Arc<Script<Reply>>,
+    cache: Arc<CacheAccounting>,
 }
+
+/// The prompt cache the fake keeps when asked to account it (off by default, so scripted
+/// usage is reported as scripted).
+#[derive(Default)]
+struct CacheAccounting {
+    on: std::sync::atomic::AtomicBool,
+    cache: PromptCache,
+    /// Every accounted request's split, in order.
+    accounted: std::sync::Mutex<Vec<Accounted>>,
+    /// The answer to every summary request (whose system prompt starts with `SUMMARY_SYSTEM`),
+    /// outside the script's queue.
+    summary: std::sync::Mutex<Option<String>>,
+}
+
+/// How molt's compaction request opens its system prompt.
+pub const SUMMARY_SYSTEM: &str = "You keep the running summary";
 
 impl FakeAnthropic {
     /// Starts a fake that accepts any `x-api-key` (or none).
@@ -93,8 +112,10 @@ impl FakeAnthropic {
     async fn launch(key: Option<String>) -> FakeAnthropic {
         let bound = FakeServer::bind().await;
         let script = Arc::new(Script::new(key, bound.stopping()));
-        let router = Router::new().fallback(handle).with_state(Arc::clone(&script));
-        FakeAnthropic { server: bound.serve(router), script }
+        let cache = Arc::new(CacheAccounting::default());
+        let router =
+            Router::new().fallback(handle).with_state(Arc::clone(&script)).layer(Extension(Arc::clone(&cache)));
+        FakeAnthropic { server: bound.serve(router), script, cache }
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash or `/v1`.
@@ -141,20 +162,40 @@ impl FakeAnthropic {
         self.server.wait_for_requests(n, timeout).await
     }
 
+    /// From now on, reports input, cache-read and cache-write tokens as Anthropic's prompt
+    /// cache would (`prompt_cache.rs`) instead of the scripted input usage.
+    pub fn account_prompt_cache(&self) {
+        self.cache.on.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Answers every compaction request with `summary` from now on, leaving the queue alone.
+    pub fn summarize_with(&self, summary: &str) {
+        *self.cache.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(summary.to_owned());
+    }
+
+    /// The prompt-token split of every accounted request so far, in order.
+    pub fn accounted(&self) -> Vec<Accounted> {
+        self.cache.accounted.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
     /// Streams still being produced (e.g. a `Stall` whose client has not disconnected).
     pub fn active_streams(&self) -> usize {
         self.script.active_streams()
     }
 }
 
-async fn handle(State(script): State<Arc<Script<Reply>>>, Extension(request): Extension<RecordedRequest>) -> Response {
+async fn handle(
+    State(script): State<Arc<Script<Reply>>>,
+    Extension(cache): Extension<Arc<CacheAccounting>>,
+    Extension(request): Extension<RecordedRequest>,
+) -> Response {
     let request_id = random_id("req_", 24);
-    let mut response = answer(&script, &request, &request_id);
+    let mut response = answer(&script, &cache, &request, &request_id);
     set_header(&mut response, "request-id", &request_id);
     response
 }
 
-fn answer(script: &Script<Reply>, request: &RecordedRequest, request_id: &str) -> Response {
+fn answer(script: &Script<Reply>, cache: &CacheAccounting, request: &RecordedRequest, request_id: &str) -> Response {
     let body = &request.body;
     let error = |status: u16, error_type: &str, message: &str, retry_after: Option<String>| {
         error_response(status, error_type, message, retry_after, request_id)
@@ -183,7 +224,22 @@ fn answer(script: &Script<Reply>, request: &RecordedRequest, request_id: &str) -
     if let Err(message) = tool_results_follow_tool_uses(body) {
         return invalid(&message);
     }
-    let reply = match script.next_reply() {
+    let marks = prompt_cache::breakpoints(body);
+    if marks > prompt_cache::MAX_BREAKPOINTS {
+        return invalid(&format!("A maximum of 4 blocks with cache_control may be provided. Found {marks}."));
+    }
+    let prompt = cache.on.load(std::sync::atomic::Ordering::Relaxed).then(|| {
+        let accounted = cache.cache.account(body);
+        cache.accounted.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(accounted);
+        accounted
+    });
+    let system = body["system"][0]["text"].as_str().unwrap_or_default();
+    let summary = cache.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    let reply = match summary.filter(|_| system.starts_with(SUMMARY_SYSTEM)).map(|text| Reply::text(&text)) {
+        Some(summary) => Some(summary),
+        None => script.next_reply(),
+    };
+    let reply = match reply {
         Some(Reply::ToolUse { text, tool_name, input_json_chunks }) => {
             Reply::Tools { text, calls: vec![ToolCall { name: tool_name, input_json_chunks }] }
         }
@@ -196,11 +252,11 @@ fn answer(script: &Script<Reply>, request: &RecordedRequest, request_id: &str) -
         Reply::Status { status, error_type, message, retry_after } => error(status, &error_type, &message, retry_after),
         Reply::Text { chunks, usage } if !streaming => {
             let text = json!({"type": "text", "text": chunks.concat()});
-            message_json(&model, vec![text], "end_turn", usage)
+            message_json(&model, vec![text], "end_turn", with_prompt(usage, prompt))
         }
         Reply::Truncated { chunks, usage } if !streaming => {
             let text = json!({"type": "text", "text": chunks.concat()});
-            message_json(&model, vec![text], "max_tokens", usage)
+            message_json(&model, vec![text], "max_tokens", with_prompt(usage, prompt))
         }
         Reply::Tools { text, calls } if !streaming => {
             let mut content = Vec::new();
@@ -217,35 +273,36 @@ fn answer(script: &Script<Reply>, request: &RecordedRequest, request_id: &str) -
                 }));
             }
             let usage = Usage::simple(calls.iter().map(|call| call.input_json_chunks.len()).sum::<usize>() + 1);
-            message_json(&model, content, "tool_use", usage)
+            message_json(&model, content, "tool_use", with_prompt(usage, prompt))
         }
         // Everything else streams, even when the request did not ask for a stream.
         reply => script.sse(move |sse| async move {
-            let _ = play(&sse, reply, &model).await;
+            let _ = play(&sse, reply, &model, prompt).await;
         }),
     }
 }
 
 /// Writes one scripted reply as Anthropic SSE events; `None` when the client went away.
-async fn play(sse: &Sse, reply: Reply, model: &str) -> Option<()> {
+async fn play(sse: &Sse, reply: Reply, model: &str, prompt: Option<Accounted>) -> Option<()> {
+    let usage_of = |usage: Usage| with_prompt(usage, prompt);
     match reply {
         Reply::Text { chunks, usage } => {
-            open(sse, model, usage).await?;
+            open(sse, model, usage_of(usage)).await?;
             text_deltas(sse, 0, &chunks).await?;
             close(sse, 0, "end_turn", usage.output_tokens).await
         }
         Reply::Truncated { chunks, usage } => {
-            open(sse, model, usage).await?;
+            open(sse, model, usage_of(usage)).await?;
             text_deltas(sse, 0, &chunks).await?;
             close(sse, 0, "max_tokens", usage.output_tokens).await
         }
         Reply::ToolUse { text, tool_name, input_json_chunks } => {
             let calls = vec![ToolCall { name: tool_name, input_json_chunks }];
-            Box::pin(play(sse, Reply::Tools { text, calls }, model)).await
+            Box::pin(play(sse, Reply::Tools { text, calls }, model, prompt)).await
         }
         Reply::Tools { text, calls } => {
             let output_tokens = (calls.iter().map(|call| call.input_json_chunks.len()).sum::<usize>() + 1) as u64;
-            event(sse, "message_start", &message_start(model, Usage::simple(1))).await?;
+            event(sse, "message_start", &message_start(model, usage_of(Usage::simple(1)))).await?;
             let mut index = 0;
             if !text.is_empty() {
                 block_start(sse, 0, json!({"type": "text", "text": ""})).await?;
@@ -287,7 +344,7 @@ async fn play(sse: &Sse, reply: Reply, model: &str) -> Option<()> {
         }
         Reply::Slow { chunks, delay_ms } => {
             let usage = Usage::simple(chunks.len());
-            open(sse, model, usage).await?;
+            open(sse, model, usage_of(usage)).await?;
             for chunk in chunks {
                 sse.sleep(Duration::from_millis(delay_ms)).await?;
                 text_deltas(sse, 0, &[chunk]).await?;
@@ -385,6 +442,19 @@ async fn block_delta(sse: &Sse, index: usize, delta: Value) -> Option<()> {
 async fn block_stop(sse: &Sse, index: usize) -> Option<()> {
     let data = json!({"type": "content_block_stop", "index": index});
     event(sse, "content_block_stop", &data).await
+}
+
+/// The scripted usage with the prompt's tokens as the cache accounted them, when it did.
+fn with_prompt(usage: Usage, prompt: Option<Accounted>) -> Usage {
+    match prompt {
+        Some(prompt) => Usage {
+            input_tokens: prompt.input_tokens,
+            cache_read_input_tokens: prompt.cache_read_input_tokens,
+            cache_creation_input_tokens: prompt.cache_creation_input_tokens,
+            output_tokens: usage.output_tokens,
+        },
+        None => usage,
+    }
 }
 
 fn message_start(model: &str, usage: Usage) -> Value {

@@ -20,6 +20,7 @@ const ENTITIES: &[(&str, &str, &str)] = &[
     ("allowlist", "allowlist", "key"),
     ("audit", "audit_log", "id"),
     ("inbound", "channel_inbound", "key"),
+    ("summary", "summaries", "key"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +144,7 @@ pub fn apply(connection: &Connection, change: &ShippedChange) -> Result<(), RowE
         }
         ("reset", _) if change.entity == "session" => {
             connection.execute("DELETE FROM messages WHERE session_key = ?1", [&change.key])?;
+            connection.execute("DELETE FROM summaries WHERE key = ?1", [&change.key])?;
         }
         _ => return Err(unknown()),
     }

@@ -1,12 +1,13 @@
-//! Estimated cost of a session: a small table of list prices per million tokens, matched by
-//! model-name prefix. Estimates only; the provider's invoice is the truth.
+//! What the gateway knows of models by name: list prices per million tokens (the estimated cost
+//! of a session, in `/status` and `molt chat`) and context windows (the prompt's token budget),
+//! matched by model-name prefix. Estimates only; the provider's invoice is the truth.
 //!
 //! Source: the public pricing pages of Anthropic (`docs.claude.com/en/docs/about-claude/pricing`)
 //! and OpenAI (`openai.com/api/pricing`), standard (non-batch) rates in US dollars as published
 //! in November 2025. Cache writes are Anthropic's 5-minute rate; OpenAI bills no cache writes.
 //! A model that is not in the table (a local Ollama model, a newer release) shows no cost.
 
-use super::wire::Usage;
+use crate::core::protocol::Usage;
 
 /// US dollars per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,13 +47,43 @@ const TABLE: &[(&str, Price)] = &[
     ("gpt-5", price(1.25, 10.0, 0.125, 0.0)),
 ];
 
-/// The price of a model, ignoring a provider prefix (`anthropic/claude-…` through AI Gateway).
-pub fn lookup(model: &str) -> Option<Price> {
+/// Whether `model` is `known` or one of its dated or suffixed forms, ignoring a provider prefix
+/// (`anthropic/claude-…` through AI Gateway).
+fn matches(model: &str, known: &str) -> bool {
     let name = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
-    TABLE
-        .iter()
-        .find(|(known, _)| name.strip_prefix(known).is_some_and(|rest| rest.is_empty() || rest.starts_with('-')))
-        .map(|(_, price)| *price)
+    name.strip_prefix(known).is_some_and(|rest| rest.is_empty() || rest.starts_with('-') || rest.starts_with(':'))
+}
+
+/// The price of a model.
+pub fn lookup(model: &str) -> Option<Price> {
+    TABLE.iter().find(|(known, _)| matches(model, known)).map(|(_, price)| *price)
+}
+
+/// Context windows in tokens by model family, from the providers' model pages; the first match
+/// wins, so longer names come first. `:` also separates a local model's tag (`llama3.1:8b`).
+const CONTEXT: &[(&str, u32)] = &[
+    ("claude", 200_000),
+    ("gpt-4.1", 1_047_576),
+    ("gpt-4o", 128_000),
+    ("gpt-4-turbo", 128_000),
+    ("gpt-5", 400_000),
+    ("o1", 200_000),
+    ("o3", 200_000),
+    ("o4-mini", 200_000),
+    ("llama3.1", 128_000),
+    ("llama3.2", 128_000),
+    ("llama3.3", 128_000),
+    ("qwen2.5", 32_768),
+    ("mistral", 32_768),
+];
+
+/// What is assumed of a model the table does not know: small enough for most local servers.
+pub const UNKNOWN_CONTEXT_TOKENS: u32 = 32_000;
+
+/// The context window of `model`, in tokens.
+pub fn context_window(model: &str) -> u32 {
+    let name = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
+    CONTEXT.iter().find(|(known, _)| name.starts_with(known)).map_or(UNKNOWN_CONTEXT_TOKENS, |(_, tokens)| *tokens)
 }
 
 /// The cost of one reply in US dollars, when the model is priced.
@@ -87,6 +118,17 @@ mod tests {
         assert_eq!(lookup("claude-sonnet-4-6"), None, "a newer version is not priced as an older one");
         assert_eq!(lookup("gpt-5.1"), None);
         assert_eq!(lookup("claude-opus-4-1-20250805").map(|price| price.output), Some(75.0));
+    }
+
+    #[test]
+    fn context_windows_by_family_and_a_small_default() {
+        assert_eq!(context_window("claude-sonnet-4-5-20250929"), 200_000);
+        assert_eq!(context_window("anthropic/claude-haiku-4-5"), 200_000);
+        assert_eq!(context_window("gpt-4o-mini"), 128_000);
+        assert_eq!(context_window("gpt-4.1-mini"), 1_047_576);
+        assert_eq!(context_window("llama3.1:8b"), 128_000);
+        assert_eq!(context_window("some-local-model"), UNKNOWN_CONTEXT_TOKENS);
+        assert!(matches("llama3.2:1b", "llama3.2"));
     }
 
     #[test]
