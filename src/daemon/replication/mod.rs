@@ -10,7 +10,7 @@ mod rows;
 mod shipper;
 mod status;
 pub mod transport;
-mod workspace;
+pub(crate) mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

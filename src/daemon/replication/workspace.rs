@@ -12,7 +12,10 @@ use super::format::{FileEntry, sha256_hex};
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// A bound on the walk, so a runaway folder cannot stall shipping.
 const MAX_FILES: usize = 10_000;
-const MAX_DEPTH: usize = 16;
+pub const MAX_DEPTH: usize = 16;
+/// Names starting with this are files still being written (written whole, then renamed): the
+/// scan never ships them and no name from the bucket may take it.
+pub const TEMPORARY_PREFIX: &str = ".molt-tmp-";
 
 /// One local file as last seen: cheap metadata decides whether to hash it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,11 +140,18 @@ fn relative_name(root: &Path, path: &Path) -> Option<String> {
     valid_name(&name).then_some(name)
 }
 
-/// A name from the bucket is safe to write under the workspace: relative, no `..`, no empty part.
+/// A name from the bucket is safe to write under the workspace: relative, no `..`, no empty part,
+/// no file being written.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('/')
-        && name.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'))
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && !part.contains('\\')
+                && !part.starts_with(TEMPORARY_PREFIX)
+        })
 }
 
 /// The manifest's workspace after a scan: new and changed files in, deletions only when the
@@ -221,7 +231,7 @@ mod tests {
     #[test]
     fn names_from_the_bucket_cannot_escape_the_workspace() {
         assert!(valid_name("skills/cook/SKILL.md"));
-        for bad in ["", "/etc/passwd", "../x", "a/../../b", "a//b", "a\\b", "./a"] {
+        for bad in ["", "/etc/passwd", "../x", "a/../../b", "a//b", "a\\b", "./a", "a/.molt-tmp-1"] {
             assert!(!valid_name(bad), "{bad}");
         }
     }

@@ -2,8 +2,10 @@
 //! one who asked may use. A call outside the asker's rights is answered to the model as refused
 //! and never runs. Each tool lives in its own file and owns its input schema and its limits.
 
+mod files;
 mod memory;
 mod round;
+mod workspace_path;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -116,7 +118,7 @@ impl Registry {
             return registry;
         }
         registry.granted = settings.guest_tools.iter().cloned().collect();
-        for tool in memory::tools() {
+        for tool in memory::tools().into_iter().chain(files::tools()) {
             registry.add(tool);
         }
         registry
