@@ -72,7 +72,7 @@ pub fn params(
         },
         "role": "operator",
         "scopes": scopes,
-        "caps": [PAIRING_WAIT, crate::core::frames::CAP_CHAT_DELTA_TEXT],
+        "caps": [PAIRING_WAIT, crate::core::frames::CAP_CHAT_DELTA_TEXT, crate::core::protocol::agent::TOOL_EVENTS_CAP],
         "auth": auth,
         "device": {
             "id": device_id,
@@ -95,7 +95,7 @@ mod tests {
         let credential = Credential::Device(Secret::new("device-token"));
         let sent = params(&identity, &credential, "nonce-1", 1_000, "molt chat");
         assert_eq!(sent["auth"], json!({"deviceToken": "device-token"}));
-        assert_eq!(sent["caps"], json!(["pairing-wait", "chat-delta-text"]));
+        assert_eq!(sent["caps"], json!(["pairing-wait", "chat-delta-text", "tool-events"]));
         let device = &sent["device"];
         let proof = DeviceProof {
             id: device["id"].as_str().unwrap().to_owned(),

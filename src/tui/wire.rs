@@ -17,6 +17,7 @@ fn optional_text(value: &Value, field: &str) -> Option<String> {
 }
 
 pub use crate::core::protocol::Usage;
+pub use crate::core::protocol::agent::ToolCallRecord;
 
 /// One row of `sessions.list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +106,8 @@ pub struct HistoryMessage {
     pub usage: Option<Usage>,
     pub model: Option<String>,
     pub stop_reason: Option<String>,
+    /// The tool calls of a reply.
+    pub tools: Vec<ToolCallRecord>,
 }
 
 impl HistoryMessage {
@@ -117,6 +120,7 @@ impl HistoryMessage {
             usage: message.usage,
             model: message.model.filter(|model| !model.is_empty()),
             stop_reason: message.stop_reason.filter(|reason| !reason.is_empty()),
+            tools: message.tools,
         })
     }
 }

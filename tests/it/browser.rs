@@ -116,3 +116,55 @@ async fn the_admin_page_approves_a_waiting_chat_page() {
     assert!(problems.is_empty(), "console errors: {problems:?}");
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_page_shows_a_tool_call_as_a_chip_and_answers_slash_commands() {
+    let fake = FakeAnthropic::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("workspace")).unwrap();
+    std::fs::write(dir.path().join("workspace/notes.md"), "Ada's birthday is on 3 May.").unwrap();
+    let gateway = TestGateway::builder().model(&fake).data_dir(dir.path()).start().await;
+    let call = support::fake_anthropic::ToolCall::new("read_file", &serde_json::json!({"path": "notes.md"}));
+    fake.push(Reply::Tools { text: "Let me check.".into(), calls: vec![call] });
+    fake.push(Reply::text(" It is on 3 May."));
+    let browser = Browser::launch().await.expect("launch chromium");
+    browser.goto(&gateway.http_url(&format!("/#token={TOKEN}"))).await.unwrap();
+    browser.wait_for("document.querySelector('#status').dataset.state === 'connected'", WAIT).await.unwrap();
+    // Every state a chip shows on the way, in order.
+    browser
+        .eval("window.chipStates = []; new MutationObserver(() => document.querySelectorAll('.tool').forEach((c) => { \
+               const s = c.querySelector('.tool-status').textContent; if (window.chipStates.at(-1) !== s) window.chipStates.push(s); })) \
+               .observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true }); true")
+        .await
+        .unwrap();
+    browser.eval(TYPE_AND_SEND.replace("MESSAGE", "When is the birthday?").as_str()).await.unwrap();
+    browser
+        .wait_for("(() => { const m = [...document.querySelectorAll('.msg.assistant')].pop(); return m && !m.classList.contains('streaming') && m.textContent.includes('It is on 3 May.'); })()", WAIT)
+        .await
+        .unwrap();
+    let states = browser.eval("window.chipStates").await.unwrap();
+    assert_eq!(states, serde_json::json!(["running", "done"]), "the chip runs, then is done");
+    let chip = browser
+        .eval("(() => { const c = document.querySelector('.msg.assistant .tool'); c.open = true; return [c.querySelector('.tool-name').textContent, c.querySelector('.tool-args').textContent, c.querySelector('.tool-result').textContent]; })()")
+        .await
+        .unwrap();
+    assert_eq!(chip[0], "read_file");
+    assert!(chip[1].as_str().unwrap().contains("\"path\": \"notes.md\""), "{chip}");
+    assert!(chip[2].as_str().unwrap().contains("Ada's birthday is on 3 May."), "{chip}");
+
+    // History brings the chip back after a reload.
+    browser.goto(&gateway.http_url("/")).await.unwrap();
+    browser
+        .wait_for("document.querySelector('.msg.assistant .tool.done .tool-name')?.textContent === 'read_file'", WAIT)
+        .await
+        .unwrap();
+
+    browser.wait_for("document.querySelector('#status').dataset.state === 'connected'", WAIT).await.unwrap();
+    browser.eval(TYPE_AND_SEND.replace("MESSAGE", "/status").as_str()).await.unwrap();
+    browser
+        .wait_for("[...document.querySelectorAll('.msg.assistant')].some((m) => m.textContent.includes('Model: claude-sonnet-4-5'))", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(fake.requests().len(), 2, "the command never reached the model");
+    gateway.stop().await.unwrap();
+}

@@ -201,7 +201,7 @@
         client: { id: CLIENT.id, version: CLIENT.version, platform: PLATFORM, mode: CLIENT.mode, deviceFamily: CLIENT.deviceFamily },
         // `pairing-wait`: the gateway holds the connect open until an operator answers, so an
         // approval lets this page in at once instead of at its next retry.
-        role: ROLE, scopes: SCOPES, caps: ['pairing-wait', 'chat-delta-text'],
+        role: ROLE, scopes: SCOPES, caps: ['pairing-wait', 'chat-delta-text', 'tool-events'],
         auth: {}, // the HttpOnly cookie carries the gateway token
         device,
       }, ws, PAIRING_WAIT_MS);
@@ -274,6 +274,7 @@
           + 'it is approved.', 'info');
         break;
       case 'chat': onChat(payload); break;
+      case 'agent': onAgent(payload); break;
       case 'sessions.changed': scheduleRefresh(); break;
       case 'tick': state.ticking = true; break;
       case 'shutdown':
@@ -435,10 +436,44 @@
   function messageRow(role, text, opts = {}) {
     const who = { user: 'You', assistant: 'molt', error: 'Error' }[role];
     const row = h('div', { class: `msg ${role}${opts.streaming ? ' streaming' : ''}` },
-      h('div', { class: 'who' }, who), h('div', { class: 'body' }));
+      h('div', { class: 'who' }, who), h('div', { class: 'tools' }), h('div', { class: 'body' }));
     if (opts.time) row.title = new Date(opts.time).toLocaleString();
+    for (const call of opts.tools || []) toolChip(row, call.toolCallId, call.name, call.args, call.isError ? 'failed' : 'done', call.result);
     setBody(row, text, opts.note);
     return row;
+  }
+
+  // ---------- tool chips ----------
+  const pretty = (value) => (typeof value === 'string' ? value : JSON.stringify(value ?? {}, null, 2));
+
+  // One chip per tool call: its name and state; its input and result on click.
+  function toolChip(row, id, name, args, status, result) {
+    const tools = row.querySelector('.tools');
+    let chip = [...tools.children].find((c) => c.dataset.callId === String(id));
+    if (!chip) {
+      chip = h('details', { class: 'tool', 'data-call-id': String(id) },
+        h('summary', {}, h('span', { class: 'tool-name' }, String(name || 'tool')), h('span', { class: 'tool-status' })),
+        h('div', { class: 'tool-label' }, 'Input'), h('pre', { class: 'tool-args' }, pretty(args)));
+      tools.append(chip);
+    }
+    chip.classList.remove('running', 'done', 'failed');
+    chip.classList.add(status);
+    chip.querySelector('.tool-status').textContent = status;
+    if (result != null && !chip.querySelector('.tool-result')) {
+      chip.append(h('div', { class: 'tool-label' }, status === 'failed' ? 'Error' : 'Result'),
+        h('pre', { class: 'tool-result' }, String(result)));
+    }
+  }
+
+  function onAgent(p) {
+    if (!p || p.stream !== 'tool' || !p.runId || p.sessionKey !== state.sessionKey || !p.data) return;
+    const run = ensureRun(p.runId, p.sessionKey);
+    if (!run) return;
+    const d = p.data;
+    const stick = nearBottom();
+    if (d.phase === 'start') toolChip(run.row, d.toolCallId, d.name, d.args, 'running');
+    else if (d.phase === 'result') toolChip(run.row, d.toolCallId, d.name, null, d.isError ? 'failed' : 'done', d.result ?? '');
+    if (stick) scrollToBottom();
   }
 
   function setBody(row, text, note) {
@@ -464,7 +499,9 @@
       if (gen !== state.historyGen) return;
       const rows = (Array.isArray(res.messages) ? res.messages : [])
         .filter((m) => m && (m.role === 'user' || m.role === 'assistant'))
-        .map((m) => messageRow(m.role, textOf(m), { time: m.timestamp, note: m.stopReason === 'aborted' ? 'stopped' : null }));
+        .map((m) => messageRow(m.role, textOf(m), {
+          time: m.timestamp, note: m.stopReason === 'aborted' ? 'stopped' : null, tools: Array.isArray(m.tools) ? m.tools : [],
+        }));
       el.messages.prepend(...rows); // rows sent while loading stay below the history
       scrollToBottom();
     } catch (err) {

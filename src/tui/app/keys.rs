@@ -264,6 +264,7 @@ impl App {
 
     pub(super) fn clear_transcript(&mut self) {
         self.transcript.clear();
+        self.tool_rows.clear();
         self.streaming = None;
         self.scroll = 0;
         self.usage = Default::default();

@@ -131,6 +131,8 @@ pub enum Role {
     User,
     Assistant,
     Error,
+    /// A tool call of a reply: its name and input, its state in the note.
+    Tool,
 }
 
 /// One block of the transcript.
@@ -238,6 +240,8 @@ pub struct App {
     /// When the link went down, by that clock (set by the next tick when there was none yet).
     pub down_since_ms: Option<i64>,
     calls: HashMap<u64, Purpose>,
+    /// The transcript row of each tool call shown, by call id, so its result updates it.
+    tool_rows: Vec<(String, usize)>,
     next_call: u64,
     next_local_id: u64,
 }
@@ -253,6 +257,7 @@ impl App {
             current: MAIN_SESSION.to_owned(),
             session_selected: 0,
             transcript: Vec::new(),
+            tool_rows: Vec::new(),
             streaming: None,
             input: Input::default(),
             focus: Focus::Input,

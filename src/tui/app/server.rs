@@ -8,6 +8,7 @@ use super::super::wire::{
 };
 use super::{App, Disconnect, Effect, Entry, Hello, Link, Purpose, Role, Streaming};
 use crate::core::models as price;
+use crate::core::protocol::agent::{AgentEvent, ToolEvent, ToolPhase};
 
 const HISTORY_LIMIT: u64 = 200;
 
@@ -149,6 +150,11 @@ impl App {
         let rows = payload["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
         for message in rows.iter().filter_map(HistoryMessage::from_json) {
             let role = if message.role == "user" { Role::User } else { Role::Assistant };
+            for call in &message.tools {
+                let note = if call.is_error { "failed" } else { "done" };
+                let text = tool_line(&call.name, Some(&call.args));
+                self.transcript.push(Entry { role: Role::Tool, text, note: Some(note.to_owned()) });
+            }
             let mut note = None;
             if role == Role::Assistant {
                 note = self.count_usage(message.model.as_deref(), message.usage.as_ref());
@@ -179,6 +185,13 @@ impl App {
             "chat" => {
                 if let Some(event) = ChatEvent::from_json(payload) {
                     self.on_chat(event);
+                }
+            }
+            "agent" => {
+                if let Ok(event) = serde_json::from_value::<AgentEvent>(payload.clone())
+                    && event.session_key.as_str() == self.current
+                {
+                    self.on_tool(event.data);
                 }
             }
             "sessions.changed" if self.is_connected() => {
@@ -261,7 +274,52 @@ impl App {
         }
     }
 
+    /// A tool call starting adds a line; its result sets the line's state.
+    fn on_tool(&mut self, tool: ToolEvent) {
+        let row = self.tool_rows.iter().find(|(id, _)| *id == tool.tool_call_id).map(|(_, row)| *row);
+        match (tool.phase, row) {
+            (ToolPhase::Start, None) => {
+                let text = tool_line(&tool.name, tool.args.as_ref());
+                self.tool_rows.push((tool.tool_call_id, self.transcript.len()));
+                self.transcript.push(Entry { role: Role::Tool, text, note: Some("running".to_owned()) });
+            }
+            (ToolPhase::Result, Some(row)) => {
+                if let Some(entry) = self.transcript.get_mut(row) {
+                    entry.note = Some(if tool.is_error { "failed" } else { "done" }.to_owned());
+                }
+            }
+            (ToolPhase::Result, None) => {
+                let note = if tool.is_error { "failed" } else { "done" };
+                self.transcript.push(Entry { role: Role::Tool, text: tool.name, note: Some(note.to_owned()) });
+            }
+            (ToolPhase::Start, Some(_)) => {}
+        }
+    }
+
     fn clamp_approval(&mut self) {
         self.approval_selected = self.approval_selected.min(self.pending_count().saturating_sub(1));
+    }
+}
+
+/// A tool call in one line: its name and its input, short.
+fn tool_line(name: &str, args: Option<&Value>) -> String {
+    const MAX_CHARS: usize = 80;
+    let args = match args {
+        Some(Value::Object(map)) if map.is_empty() => String::new(),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(key, value)| match value {
+                Value::String(text) => format!("{key}={text}"),
+                other => format!("{key}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let line = format!("{name} {}", args.split_whitespace().collect::<Vec<_>>().join(" "));
+    match line.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.trim_end().to_owned(),
     }
 }

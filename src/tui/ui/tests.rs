@@ -214,3 +214,31 @@ fn a_long_session_list_scrolls_to_the_current_one() {
     assert!(screen.contains("› s39"), "{screen}");
     assert!(!screen.contains(" s0 "), "{screen}");
 }
+
+#[test]
+fn tool_calls() {
+    let mut app = connected();
+    typed(&mut app, "what is on my list?");
+    key(&mut app, KeyCode::Enter);
+    let tool = |phase: &str, id: &str, name: &str, extra: serde_json::Value| {
+        let mut data = json!({"phase": phase, "toolCallId": id, "name": name});
+        if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+            data.extend(extra.clone());
+        }
+        Event::Server {
+            name: "agent".into(),
+            payload: json!({"runId": "r1", "sessionKey": MAIN_SESSION, "seq": 0, "stream": "tool", "ts": 0, "data": data}),
+        }
+    };
+    app.update(tool("start", "c1", "read_file", json!({"args": {"path": "lists/todo.md"}})));
+    app.update(tool(
+        "start",
+        "c2",
+        "web_fetch",
+        json!({"args": {"url": "https://example.com/a-very-long-path/that-goes-on-and-on/and-on/index.html"}}),
+    ));
+    app.update(tool("result", "c1", "read_file", json!({"result": "- milk"})));
+    app.update(tool("result", "c2", "web_fetch", json!({"result": "refused", "isError": true})));
+    chat(&mut app, "delta", "Milk.", json!({}));
+    insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
+}

@@ -48,36 +48,64 @@ pub fn transcript(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) -
 
 fn transcript_lines<'a>(app: &'a App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
-    let mut push = |label: &'static str, style, note: Option<String>, text: &str, cursor: bool| {
-        if !lines.is_empty() {
-            lines.push(Line::raw(""));
-        }
-        let mut header = vec![Span::styled(label, style)];
-        if let Some(note) = note {
-            header.push(Span::styled(format!(" · {note}"), theme.dim()));
-        }
-        lines.push(Line::from(header));
-        let mut body = wrap(text, width);
-        if cursor {
-            match body.last_mut() {
-                Some(last) if last.chars().count() < width => last.push('▌'),
-                _ => body.push("▌".to_owned()),
+    let push =
+        |lines: &mut Vec<Line<'a>>, label: &'static str, style, note: Option<String>, text: &str, cursor: bool| {
+            push_blank(lines);
+            let mut header = vec![Span::styled(label, style)];
+            if let Some(note) = note {
+                header.push(Span::styled(format!(" · {note}"), theme.dim()));
             }
-        }
-        lines.extend(body.into_iter().map(Line::raw));
-    };
+            lines.push(Line::from(header));
+            let mut body = wrap(text, width);
+            if cursor {
+                match body.last_mut() {
+                    Some(last) if last.chars().count() < width => last.push('▌'),
+                    _ => body.push("▌".to_owned()),
+                }
+            }
+            lines.extend(body.into_iter().map(Line::raw));
+        };
+    let mut previous = None;
     for entry in &app.transcript {
+        if entry.role == Role::Tool {
+            // One dim line per call, under the message that asked for it.
+            let state = entry.note.as_deref().unwrap_or_default();
+            let style = if state == "failed" { theme.error() } else { theme.dim() };
+            if previous != Some(Role::Tool) {
+                push_blank(&mut lines);
+            }
+            lines.extend(
+                wrap(&format!("⚙ {} · {state}", entry.text), width).into_iter().map(|line| Line::styled(line, style)),
+            );
+            previous = Some(Role::Tool);
+            continue;
+        }
         let (label, style) = match entry.role {
             Role::User => ("you", theme.user()),
-            Role::Assistant => ("assistant", theme.assistant()),
+            Role::Assistant | Role::Tool => ("assistant", theme.assistant()),
             Role::Error => ("error", theme.error()),
         };
-        push(label, style, entry.note.clone(), &entry.text, false);
+        push(&mut lines, label, style, entry.note.clone(), &entry.text, false);
+        previous = Some(entry.role);
     }
     if let Some(streaming) = &app.streaming {
-        push("assistant", theme.assistant(), Some("streaming · Esc aborts".to_owned()), &streaming.text, true);
+        push(
+            &mut lines,
+            "assistant",
+            theme.assistant(),
+            Some("streaming · Esc aborts".to_owned()),
+            &streaming.text,
+            true,
+        );
     }
     lines
+}
+
+/// A blank line between blocks.
+fn push_blank(lines: &mut Vec<Line<'_>>) {
+    if !lines.is_empty() {
+        lines.push(Line::raw(""));
+    }
 }
 
 /// Splits `text` into lines at most `width` columns wide, breaking at spaces where it can.

@@ -83,6 +83,7 @@ fn remember(workspace: &Path, scope: &MemoryScope, fact: &str) -> Result<String,
         MemoryScope::Shared => MAX_MEMORY_BYTES,
         MemoryScope::Sender { .. } => MAX_SENDER_NOTES_BYTES,
     };
+    let _one_at_a_time = crate::core::sync::lock(&super::files::WRITES);
     let size = std::fs::metadata(&path).map(|meta| meta.len()).unwrap_or(0);
     if size + fact.len() as u64 > limit {
         return Err(ToolError::new("memory is full; the operator can edit it in the workspace"));

@@ -28,9 +28,10 @@ pub fn tools() -> Vec<Arc<dyn Tool>> {
     ]
 }
 
-/// One write or edit at a time: calls of one round run at once, and two edits of one file must
-/// not each start from the text the other replaces.
-static WRITES: Mutex<()> = Mutex::new(());
+/// One workspace write at a time (`write_file`, `edit_file`, `memory_write`): calls of one
+/// round run at once, and two edits of one file must not each start from the text the other
+/// replaces.
+pub(in crate::daemon::agent::tools) static WRITES: Mutex<()> = Mutex::new(());
 
 /// Runs `work` on the blocking pool against the asker's view of the workspace.
 async fn in_workspace<F>(context: &ToolContext, work: F) -> Result<String, ToolError>
