@@ -52,11 +52,15 @@ async fn site() -> FakeServer {
         .route(
             "/big",
             get(|| async {
-                let line = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopq\n";
+                let line =
+                    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopq\n";
                 ([(header::CONTENT_TYPE, "text/plain")], line.repeat(3 * 1024 * 1024 / line.len()))
             }),
         )
-        .route("/image", get(|| async { ([(header::CONTENT_TYPE, "image/png")], Body::from(vec![0x89, b'P', b'N', b'G'])) }))
+        .route(
+            "/image",
+            get(|| async { ([(header::CONTENT_TYPE, "image/png")], Body::from(vec![0x89, b'P', b'N', b'G'])) }),
+        )
         .route("/missing", get(|| async { (StatusCode::NOT_FOUND, "no such page") }))
         .route(
             "/hang",
@@ -187,9 +191,11 @@ async fn an_oversized_body_is_cut_with_a_note_and_max_bytes_lowers_the_text() {
         &text[text.len() - 300..]
     );
     assert!(text.contains("[cut: the result was 2097152 bytes; only the first "), "the text is cut too");
-    let short = fetch_with(&allow(&server), Duration::from_secs(10), json!({"url": url, "max_bytes": 2_000})).await.unwrap();
+    let short =
+        fetch_with(&allow(&server), Duration::from_secs(10), json!({"url": url, "max_bytes": 2_000})).await.unwrap();
     assert!(short.len() <= 2_000, "{} bytes", short.len());
-    let raised = fetch_with(&allow(&server), Duration::from_secs(10), json!({"url": url, "max_bytes": 10_000_000})).await;
+    let raised =
+        fetch_with(&allow(&server), Duration::from_secs(10), json!({"url": url, "max_bytes": 10_000_000})).await;
     assert!(raised.unwrap().len() <= 100_000, "max_bytes never raises the cap");
 }
 
@@ -208,7 +214,10 @@ async fn error_statuses_binary_content_and_bad_urls_are_clear_errors() {
     let missing = fetch(&allow(&server), &format!("{base}/missing")).await.unwrap_err();
     assert_eq!(missing, format!("`{base}/missing` answered HTTP 404 Not Found"));
     let image = fetch(&allow(&server), &format!("{base}/image")).await.unwrap_err();
-    assert_eq!(image, format!("`{base}/image` is `image/png` (4 bytes), not text or HTML; `web_fetch` reads only pages and text"));
+    assert_eq!(
+        image,
+        format!("`{base}/image` is `image/png` (4 bytes), not text or HTML; `web_fetch` reads only pages and text")
+    );
     let bad = fetch(&[], "not a url").await.unwrap_err();
     assert_eq!(bad, "invalid URL `not a url`: relative URL without a base");
     let no_url = fetch_with(&[], Duration::from_secs(1), json!({"address": base})).await.unwrap_err();
@@ -217,7 +226,9 @@ async fn error_statuses_binary_content_and_bad_urls_are_clear_errors() {
 
 #[tokio::test]
 async fn only_http_and_https_are_fetched() {
-    for (url, scheme) in [("file:///etc/passwd", "file"), ("ftp://127.0.0.1/readme.txt", "ftp"), ("gopher://example.com/", "gopher")] {
+    for (url, scheme) in
+        [("file:///etc/passwd", "file"), ("ftp://127.0.0.1/readme.txt", "ftp"), ("gopher://example.com/", "gopher")]
+    {
         let error = fetch(&[], url).await.unwrap_err();
         assert_eq!(error, format!("`{scheme}:` URLs are not fetched; only `http` and `https`"));
     }
