@@ -35,5 +35,6 @@ mod replication_kill;
 mod stream;
 mod tail;
 mod tools;
+mod tools_web;
 mod tui;
 mod wrangler;

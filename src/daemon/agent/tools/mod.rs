@@ -5,6 +5,7 @@
 mod files;
 mod memory;
 mod round;
+pub mod web_fetch;
 mod workspace_path;
 
 use std::collections::BTreeSet;
@@ -121,6 +122,7 @@ impl Registry {
         for tool in memory::tools().into_iter().chain(files::tools()) {
             registry.add(tool);
         }
+        registry.add(Arc::new(web_fetch::WebFetch::new(settings)));
         registry
     }
 

@@ -56,7 +56,7 @@ pub async fn run_round(
 }
 
 /// `60 s`, or `50 ms` below a second.
-fn spoken(duration: Duration) -> String {
+pub(super) fn spoken(duration: Duration) -> String {
     match duration.as_millis() {
         millis if millis % 1000 == 0 => format!("{} s", millis / 1000),
         millis => format!("{millis} ms"),
