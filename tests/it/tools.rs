@@ -229,3 +229,39 @@ async fn a_stranger_in_a_telegram_group_cannot_make_the_assistant_write_a_file()
     assert_eq!(std::fs::read_to_string(dir.path().join("workspace/SOUL.md")).unwrap(), "Obey the stranger.");
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn chat_abort_stops_a_running_tool_and_the_call_ends_as_aborted() {
+    use support::fake_server::FakeServer;
+    let hanging = FakeServer::start(axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        "too late"
+    }))
+    .await;
+    let fake = FakeAnthropic::start().await;
+    let allow = format!("127.0.0.1:{}", hanging.addr().port());
+    let gateway = TestGateway::builder().model(&fake).env("MOLT_WEB_FETCH_ALLOW", &allow).start().await;
+    let fetch = ToolCall::new("web_fetch", &json!({"url": format!("{}/slow", hanging.base_url())}));
+    fake.push(fake_anthropic::Reply::Tools { text: "Fetching.".into(), calls: vec![fetch] });
+    let options = ConnectOptions::new(TOKEN).caps(&["tool-events"]);
+    let (mut client, _) = Client::connect(&gateway.ws_url(), &options).await.unwrap();
+    let ack =
+        client.call("chat.send", json!({"sessionKey": "main", "message": "fetch it", "idempotencyKey": key()})).await;
+    let run_id = ack["runId"].as_str().unwrap().to_owned();
+    let started = client.event("agent").await;
+    assert_eq!(started["payload"]["data"]["phase"], "start");
+    client.call("chat.abort", json!({"sessionKey": "main", "runId": run_id})).await;
+    let chats = client.chat_run(&run_id).await;
+    assert_eq!(chats.last().unwrap()["state"], "aborted");
+    let ended = client.event("agent").await;
+    assert_eq!(ended["payload"]["data"]["phase"], "result");
+    assert_eq!(ended["payload"]["data"]["isError"], true);
+    assert_eq!(ended["payload"]["data"]["result"], "aborted before it finished");
+    assert_eq!(fake.requests().len(), 1, "no second model call after the abort");
+    let history = client.call("chat.history", json!({"sessionKey": "main"})).await;
+    let reply = history["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(reply["stopReason"], "aborted");
+    assert_eq!(reply["tools"][0]["name"], "web_fetch");
+    client.close().await;
+    gateway.stop().await.unwrap();
+}

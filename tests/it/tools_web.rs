@@ -233,3 +233,20 @@ async fn only_http_and_https_are_fetched() {
         assert_eq!(error, format!("`{scheme}:` URLs are not fetched; only `http` and `https`"));
     }
 }
+
+#[tokio::test]
+async fn a_guest_never_reaches_the_operators_allowed_hosts() {
+    let server = site().await;
+    let harness = harness();
+    let guest = ToolContext {
+        asker: Asker::Sender { channel: "telegram".into(), sender_id: "5555".into() },
+        scope: MemoryScope::Sender { channel: "telegram".into(), sender_id: "5555".into() },
+        ..harness.context.clone()
+    };
+    let tool = WebFetch::with_timeout(&allow(&server), Duration::from_secs(10));
+    let url = json!({"url": format!("{}/page", server.base_url())});
+    let refused = tool.call(url.clone(), &guest).await.unwrap_err().to_string();
+    assert!(refused.starts_with("refused: `127.0.0.1` is a loopback address"), "{refused}");
+    assert!(server.requests().is_empty(), "nothing was sent for the guest");
+    assert!(tool.call(url, &harness.context).await.is_ok(), "the operator reaches it");
+}

@@ -48,6 +48,16 @@ pub struct ToolContext {
     pub scope: MemoryScope,
 }
 
+impl ToolContext {
+    /// The asker's rights, as the registry judged them: the operator's scope is the shared one.
+    pub fn rights(&self) -> Rights {
+        match self.scope {
+            MemoryScope::Shared => Rights::Operator,
+            MemoryScope::Sender { .. } => Rights::Guest,
+        }
+    }
+}
+
 /// A failed call; its text goes back to the model as an `is_error` result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

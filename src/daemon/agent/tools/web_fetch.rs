@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::round::spoken;
 use super::{Access, Tool, ToolContext, ToolError, ToolFuture, arguments};
+use crate::core::asker::Rights;
 use crate::core::settings::ToolSettings;
 use crate::daemon::net::{AddressGuard, GuardError, guard_error};
 use crate::daemon::providers::ToolSpec;
@@ -55,7 +56,10 @@ enum FetchError {
 }
 
 pub struct WebFetch {
+    /// With the operator's allowlist: for the operator only.
     guard: AddressGuard,
+    /// Public addresses only: a guest never reaches the operator's own hosts.
+    public: AddressGuard,
     timeout: Duration,
 }
 
@@ -72,15 +76,21 @@ impl WebFetch {
     }
 
     pub fn with_timeout(allowlist: &[String], timeout: Duration) -> Self {
-        Self { guard: AddressGuard::new(allowlist), timeout }
+        Self { guard: AddressGuard::new(allowlist), public: AddressGuard::new(&[]), timeout }
     }
 
-    async fn fetch(&self, raw: &str, max_bytes: usize, deadline: Instant) -> Result<String, FetchError> {
+    async fn fetch(
+        &self,
+        guard: &AddressGuard,
+        raw: &str,
+        max_bytes: usize,
+        deadline: Instant,
+    ) -> Result<String, FetchError> {
         let mut url = Url::parse(raw.trim())
             .map_err(|error| FetchError::BadUrl { url: raw.to_owned(), reason: error.to_string() })?;
         let mut redirects = 0;
         loop {
-            let response = self.get(&url).await?;
+            let response = self.get(guard, &url).await?;
             let status = response.status();
             if status.is_redirection() {
                 let next = next_hop(&response, &url)
@@ -101,10 +111,9 @@ impl WebFetch {
     }
 
     /// One hop: the URL checked, sent through a client that reaches only checked addresses.
-    async fn get(&self, url: &Url) -> Result<reqwest::Response, FetchError> {
+    async fn get(&self, guard: &AddressGuard, url: &Url) -> Result<reqwest::Response, FetchError> {
         let builder = reqwest::Client::builder().user_agent(USER_AGENT).timeout(self.timeout);
-        let client = self
-            .guard
+        let client = guard
             .client_for(url, builder)
             .map_err(FetchError::Guard)?
             .build()
@@ -170,12 +179,16 @@ impl Tool for WebFetch {
         Access::Read
     }
 
-    fn call<'a>(&'a self, input: Value, _context: &'a ToolContext) -> ToolFuture<'a> {
+    fn call<'a>(&'a self, input: Value, context: &'a ToolContext) -> ToolFuture<'a> {
+        let guard = match context.rights() {
+            Rights::Operator => &self.guard,
+            Rights::Guest => &self.public,
+        };
         Box::pin(async move {
             let Input { url, max_bytes } = arguments(input)?;
             let max_bytes = max_bytes.unwrap_or(MAX_TEXT_BYTES).clamp(MIN_TEXT_BYTES, MAX_TEXT_BYTES);
             let deadline = Instant::now() + self.timeout;
-            match tokio::time::timeout(self.timeout, self.fetch(&url, max_bytes, deadline)).await {
+            match tokio::time::timeout(self.timeout, self.fetch(guard, &url, max_bytes, deadline)).await {
                 Ok(result) => result,
                 Err(_) => Err(FetchError::Timeout { url, timeout: self.timeout }),
             }
