@@ -29,7 +29,7 @@ fn search_tool(fake: &FakeBrave, key: &str) -> Search {
         brave_api_url: fake.api_url(),
         ..ToolSettings::default()
     };
-    let tool = Registry::built_in(&settings).permitted("web_search", Rights::Guest).ok().expect("web_search offered");
+    let tool = Registry::built_in(&settings).permitted("web_search", Rights::Guest).expect("web_search offered");
     let dir = tempfile::tempdir().unwrap();
     let context = ToolContext {
         workspace: dir.path().to_owned(),

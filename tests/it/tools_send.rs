@@ -74,8 +74,8 @@ impl Setup {
 
 /// The text and error flag of the last `tool_result` in an Anthropic request.
 fn tool_result(body: &Value) -> Option<(String, bool)> {
-    let blocks = body["messages"].as_array()?.iter().filter_map(|message| message["content"].as_array()).flatten();
-    let result = blocks.filter(|block| block["type"] == "tool_result").last()?;
+    let mut blocks = body["messages"].as_array()?.iter().filter_map(|message| message["content"].as_array()).flatten();
+    let result = blocks.rfind(|block| block["type"] == "tool_result")?;
     let text = match &result["content"] {
         Value::String(text) => text.clone(),
         other => other.as_array()?.iter().filter_map(|part| part["text"].as_str()).collect(),

@@ -21,7 +21,7 @@ use crate::core::protocol::{AssistantMessage, ChatEvent, ChatStep, Usage};
 use crate::core::settings::ToolSettings;
 use crate::daemon::events::EventBus;
 use crate::daemon::providers::ToolSpec;
-use crate::daemon::store::{MessageRole, NewMessage};
+use crate::daemon::store::{MessageRole, NewMessage, Store};
 
 pub const SEND_MESSAGE: &str = "send_message";
 /// Longest text sent at once: a few messages on any platform.
@@ -170,6 +170,13 @@ impl Tool for SendMessage {
                     "the text has {chars} characters; send at most {MAX_TEXT_CHARS} at once"
                 )));
             }
+            let row = AuditRow {
+                store: context.store.clone(),
+                events: self.events.clone(),
+                actor: actor(&context.asker),
+                target: target.to_string(),
+                unfinished: Some(format!("cut short: {chars} characters, perhaps partly sent")),
+            };
             let outcome = match &target {
                 Target::Chat { channel, id } => self.to_chat(context, channel, id, text).await,
                 Target::Web(key) => self.to_session(context, key, text).await,
@@ -181,7 +188,7 @@ impl Tool for SendMessage {
                 }
                 Err(Refused::Failed(_)) => format!("failed: {chars} characters"),
             };
-            self.audit(context, &target, &detail).await;
+            row.write(&detail).await;
             match outcome {
                 Ok(Sent { messages }) => Ok(match target {
                     Target::Web(key) => format!("stored in session `{key}`"),
@@ -285,14 +292,41 @@ impl SendMessage {
         self.events.session_changed(key, ChangeReason::Message);
         Ok(Sent { messages: 1 })
     }
+}
 
-    async fn audit(&self, context: &ToolContext, target: &Target, detail: &str) {
-        let (actor, target) = (actor(&context.asker), target.to_string());
-        if let Err(error) = context.store.audit(&actor, "message.send", &target, None, Some(detail)).await {
-            tracing::error!(%error, "cannot write the audit log");
-        }
-        self.events.emit(&AuditAppended { action: "message.send".to_owned(), target });
+/// The audit row of one attempt. Written once the attempt ends; an attempt dropped before
+/// (the call's timeout, `chat.abort`) is still recorded, as cut short.
+struct AuditRow {
+    store: Store,
+    events: EventBus,
+    actor: String,
+    target: String,
+    /// What the row says if the attempt never ends; `None` once written.
+    unfinished: Option<String>,
+}
+
+impl AuditRow {
+    async fn write(mut self, detail: &str) {
+        self.unfinished = None;
+        record(&self.store, &self.events, &self.actor, &self.target, detail).await;
     }
+}
+
+impl Drop for AuditRow {
+    fn drop(&mut self) {
+        let Some(detail) = self.unfinished.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (store, events) = (self.store.clone(), self.events.clone());
+        let (actor, target) = (std::mem::take(&mut self.actor), std::mem::take(&mut self.target));
+        runtime.spawn(async move { record(&store, &events, &actor, &target, &detail).await });
+    }
+}
+
+async fn record(store: &Store, events: &EventBus, actor: &str, target: &str, detail: &str) {
+    if let Err(error) = store.audit(actor, "message.send", target, None, Some(detail)).await {
+        tracing::error!(%error, "cannot write the audit log");
+    }
+    events.emit(&AuditAppended { action: "message.send".to_owned(), target: target.to_owned() });
 }
 
 #[cfg(test)]

@@ -13,11 +13,12 @@ use crate::core::settings::ChannelSeed;
 use crate::core::sync::lock;
 use crate::daemon::store::Store;
 
-/// Records every send; fails them all when `failing`.
+/// Records every send; fails them all when `failing`, never finishes one when `hanging`.
 #[derive(Default)]
 struct Recorder {
     sent: Mutex<Vec<(String, String, String)>>,
     failing: bool,
+    hanging: bool,
 }
 
 impl Outbound for Recorder {
@@ -28,6 +29,9 @@ impl Outbound for Recorder {
         text: &'a str,
     ) -> BoxFuture<'a, Result<usize, OutboundError>> {
         Box::pin(async move {
+            if self.hanging {
+                std::future::pending::<()>().await;
+            }
             if self.failing {
                 return Err(OutboundError::Failed {
                     sent: 0,
@@ -152,6 +156,30 @@ async fn a_failed_send_is_reported_and_audited() {
     let error = setup.send("telegram:1001", "hi").await.unwrap_err().to_string();
     assert_eq!(error, "cannot send to `telegram:1001`: telegram answered 403: blocked");
     assert_eq!(setup.audit().await[0].3, "failed: 2 characters");
+}
+
+#[tokio::test]
+async fn a_send_cut_short_by_its_timeout_is_still_audited() {
+    let mut setup = setup(false, Asker::Operator);
+    setup.tool.outbound = Arc::new(Recorder { hanging: true, ..Recorder::default() });
+    let call = setup.send("telegram:1001", "are you there?");
+    assert!(tokio::time::timeout(std::time::Duration::from_millis(50), call).await.is_err());
+    // The row is written by a task of its own once the call is dropped.
+    let mut audit = Vec::new();
+    for _ in 0..500 {
+        audit = setup.audit().await;
+        if !audit.is_empty() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let cut = (
+        "operator".into(),
+        "message.send".into(),
+        "telegram:1001".into(),
+        "cut short: 14 characters, perhaps partly sent".into(),
+    );
+    assert_eq!(audit, [cut]);
 }
 
 #[tokio::test]
