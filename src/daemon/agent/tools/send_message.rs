@@ -186,7 +186,9 @@ impl Tool for SendMessage {
                 Err(Refused::Unknown | Refused::Platform | Refused::NoSession) => {
                     format!("refused: {chars} characters, not a known chat")
                 }
-                Err(Refused::Failed(_)) => format!("failed: {chars} characters"),
+                Err(Refused::Failed(error)) => {
+                    format!("failed: {chars} characters: {}", error.chars().take(200).collect::<String>())
+                }
             };
             row.write(&detail).await;
             match outcome {

@@ -155,7 +155,7 @@ async fn a_failed_send_is_reported_and_audited() {
     let setup = setup(true, Asker::Operator);
     let error = setup.send("telegram:1001", "hi").await.unwrap_err().to_string();
     assert_eq!(error, "cannot send to `telegram:1001`: telegram answered 403: blocked");
-    assert_eq!(setup.audit().await[0].3, "failed: 2 characters");
+    assert_eq!(setup.audit().await[0].3, "failed: 2 characters: telegram answered 403: blocked");
 }
 
 #[tokio::test]

@@ -238,7 +238,7 @@ pub fn format(query: &str, results: &[WebResult]) -> String {
     let mut text = format!("Web results for `{query}` (Brave Search):");
     for (number, result) in results.iter().enumerate() {
         let title = bounded(&plain(&result.title), MAX_TITLE_CHARS);
-        let url = bounded(result.url.trim(), MAX_URL_CHARS);
+        let url = bounded(&result.url.split_whitespace().collect::<String>(), MAX_URL_CHARS);
         let snippet = bounded(&plain(&result.description), MAX_SNIPPET_CHARS);
         text.push_str(&format!(
             "\n\n{}. {}\n   {url}",
