@@ -11,6 +11,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::agent::tools::send_message;
 use super::agent::{Agent, AgentParts};
 use super::auth::access::AccessVerifier;
 use super::auth::ratelimit::AuthLimiter;
@@ -152,7 +153,17 @@ async fn open_core(
         Ok(result) => result?,
         Err(_) => return Err(StoreError::Worker),
     };
-    let parts = AgentParts::from_settings(&gateway.settings, workspace.to_owned());
+    let mut parts = AgentParts::from_settings(&gateway.settings, workspace.to_owned());
+    // The channels start after the agent (their router needs it): the tool holds a handle that
+    // reaches their adapters once they run.
+    let outbound = Arc::new(gateway.channels.outbound());
+    send_message::offer(
+        &mut parts.tools,
+        &gateway.settings.tools,
+        outbound,
+        gateway.events.clone(),
+        parts.operators.clone(),
+    );
     let agent = Agent::new(store.clone(), gateway.events.clone(), parts);
     let pairing = Arc::new(Pairing::new(store.clone(), gateway.events.clone(), gateway.settings.auth.device_token_ttl));
     if let Err(error) = pairing.seed(&gateway.settings.auth.channel_seeds).await {

@@ -35,6 +35,8 @@ mod replication_kill;
 mod stream;
 mod tail;
 mod tools;
+mod tools_search;
+mod tools_send;
 mod tools_web;
 mod tui;
 mod wrangler;

@@ -2,12 +2,13 @@
 //! router that turns their messages into agent turns, and the liveness each one reports.
 //! Adapters only speak their platform's protocol: every message goes through the router's one
 //! intake (`intake.rs`), which records, replays and answers it; they never touch the agent or
-//! the store.
+//! the store. Messages sent on the operator's behalf leave through `outbound.rs`.
 
 pub(crate) mod discord;
 mod intake;
 mod liveness;
 mod net;
+mod outbound;
 pub(crate) mod platform;
 mod reply;
 mod router;
@@ -26,6 +27,7 @@ use tokio_util::task::TaskTracker;
 
 pub use intake::Accepted;
 pub use liveness::Liveness;
+pub use outbound::ChannelOutbound;
 pub use platform::{ChatKind, ChatRef, Inbound, Limits, MessageRef, Platform};
 pub use router::Router;
 use supervise::supervise;
@@ -67,8 +69,8 @@ pub enum ChannelError {
 pub struct Channels {
     settings: ChannelSettings,
     liveness: Vec<Arc<Liveness>>,
-    telegram: OnceLock<Arc<telegram::Telegram>>,
-    slack: OnceLock<Arc<slack::Slack>>,
+    /// The adapters once started, shared with [`Channels::outbound`].
+    adapters: ChannelOutbound,
     router: OnceLock<Arc<Router>>,
     /// Stops the connection loops: no new messages come in.
     intake: CancellationToken,
@@ -99,8 +101,7 @@ impl Channels {
         Self {
             settings: settings.clone(),
             liveness,
-            telegram: OnceLock::new(),
-            slack: OnceLock::new(),
+            adapters: ChannelOutbound::default(),
             router: OnceLock::new(),
             intake: CancellationToken::new(),
             cancel: CancellationToken::new(),
@@ -122,7 +123,7 @@ impl Channels {
         let _ = self.router.set(Arc::clone(&router));
         if let Some(settings) = &self.settings.telegram {
             let adapter = telegram::Telegram::new(settings.clone(), self.liveness_of("telegram"), self.intake.clone());
-            let _ = self.telegram.set(Arc::clone(&adapter));
+            let _ = self.adapters.0.telegram.set(Arc::clone(&adapter));
             let (router, deaf_after) = (Arc::clone(&router), self.settings.deaf_after);
             self.tracker.spawn(supervise(self.liveness_of("telegram"), self.intake.clone(), move || {
                 telegram::run(Arc::clone(&adapter), Arc::clone(&router), deaf_after)
@@ -130,6 +131,7 @@ impl Channels {
         }
         if let Some(settings) = &self.settings.discord {
             let adapter = discord::Discord::new(settings.clone(), self.liveness_of("discord"), self.intake.clone());
+            let _ = self.adapters.0.discord.set(Arc::clone(&adapter));
             let (router, deaf_after) = (Arc::clone(&router), self.settings.deaf_after);
             self.tracker.spawn(supervise(self.liveness_of("discord"), self.intake.clone(), move || {
                 discord::run(Arc::clone(&adapter), Arc::clone(&router), deaf_after)
@@ -137,12 +139,18 @@ impl Channels {
         }
         if let Some(settings) = &self.settings.slack {
             let adapter = slack::Slack::new(settings.clone(), self.liveness_of("slack"), self.intake.clone());
-            let _ = self.slack.set(Arc::clone(&adapter));
+            let _ = self.adapters.0.slack.set(Arc::clone(&adapter));
             let (router, deaf_after) = (Arc::clone(&router), self.settings.deaf_after);
             self.tracker.spawn(supervise(self.liveness_of("slack"), self.intake.clone(), move || {
                 slack::run(Arc::clone(&adapter), Arc::clone(&router), deaf_after)
             }));
         }
+    }
+
+    /// Sends through the adapters once [`Channels::start`] has started them; made before, as the
+    /// agent's tools are.
+    pub fn outbound(&self) -> ChannelOutbound {
+        self.adapters.clone()
     }
 
     /// `{ "<channel>": {mode, connected, lastInboundAtMs, …} }` for every configured channel.

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod client;
 pub mod fake_anthropic;
+pub mod fake_brave;
 pub mod fake_cloudflare;
 pub mod fake_discord;
 pub mod fake_openai;

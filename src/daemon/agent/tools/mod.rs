@@ -5,7 +5,9 @@
 mod files;
 mod memory;
 mod round;
+pub mod send_message;
 pub mod web_fetch;
+mod web_search;
 mod workspace_path;
 
 use std::collections::BTreeSet;
@@ -133,6 +135,9 @@ impl Registry {
             registry.add(tool);
         }
         registry.add(Arc::new(web_fetch::WebFetch::new(settings)));
+        if let Some(search) = web_search::tool(settings) {
+            registry.add(search);
+        }
         registry
     }
 

@@ -39,7 +39,7 @@ pub async fn accept(
     body: &[u8],
 ) -> Result<WebhookOutcome, WebhookError> {
     let configured = channels.settings.slack.is_some();
-    let (slack, router) = webhook::target(channels, "slack", configured, &channels.slack)?;
+    let (slack, router) = webhook::target(channels, "slack", configured, &channels.adapters.0.slack)?;
     let Some(secret) = &slack.settings.signing_secret else {
         return Err(WebhookError::Off("the Slack Events API needs SLACK_SIGNING_SECRET"));
     };

@@ -10,7 +10,7 @@ use crate::daemon::channels::webhook::{self, WebhookError, WebhookOutcome};
 /// `X-Telegram-Bot-Api-Secret-Token` header (empty when absent).
 pub async fn accept(channels: &Channels, secret_token: &str, body: &[u8]) -> Result<WebhookOutcome, WebhookError> {
     let configured = channels.settings.telegram.is_some();
-    let (telegram, router) = webhook::target(channels, "telegram", configured, &channels.telegram)?;
+    let (telegram, router) = webhook::target(channels, "telegram", configured, &channels.adapters.0.telegram)?;
     let Some(secret) = &telegram.settings.webhook_secret else {
         return Err(WebhookError::Off("telegram webhook mode is off"));
     };
