@@ -31,7 +31,11 @@ fn sentence(rng: &mut StdRng, words: usize) -> String {
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|arg| arg == name).and_then(|at| args.get(at + 1)).and_then(|n| n.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|arg| arg == name)
+        .and_then(|at| args.get(at + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -63,8 +67,9 @@ async fn run(turns: usize, context: u64) {
     }
     let requests = fake.requests();
     let accounted = fake.accounted();
-    let is_summary =
-        |body: &serde_json::Value| body["system"][0]["text"].as_str().is_some_and(|text| text.starts_with(SUMMARY_SYSTEM));
+    let is_summary = |body: &serde_json::Value| {
+        body["system"][0]["text"].as_str().is_some_and(|text| text.starts_with(SUMMARY_SYSTEM))
+    };
     let pairs: Vec<_> = requests.iter().zip(&accounted).collect();
     let turns_only: Vec<_> = pairs.iter().filter(|(request, _)| !is_summary(&request.body)).map(|(_, a)| **a).collect();
     let summaries = pairs.len() - turns_only.len();
@@ -75,15 +80,24 @@ async fn run(turns: usize, context: u64) {
     let all: u64 = turns_only.iter().map(|a| a.total()).sum();
     let all_read: u64 = accounted.iter().map(|a| a.cache_read_input_tokens).sum();
     let all_tokens: u64 = accounted.iter().map(|a| a.total()).sum();
-    println!("{turns} turns, context window {context} tokens, max_tokens {MAX_TOKENS}: budget for the prompt {}", context - MAX_TOKENS);
-    println!("prompt tokens per turn: mean {mean}, largest {largest} ({}% of the budget)", largest * 100 / (context - MAX_TOKENS));
+    println!(
+        "{turns} turns, context window {context} tokens, max_tokens {MAX_TOKENS}: budget for the prompt {}",
+        context - MAX_TOKENS
+    );
+    println!(
+        "prompt tokens per turn: mean {mean}, largest {largest} ({}% of the budget)",
+        largest * 100 / (context - MAX_TOKENS)
+    );
     println!("compactions: {summaries}");
     println!(
         "turn requests: {:.1}% of prompt tokens read from the cache, {:.1}% written to it",
         read as f64 * 100.0 / all as f64,
         written as f64 * 100.0 / all as f64
     );
-    println!("all requests (compactions included): {:.1}% read from the cache", all_read as f64 * 100.0 / all_tokens as f64);
+    println!(
+        "all requests (compactions included): {:.1}% read from the cache",
+        all_read as f64 * 100.0 / all_tokens as f64
+    );
     client.close().await;
     gateway.stop().await.expect("stop");
 }

@@ -42,11 +42,8 @@ async fn messages(State(stamps): State<Shared>, body: Bytes) -> impl IntoRespons
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();
     let messages = request["messages"].as_array().cloned().unwrap_or_default();
     let with_result = messages.last().is_some_and(|last| last["content"][0]["type"] == "tool_result");
-    let key = messages
-        .iter()
-        .rev()
-        .find_map(|message| message["content"].as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let key =
+        messages.iter().rev().find_map(|message| message["content"].as_str().map(str::to_owned)).unwrap_or_default();
     let usage = json!({"input_tokens": 10, "output_tokens": 1});
     let start = json!({"type": "message_start", "message": {"id": "msg_b", "type": "message", "role": "assistant",
         "model": "claude-bench", "content": [], "stop_reason": null, "usage": usage}});
@@ -54,10 +51,19 @@ async fn messages(State(stamps): State<Shared>, body: Bytes) -> impl IntoRespons
         stamps.lock().unwrap_or_else(std::sync::PoisonError::into_inner).followed.insert(key, received);
         sse(&[
             ("message_start", start),
-            ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "done"}})),
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "done"}}),
+            ),
             ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-            ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 1}})),
+            (
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 1}}),
+            ),
             ("message_stop", json!({"type": "message_stop"})),
         ])
     } else {
@@ -65,10 +71,16 @@ async fn messages(State(stamps): State<Shared>, body: Bytes) -> impl IntoRespons
         let body = sse(&[
             ("message_start", start),
             ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": tool})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-                "delta": {"type": "input_json_delta", "partial_json": "{\"path\": \"notes.md\"}"}})),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": "{\"path\": \"notes.md\"}"}}),
+            ),
             ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-            ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}})),
+            (
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}}),
+            ),
             ("message_stop", json!({"type": "message_stop"})),
         ]);
         stamps.lock().unwrap_or_else(std::sync::PoisonError::into_inner).answered.insert(key, Instant::now());
@@ -79,7 +91,11 @@ async fn messages(State(stamps): State<Shared>, body: Bytes) -> impl IntoRespons
 
 fn turns_arg() -> usize {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|arg| arg == "--turns").and_then(|at| args.get(at + 1)).and_then(|n| n.parse().ok()).unwrap_or(1000)
+    args.iter()
+        .position(|arg| arg == "--turns")
+        .and_then(|at| args.get(at + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000)
 }
 
 fn main() {
@@ -131,7 +147,12 @@ async fn run(turns: usize) {
     let rss = molt.rss_kib();
     println!("tool rounds: {} of {turns} turns measured in {:.1} s", overhead.len(), elapsed.as_secs_f64());
     println!("gateway overhead of a local tool round (read_file), ms: {}", summary(&mut overhead));
-    println!("gateway RSS: {:.1} MiB idle, {:.1} MiB after {turns} tool-using turns (peak {:.1} MiB)", mib(idle_rss), mib(rss), mib(molt.peak_kib()));
+    println!(
+        "gateway RSS: {:.1} MiB idle, {:.1} MiB after {turns} tool-using turns (peak {:.1} MiB)",
+        mib(idle_rss),
+        mib(rss),
+        mib(molt.peak_kib())
+    );
     client.close().await;
     drop(gateway);
 }

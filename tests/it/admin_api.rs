@@ -172,3 +172,45 @@ async fn dev_mode_takes_the_token_from_anywhere() {
     assert_eq!(status["devModeInsecure"], false, "loopback bind: not insecure");
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_tools_guests_may_use_are_set_on_the_admin_api_audited_and_kept_over_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestGateway::start_in(dir.path(), &[("MOLT_GUEST_TOOLS", "edit_file")]).await;
+    let guests = |view: &Value| -> Vec<String> {
+        view["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|tool| tool["access"] == "act" && tool["guests"] == true)
+            .map(|tool| tool["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (code, seeded) = json_of(api(&first, reqwest::Method::GET, "/api/admin/tools")).await;
+    assert_eq!(code, 200);
+    assert_eq!(seeded["enabled"], true);
+    assert_eq!(guests(&seeded), ["edit_file"], "seeded from the environment");
+    let read = seeded["tools"].as_array().unwrap().iter().find(|tool| tool["name"] == "read_file").unwrap();
+    assert_eq!((read["access"].as_str(), read["guests"].as_bool()), (Some("read"), Some(true)));
+
+    let put = |body: Value| api(&first, reqwest::Method::PUT, "/api/admin/tools").json(&body);
+    let (code, bad) = json_of(put(json!({"guestTools": ["rm_rf"]}))).await;
+    assert_eq!((code, bad["error"]["message"].as_str()), (400, Some("there is no tool named `rm_rf`")));
+    let (code, bad) = json_of(put(json!({"guestTools": ["read_file"]}))).await;
+    assert_eq!(code, 400);
+    assert!(bad["error"]["message"].as_str().unwrap().contains("only reads"));
+    let (code, _) = json_of(put(json!({"guests": []}))).await;
+    assert_eq!(code, 400, "unknown fields are refused");
+    let (code, changed) = json_of(put(json!({"guestTools": ["write_file", "write_file"]}))).await;
+    assert_eq!(code, 200);
+    assert_eq!(guests(&changed), ["write_file"]);
+    let (_, audit) = json_of(api(&first, reqwest::Method::GET, "/api/admin/audit")).await;
+    let entry = audit["entries"].as_array().unwrap().iter().find(|entry| entry["action"] == "tools.guests").cloned();
+    assert_eq!(entry.unwrap()["detail"], "write_file");
+    first.stop().await.unwrap();
+
+    let second = TestGateway::start_in(dir.path(), &[("MOLT_GUEST_TOOLS", "send_message")]).await;
+    let (_, after) = json_of(api(&second, reqwest::Method::GET, "/api/admin/tools")).await;
+    assert_eq!(guests(&after), ["write_file"], "the operator's choice, not the new environment");
+    second.stop().await.unwrap();
+}

@@ -168,3 +168,42 @@ async fn the_page_shows_a_tool_call_as_a_chip_and_answers_slash_commands() {
     assert_eq!(fake.requests().len(), 2, "the command never reached the model");
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_admin_page_grants_a_tool_to_guests() {
+    let gateway = TestGateway::start(&[]).await;
+    let admin = Browser::launch().await.expect("launch chromium");
+    admin.goto(&gateway.http_url(&format!("/?token={TOKEN}"))).await.unwrap();
+    admin.goto(&gateway.http_url("/_admin/")).await.unwrap();
+    admin.wait_for("document.querySelector('#tools input[data-tool=\"write_file\"]') !== null", WAIT).await.unwrap();
+    let read_box =
+        admin.eval("document.querySelector('#tools input[data-tool=\"read_file\"]').disabled").await.unwrap();
+    assert_eq!(read_box, serde_json::json!(true), "a reading tool has nothing to grant");
+    admin
+        .eval("document.querySelector('#tools input[data-tool=\"write_file\"]').click(); document.querySelector('#tools button.save-tools').click(); true")
+        .await
+        .unwrap();
+    let entry = admin
+        .wait_for("[...document.querySelectorAll('#audit tr.entry')].map((r) => r.textContent).find((t) => t.includes('tools.guests'))", WAIT)
+        .await
+        .unwrap();
+    assert!(entry.as_str().unwrap().contains("write_file"), "{entry}");
+    let view: serde_json::Value = reqwest::Client::new()
+        .get(gateway.http_url("/api/admin/tools"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let write = view["tools"].as_array().unwrap().iter().find(|tool| tool["name"] == "write_file").unwrap().clone();
+    assert_eq!(write["guests"], true);
+    let problems: Vec<String> = admin
+        .console()
+        .into_iter()
+        .filter(|line| line.contains("Content Security Policy") || line.contains("Uncaught"))
+        .collect();
+    assert!(problems.is_empty(), "console errors: {problems:?}");
+    gateway.stop().await.unwrap();
+}

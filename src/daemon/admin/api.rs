@@ -100,6 +100,38 @@ pub async fn set_policy(
     Ok(Json(json!(view)))
 }
 
+pub async fn tools(admin: Admin) -> ApiResult {
+    Ok(Json(json!(admin.core()?.agent.tools_view())))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GuestTools {
+    guest_tools: Vec<String>,
+}
+
+/// Sets which acting tools guests may use; the change is audited.
+pub async fn set_tools(
+    admin: Admin,
+    body: Result<Json<GuestTools>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
+    let Json(change) = body.map_err(|error| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            error.body_text(),
+            Some("send `{\"guestTools\": [\"write_file\"]}`"),
+        )
+    })?;
+    let core = admin.core()?;
+    let view = core.agent.set_guest_tools(change.guest_tools).await?;
+    let granted: Vec<&str> =
+        view.tools.iter().filter(|tool| tool.guests && tool.access == "act").map(|tool| tool.name.as_str()).collect();
+    let detail = if granted.is_empty() { "none".to_owned() } else { granted.join(",") };
+    core.pairing.audit_for(&admin.actor, "tools.guests", "tools", &detail).await;
+    Ok(Json(json!(view)))
+}
+
 pub async fn status(admin: Admin) -> ApiResult {
     let gateway = &admin.gateway;
     let settings = &gateway.settings;

@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::daemon::agent::GrantError;
 use crate::daemon::auth::access::AccessError;
 use crate::daemon::pairing::PairingError;
 use crate::daemon::state::Starting;
@@ -55,6 +56,26 @@ impl From<PairingError> for ApiError {
             }
             PairingError::MissingScope(_) => Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message, None),
             PairingError::Store(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                message,
+                Some("check the gateway's log and its data directory"),
+            ),
+        }
+    }
+}
+
+impl From<GrantError> for ApiError {
+    fn from(error: GrantError) -> Self {
+        let message = error.to_string();
+        match error {
+            GrantError::Unknown(_) | GrantError::NotNeeded(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                message,
+                Some("`GET /api/admin/tools` lists the tools; grant only those whose access is `act`"),
+            ),
+            GrantError::Store(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "UNAVAILABLE",
                 message,

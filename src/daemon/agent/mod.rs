@@ -5,6 +5,7 @@ mod budget;
 mod commands;
 mod compaction;
 mod error;
+mod grants;
 mod prompt;
 pub mod tools;
 mod turn;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use error::AgentError;
+pub use grants::{GrantError, ToolView, ToolsView};
 pub use prompt::WORKSPACE_FILES;
 
 use crate::core::asker::{Asker, OperatorIds};

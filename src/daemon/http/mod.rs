@@ -41,6 +41,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/api/admin/codes/{channel}/{code}/reject", post(api::reject_code))
         .route("/api/admin/policies", get(api::policies))
         .route("/api/admin/policies/{channel}", put(api::set_policy))
+        .route("/api/admin/tools", get(api::tools).put(api::set_tools))
         .route("/api/admin/status", get(api::status))
         .route("/api/admin/audit", get(api::audit))
         .route("/api/admin/events", get(api::events))

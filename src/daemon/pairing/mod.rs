@@ -370,6 +370,12 @@ impl Pairing {
         }
     }
 
+    /// Records an operator's change made outside pairing (the tools guests may use) in the
+    /// same audit log, with the same live event.
+    pub async fn audit_for(&self, actor: &Actor, action: &str, target: &str, detail: &str) {
+        self.audit(actor, action, target, Some(detail)).await;
+    }
+
     async fn audit(&self, actor: &Actor, action: &str, target: &str, detail: Option<&str>) {
         if let Err(error) = self.store.audit(&actor.name, action, target, actor.address.as_deref(), detail).await {
             tracing::error!(%error, action, "cannot write the audit log");

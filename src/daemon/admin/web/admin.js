@@ -20,12 +20,12 @@
   const el = {
     live: $('#live'), liveText: $('#live .text'), error: $('#admin-error'), insecure: $('#insecure'),
     flash: $('#flash'), pending: $('#pending'), codes: $('#codes'), paired: $('#paired'),
-    policies: $('#policies'), status: $('#status'), audit: $('#audit tbody'),
+    policies: $('#policies'), tools: $('#tools'), status: $('#status'), audit: $('#audit tbody'),
     token: $('#token-panel'), tokenInput: $('#token-panel .token'), tokenMeta: $('#token-panel .token-meta'),
     tokenCopy: $('#token-panel .copy'), tokenDismiss: $('#token-panel .dismiss'),
   };
 
-  const data = { pending: null, paired: null, codes: null, policies: null, status: null, audit: null };
+  const data = { pending: null, paired: null, codes: null, policies: null, tools: null, status: null, audit: null };
   const ui = {
     busy: new Map(), // item key -> label of the running action
     errors: new Map(), // item key -> error of its last failed action
@@ -134,6 +134,7 @@
     }, ['pending', 'paired']],
     codes: ['/api/admin/codes', (r) => { data.codes = Array.isArray(r.codes) ? r.codes : []; }, ['codes']],
     policies: ['/api/admin/policies', (r) => { data.policies = (r && r.channels) || {}; }, ['policies']],
+    tools: ['/api/admin/tools', (r) => { data.tools = r || {}; }, ['tools']],
     status: ['/api/admin/status', (r) => { data.status = r || {}; }, ['status']],
     audit: ['/api/admin/audit?limit=100', (r) => { data.audit = Array.isArray(r.entries) ? r.entries : []; }, ['audit']],
   };
@@ -164,7 +165,7 @@
   const refreshAll = () => Object.keys(LOADS).forEach((name) => schedule(name, 0));
 
   // ---------- rendering ----------
-  const RENDER = { pending: renderPending, codes: renderCodes, paired: renderPaired, policies: renderPolicies, status: renderStatus, audit: renderAudit };
+  const RENDER = { pending: renderPending, codes: renderCodes, paired: renderPaired, policies: renderPolicies, tools: renderTools, status: renderStatus, audit: renderAudit };
   function render(view) { RENDER[view](); }
   const renderAll = () => Object.keys(RENDER).forEach(render);
 
@@ -465,6 +466,41 @@
 
   const hideToken = () => { el.tokenInput.value = ''; el.tokenMeta.textContent = ''; el.token.hidden = true; };
 
+  // One row per tool; only tools that act have a box to tick.
+  function renderTools() {
+    const view = data.tools;
+    if (!view) { el.tools.replaceChildren(h('p', { class: 'empty' }, notLoaded('tools'))); return; }
+    const tools = Array.isArray(view.tools) ? view.tools : [];
+    if (!view.enabled || !tools.length) {
+      el.tools.replaceChildren(h('p', { class: 'empty' }, 'Tools are off (`MOLT_TOOLS`).'));
+      el.tools.setAttribute('aria-busy', 'false');
+      return;
+    }
+    const busy = ui.busy.has('tools');
+    const rows = tools.map((tool) => {
+      const acts = tool.access === 'act';
+      const box = h('input', { type: 'checkbox', class: 'guest-tool', 'data-tool': str(tool.name), 'aria-label': `Guests may use ${str(tool.name)}` });
+      box.checked = Boolean(tool.guests);
+      box.disabled = !acts || busy;
+      return h('label', { class: `tool-row ${acts ? 'acts' : 'reads'}` }, box,
+        h('code', {}, str(tool.name)), h('span', { class: 'muted' }, acts ? 'acts' : 'reads only'));
+    });
+    el.tools.replaceChildren(...rows, h('div', { class: 'tool-actions' },
+      h('button', { type: 'button', class: 'save-tools', disabled: busy ? '' : null }, busy ? 'Saving…' : 'Save'),
+      h('span', { class: 'saved', role: 'status' }), errorBox(ui.errors.get('tools'))));
+    el.tools.setAttribute('aria-busy', 'false');
+  }
+
+  function onToolsClick(e) {
+    const btn = e.target.closest('button.save-tools');
+    if (!btn || btn.disabled) return;
+    const guestTools = [...el.tools.querySelectorAll('input.guest-tool:checked:not(:disabled)')].map((box) => box.dataset.tool);
+    act('tools', 'save', ['tools'], async () => {
+      data.tools = await api('PUT', '/api/admin/tools', { guestTools });
+      schedule('audit');
+    });
+  }
+
   function onPolicyClick(e) {
     const btn = e.target.closest('button.save'), card = e.target.closest('.policy[data-channel]');
     if (!btn || !card || btn.disabled) return;
@@ -511,6 +547,7 @@
   el.codes.addEventListener('click', onCodeClick);
   el.paired.addEventListener('click', onPairedClick);
   el.policies.addEventListener('click', onPolicyClick);
+  el.tools.addEventListener('click', onToolsClick);
   el.policies.addEventListener('change', (e) => { const card = e.target.closest('.policy'); if (card) policyHelp(card); });
   el.tokenCopy.addEventListener('click', copyToken);
   el.tokenDismiss.addEventListener('click', hideToken);

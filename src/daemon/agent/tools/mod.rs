@@ -12,7 +12,7 @@ mod workspace_path;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -23,6 +23,7 @@ pub use round::{CallOutcome, RoundLimits, run_round};
 use crate::core::asker::{Asker, MemoryScope, Rights};
 use crate::core::ids::SessionKey;
 use crate::core::settings::ToolSettings;
+use crate::core::sync::lock;
 use crate::daemon::providers::ToolSpec;
 use crate::daemon::store::Store;
 
@@ -93,8 +94,9 @@ pub fn arguments<T: DeserializeOwned>(input: Value) -> Result<T, ToolError> {
 pub struct Registry {
     /// Each tool with its spec, built once.
     tools: Vec<(ToolSpec, Arc<dyn Tool>)>,
-    /// Tools the operator granted to guests besides the read-only ones.
-    granted: BTreeSet<String>,
+    /// Tools the operator granted to guests besides the read-only ones (the admin page changes
+    /// them while the gateway runs).
+    granted: Mutex<BTreeSet<String>>,
 }
 
 /// A tool's current name for one of its earlier names, which the model may still use.
@@ -130,7 +132,7 @@ impl Registry {
         if !settings.enabled {
             return registry;
         }
-        registry.granted = settings.guest_tools.iter().cloned().collect();
+        registry.grant(settings.guest_tools.iter().cloned());
         for tool in memory::tools().into_iter().chain(files::tools()) {
             registry.add(tool);
         }
@@ -142,7 +144,7 @@ impl Registry {
     }
 
     pub fn empty() -> Self {
-        Self { tools: Vec::new(), granted: BTreeSet::new() }
+        Self { tools: Vec::new(), granted: Mutex::new(BTreeSet::new()) }
     }
 
     /// Adds a tool; one with the same name replaces the earlier.
@@ -155,8 +157,28 @@ impl Registry {
     fn allowed(&self, tool: &dyn Tool, name: &str, rights: Rights) -> bool {
         match rights {
             Rights::Operator => true,
-            Rights::Guest => tool.access() != Access::Act || self.granted.contains(name),
+            Rights::Guest => tool.access() != Access::Act || lock(&self.granted).contains(name),
         }
+    }
+
+    /// Replaces the tools granted to guests.
+    pub fn grant(&self, names: impl IntoIterator<Item = String>) {
+        *lock(&self.granted) = names.into_iter().collect();
+    }
+
+    /// Every tool with its access and whether guests may use it, in a stable order.
+    pub fn overview(&self) -> Vec<(String, Access, bool)> {
+        self.tools
+            .iter()
+            .map(|(spec, tool)| {
+                (spec.name.clone(), tool.access(), self.allowed(tool.as_ref(), &spec.name, Rights::Guest))
+            })
+            .collect()
+    }
+
+    /// The access of the tool `name`, if there is one.
+    pub fn access_of(&self, name: &str) -> Option<Access> {
+        self.tools.iter().find(|(spec, _)| spec.name == name).map(|(_, tool)| tool.access())
     }
 
     /// The tools offered to the model on behalf of `rights`, in a stable order.

@@ -36,7 +36,7 @@ impl Tool for Echo {
 
 fn registry(granted: &[&str]) -> Registry {
     let mut registry = Registry::empty();
-    registry.granted = granted.iter().map(|name| (*name).to_owned()).collect();
+    registry.grant(granted.iter().map(|name| (*name).to_owned()));
     let tool = |name, access, millis| Arc::new(Echo { name, access, delay: Duration::from_millis(millis) });
     registry.add(tool("read", Access::Read, 0));
     registry.add(tool("act", Access::Act, 0));
