@@ -100,7 +100,7 @@ impl ChatStream<'_> {
             tool_call_id: outcome.call.id.clone(),
             name: outcome.call.name.clone(),
             args: outcome.call.input.clone(),
-            result: outcome.result.clone(),
+            result: with_image_note(&outcome.result, &outcome.images),
             is_error: outcome.is_error,
         }));
     }
@@ -110,7 +110,12 @@ impl ChatStream<'_> {
         let running = std::mem::take(&mut *lock(&self.running));
         let outcomes: Vec<CallOutcome> = running
             .into_iter()
-            .map(|call| CallOutcome { call, result: "aborted before it finished".into(), is_error: true })
+            .map(|call| CallOutcome {
+                call,
+                result: "aborted before it finished".into(),
+                is_error: true,
+                images: Vec::new(),
+            })
             .collect();
         for outcome in &outcomes {
             self.tool_done(outcome);
@@ -140,6 +145,15 @@ impl ChatStream<'_> {
     fn fail(&self, message: String, kind: ErrorKind) {
         self.emit(ChatStep::Error { error_message: message, error_kind: kind });
     }
+}
+
+/// A result as stored and shown: its images named, not kept (they would swell the store).
+fn with_image_note(text: &str, images: &[crate::daemon::providers::ToolImage]) -> String {
+    let mut shown = text.to_owned();
+    for image in images {
+        shown.push_str(&format!("\n[image: {}, {} bytes of base64]", image.media_type, image.data.len()));
+    }
+    shown
 }
 
 fn aborted(partial: &str) -> ChatStep {
@@ -241,6 +255,7 @@ impl Agent {
                     tool_use_id: outcome.call.id,
                     content: outcome.result,
                     is_error: outcome.is_error,
+                    images: outcome.images,
                 })
                 .collect();
             request.tool_rounds.push(ToolRound { text: completion.text, calls: completion.tool_uses, results });

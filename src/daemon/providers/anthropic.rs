@@ -106,8 +106,16 @@ pub fn body(model: &str, request: &ModelRequest) -> Value {
             .results
             .iter()
             .map(|result| {
-                let mut block =
-                    json!({"type": "tool_result", "tool_use_id": result.tool_use_id, "content": result.content});
+                let content = if result.images.is_empty() {
+                    json!(result.content)
+                } else {
+                    let mut blocks = vec![json!({"type": "text", "text": result.content})];
+                    blocks.extend(result.images.iter().map(|image| {
+                        json!({"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": image.data}})
+                    }));
+                    Value::Array(blocks)
+                };
+                let mut block = json!({"type": "tool_result", "tool_use_id": result.tool_use_id, "content": content});
                 if result.is_error {
                     block["is_error"] = Value::Bool(true);
                 }
@@ -294,6 +302,42 @@ mod tests {
         );
         assert_eq!((completion.usage.input_tokens, completion.usage.output_tokens), (12, 30));
         assert_eq!((completion.usage.cache_read_tokens, completion.usage.cache_write_tokens), (100, 7));
+    }
+
+    #[test]
+    fn a_tool_result_with_an_image_is_sent_as_blocks_and_the_newest_results_are_cached() {
+        use crate::daemon::providers::{ToolImage, ToolResult, ToolRound, Turn};
+        use crate::daemon::store::MessageRole;
+        let image = ToolImage { media_type: "image/png".into(), data: "iVBORw0KGgo=".into() };
+        let request = ModelRequest {
+            system: "s".into(),
+            summary: None,
+            turns: vec![Turn { role: MessageRole::User, text: "look".into() }],
+            max_tokens: 10,
+            tools: Vec::new(),
+            tool_rounds: vec![ToolRound {
+                text: String::new(),
+                calls: vec![ToolUse { id: "t1".into(), name: "browser".into(), input: json!({}) }],
+                results: vec![ToolResult {
+                    tool_use_id: "t1".into(),
+                    content: "a page".into(),
+                    is_error: false,
+                    images: vec![image],
+                }],
+            }],
+        };
+        let body = body("m", &request);
+        assert_eq!(
+            body["messages"][2]["content"][0],
+            json!({"type": "tool_result", "tool_use_id": "t1", "cache_control": {"type": "ephemeral"}, "content": [
+                {"type": "text", "text": "a page"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+            ]})
+        );
+        let openai = crate::daemon::providers::openai::body("m", &request);
+        let last = openai["messages"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["role"], "user");
+        assert_eq!(last["content"][1]["image_url"]["url"], "data:image/png;base64,iVBORw0KGgo=");
     }
 
     #[test]

@@ -66,6 +66,15 @@ pub struct ToolResult {
     pub tool_use_id: String,
     pub content: String,
     pub is_error: bool,
+    /// Pictures the result carries (a screenshot, an MCP image), sent after its text.
+    pub images: Vec<ToolImage>,
+}
+
+/// An image in a tool's result: its media type (`image/png`) and base64 data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolImage {
+    pub media_type: String,
+    pub data: String,
 }
 
 /// A tool call the model asked for.

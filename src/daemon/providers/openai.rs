@@ -109,6 +109,18 @@ pub fn body(model: &str, request: &ModelRequest) -> Value {
                 .iter()
                 .map(|result| json!({"role": "tool", "tool_call_id": result.tool_use_id, "content": result.content})),
         );
+        // A tool message holds text only: the round's images follow as one user message.
+        let images: Vec<Value> = round
+            .results
+            .iter()
+            .flat_map(|result| &result.images)
+            .map(|image| json!({"type": "image_url", "image_url": {"url": format!("data:{};base64,{}", image.media_type, image.data)}}))
+            .collect();
+        if !images.is_empty() {
+            let mut content = vec![json!({"type": "text", "text": "The images the tools returned:"})];
+            content.extend(images);
+            messages.push(json!({"role": "user", "content": content}));
+        }
     }
     let mut body = json!({
         "model": model,

@@ -24,7 +24,7 @@ use crate::core::asker::{Asker, MemoryScope, Rights};
 use crate::core::ids::SessionKey;
 use crate::core::settings::ToolSettings;
 use crate::core::sync::lock;
-use crate::daemon::providers::ToolSpec;
+use crate::daemon::providers::{ToolImage, ToolSpec};
 use crate::daemon::store::Store;
 
 /// What a tool does to the world, which decides who may use it.
@@ -73,6 +73,20 @@ impl ToolError {
 }
 
 pub type ToolFuture<'a> = BoxFuture<'a, Result<String, ToolError>>;
+pub type OutputFuture<'a> = BoxFuture<'a, Result<ToolOutput, ToolError>>;
+
+/// A result with pictures besides its text (a screenshot, an MCP server's image).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ToolOutput {
+    pub text: String,
+    pub images: Vec<ToolImage>,
+}
+
+impl From<String> for ToolOutput {
+    fn from(text: String) -> Self {
+        Self { text, images: Vec::new() }
+    }
+}
 
 pub trait Tool: Send + Sync {
     /// Name, description and JSON-schema input, as offered to the model.
@@ -82,6 +96,12 @@ pub trait Tool: Send + Sync {
 
     /// Runs one call. Dropping the future cancels it (`chat.abort`, the call's timeout).
     fn call<'a>(&'a self, input: Value, context: &'a ToolContext) -> ToolFuture<'a>;
+
+    /// Runs one call of a tool whose results may carry images; the round calls this. A tool
+    /// that answers with text alone keeps the default.
+    fn call_output<'a>(&'a self, input: Value, context: &'a ToolContext) -> OutputFuture<'a> {
+        Box::pin(async move { self.call(input, context).await.map(ToolOutput::from) })
+    }
 }
 
 /// Reads a call's input into the tool's typed arguments; a bad input is an error the model

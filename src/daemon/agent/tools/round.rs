@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
-use super::{Registry, ToolContext};
+use super::{Registry, ToolContext, ToolOutput};
 use crate::core::asker::Rights;
-use crate::daemon::providers::ToolUse;
+use crate::daemon::providers::{ToolImage, ToolUse};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RoundLimits {
@@ -22,7 +22,13 @@ pub struct CallOutcome {
     pub call: ToolUse,
     pub result: String,
     pub is_error: bool,
+    pub images: Vec<ToolImage>,
 }
+
+/// Images in one result at most, and their base64 bytes together at most: a picture costs
+/// the model's context like text does.
+const MAX_IMAGES: usize = 4;
+const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
 
 /// Runs `calls` for `rights`; `on_start` and `on_done` see each call begin and end, in the
 /// order they happen.
@@ -37,22 +43,49 @@ pub async fn run_round(
 ) -> Vec<CallOutcome> {
     let runs = calls.iter().map(|call| async move {
         on_start(call);
-        let (result, is_error) = match registry.permitted(&call.name, rights) {
+        let (output, is_error) = match registry.permitted(&call.name, rights) {
             Err(refusal) => {
                 tracing::info!(tool = %call.name, ?rights, "a tool call was refused");
-                (refusal.to_string(), true)
+                (ToolOutput::from(refusal.to_string()), true)
             }
-            Ok(tool) => match tokio::time::timeout(limits.call_timeout, tool.call(call.input.clone(), context)).await {
-                Ok(Ok(result)) => (result, false),
-                Ok(Err(error)) => (error.to_string(), true),
-                Err(_) => (format!("`{}` did not finish within {}", call.name, spoken(limits.call_timeout)), true),
-            },
+            Ok(tool) => {
+                match tokio::time::timeout(limits.call_timeout, tool.call_output(call.input.clone(), context)).await {
+                    Ok(Ok(output)) => (output, false),
+                    Ok(Err(error)) => (ToolOutput::from(error.to_string()), true),
+                    Err(_) => {
+                        let text = format!("`{}` did not finish within {}", call.name, spoken(limits.call_timeout));
+                        (ToolOutput::from(text), true)
+                    }
+                }
+            }
         };
-        let outcome = CallOutcome { call: call.clone(), result: cut(result, limits.max_result_bytes), is_error };
+        let (text, images) = bounded_images(output);
+        let outcome = CallOutcome { call: call.clone(), result: cut(text, limits.max_result_bytes), is_error, images };
         on_done(&outcome);
         outcome
     });
     join_all(runs).await
+}
+
+/// The output's images within [`MAX_IMAGES`] and [`MAX_IMAGE_BYTES`]; those left out are
+/// named in the text.
+pub(super) fn bounded_images(output: ToolOutput) -> (String, Vec<ToolImage>) {
+    let ToolOutput { mut text, images } = output;
+    let mut kept = Vec::new();
+    let mut bytes = 0;
+    let mut dropped = 0;
+    for image in images {
+        if kept.len() < MAX_IMAGES && bytes + image.data.len() <= MAX_IMAGE_BYTES {
+            bytes += image.data.len();
+            kept.push(image);
+        } else {
+            dropped += 1;
+        }
+    }
+    if dropped > 0 {
+        text.push_str(&format!("\n[{dropped} more image(s) left out: too many or too large]"));
+    }
+    (text, kept)
 }
 
 /// `60 s`, or `50 ms` below a second.

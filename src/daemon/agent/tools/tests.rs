@@ -136,3 +136,14 @@ async fn a_call_past_its_timeout_fails_and_a_long_result_is_cut_on_a_character()
     assert!(cut.starts_with(&"é".repeat(512)));
     assert!(cut.ends_with("[cut: the result was 2000 bytes; only the first 1024 are shown]"), "{cut}");
 }
+
+#[test]
+fn images_past_the_bounds_are_left_out_and_named() {
+    let image = |bytes: usize| ToolImage { media_type: "image/png".into(), data: "x".repeat(bytes) };
+    let output = ToolOutput { text: "shot".into(), images: (0..6).map(|_| image(10)).collect() };
+    let (text, kept) = round::bounded_images(output);
+    assert_eq!(kept.len(), 4);
+    assert_eq!(text, "shot\n[2 more image(s) left out: too many or too large]");
+    let (_, kept) = round::bounded_images(ToolOutput { text: String::new(), images: vec![image(6 * 1024 * 1024)] });
+    assert!(kept.is_empty(), "one image over the byte bound");
+}
