@@ -3,7 +3,9 @@
 //! gateway's overhead of a local tool round, from the model's tool-call answer written to the
 //! next model request read (the SSE parse, the policy check, the tool, the request built and
 //! sent), p50/p99, and the gateway's RSS before and after the N tool-using turns.
-//! Run: `cargo bench --bench tools -- [--turns 1000]`.
+//! Run: `cargo bench --bench tools -- [--turns 1000] [--tool read_file]` (`--tool` names the
+//! tool the model asks for: a tool that does not exist measures the round without any tool
+//! work, the refusal only).
 
 #[path = "../tests/it/support/mod.rs"]
 mod support;
@@ -37,7 +39,13 @@ fn sse(events: &[(&str, Value)]) -> String {
     events.iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect()
 }
 
-async fn messages(State(stamps): State<Shared>, body: Bytes) -> impl IntoResponse {
+#[derive(Clone)]
+struct Model {
+    stamps: Shared,
+    tool: Arc<str>,
+}
+
+async fn messages(State(Model { stamps, tool }): State<Model>, body: Bytes) -> impl IntoResponse {
     let received = Instant::now();
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();
     let messages = request["messages"].as_array().cloned().unwrap_or_default();
@@ -67,7 +75,8 @@ async fn messages(State(stamps): State<Shared>, body: Bytes) -> impl IntoRespons
             ("message_stop", json!({"type": "message_stop"})),
         ])
     } else {
-        let tool = json!({"type": "tool_use", "id": format!("toolu_{}", rand::random::<u64>()), "name": "read_file", "input": {}});
+        let tool =
+            json!({"type": "tool_use", "id": format!("toolu_{}", rand::random::<u64>()), "name": &*tool, "input": {}});
         let body = sse(&[
             ("message_start", start),
             ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": tool})),
@@ -89,24 +98,22 @@ async fn messages(State(stamps): State<Shared>, body: Bytes) -> impl IntoRespons
     ([("content-type", "text/event-stream")], body)
 }
 
-fn turns_arg() -> usize {
+fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|arg| arg == "--turns")
-        .and_then(|at| args.get(at + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1000)
+    args.iter().position(|arg| arg == name).and_then(|at| args.get(at + 1)).cloned()
 }
 
 fn main() {
     measure::pin_self(1);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-    runtime.block_on(run(turns_arg()));
+    let turns = arg("--turns").and_then(|n| n.parse().ok()).unwrap_or(1000);
+    runtime.block_on(run(turns, arg("--tool").unwrap_or_else(|| "read_file".into())));
 }
 
-async fn run(turns: usize) {
+async fn run(turns: usize, tool: String) {
     let stamps: Shared = Arc::default();
-    let app = axum::Router::new().route("/v1/messages", axum::routing::post(messages)).with_state(stamps.clone());
+    let model = Model { stamps: stamps.clone(), tool: tool.clone().into() };
+    let app = axum::Router::new().route("/v1/messages", axum::routing::post(messages)).with_state(model);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the model");
     let model_url = format!("http://{}", listener.local_addr().expect("model address"));
     tokio::spawn(async move { axum::serve(support::no_delay(listener), app).await });
@@ -143,10 +150,14 @@ async fn run(turns: usize) {
         }
     }
     let elapsed = started.elapsed();
+    let mut slowest: Vec<(usize, f64)> = overhead.iter().copied().enumerate().collect();
+    slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let shown: Vec<String> = slowest.iter().take(12).map(|(turn, ms)| format!("#{turn} {ms:.2}")).collect();
+    println!("slowest rounds (turn, ms): {}", shown.join(", "));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rss = molt.rss_kib();
     println!("tool rounds: {} of {turns} turns measured in {:.1} s", overhead.len(), elapsed.as_secs_f64());
-    println!("gateway overhead of a local tool round (read_file), ms: {}", summary(&mut overhead));
+    println!("gateway overhead of a local tool round ({tool}), ms: {}", summary(&mut overhead));
     println!(
         "gateway RSS: {:.1} MiB idle, {:.1} MiB after {turns} tool-using turns (peak {:.1} MiB)",
         mib(idle_rss),
