@@ -3,6 +3,7 @@
 //! and never runs. Each tool lives in its own file and owns its input schema and its limits.
 
 mod memory;
+pub mod memory_search;
 mod round;
 
 use std::collections::BTreeSet;
@@ -117,6 +118,9 @@ impl Registry {
         }
         registry.granted = settings.guest_tools.iter().cloned().collect();
         for tool in memory::tools() {
+            registry.add(tool);
+        }
+        for tool in memory_search::tools() {
             registry.add(tool);
         }
         registry

@@ -139,14 +139,16 @@ fn chunks(text: &str) -> Vec<(u32, String)> {
     let mut bytes = 0;
     for (index, line) in text.lines().enumerate() {
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        let heading = line.trim_start().starts_with('#');
         let full = current.len() >= CHUNK_LINES || bytes + line.len() > CHUNK_BYTES;
-        if !current.is_empty() && (line.trim().is_empty() || heading || full) {
+        // Headings stay with the paragraph under them, across the blank line between.
+        let under_way = !current.iter().all(|line| is_heading(line));
+        let blank = line.trim().is_empty();
+        if !current.is_empty() && ((under_way && (blank || is_heading(line))) || full) {
             out.push((first, current.join("\n")));
             current.clear();
             bytes = 0;
         }
-        if line.trim().is_empty() {
+        if blank {
             continue;
         }
         if current.is_empty() {
@@ -159,6 +161,10 @@ fn chunks(text: &str) -> Vec<(u32, String)> {
         out.push((first, current.join("\n")));
     }
     out
+}
+
+fn is_heading(line: &str) -> bool {
+    line.trim_start().starts_with('#')
 }
 
 /// The best `limit` chunks within `reach`.
@@ -224,13 +230,13 @@ mod tests {
 
     #[test]
     fn chunks_follow_paragraphs_headings_and_a_line_bound() {
-        let text = "# Trips\nLyon in May\n\nRome in June\nwith Ada\n## Food\n- pasta\n";
+        let text = "# Trips\nLyon in May\n\nRome in June\nwith Ada\n## Food\n\n### Italian\n\n- pasta\n";
         assert_eq!(
             chunks(text),
             [
                 (1, "# Trips\nLyon in May".to_owned()),
                 (4, "Rome in June\nwith Ada".to_owned()),
-                (6, "## Food\n- pasta".to_owned())
+                (6, "## Food\n### Italian\n- pasta".to_owned())
             ]
         );
         let facts: String = (1..=30).map(|n| format!("- fact {n}\n")).collect();

@@ -214,7 +214,7 @@ async fn notes_are_indexed_again_when_they_change_and_forgotten_when_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let workspace = dir.path().join("workspace");
     std::fs::create_dir_all(workspace.join("memory/telegram")).unwrap();
-    std::fs::write(workspace.join("MEMORY.md"), "# People\n\n- Ada likes the violin\n").unwrap();
+    std::fs::write(workspace.join("MEMORY.md"), "# People\n\n- Ada likes tea\n\n- Ada likes the violin\n").unwrap();
     std::fs::write(workspace.join("memory/2026-12-08.md"), "Met Ada at the violin shop\n").unwrap();
     std::fs::write(workspace.join("memory/telegram/42.md"), "- I play the violin too\n").unwrap();
     std::fs::write(workspace.join("SOUL.md"), "violin").unwrap();
@@ -229,7 +229,7 @@ async fn notes_are_indexed_again_when_they_change_and_forgotten_when_deleted() {
         })
         .collect();
     sources.sort();
-    assert_eq!(sources[0], ("MEMORY.md".into(), 3, sources[0].2.clone()));
+    assert_eq!(sources[0], ("MEMORY.md".into(), 5, sources[0].2.clone()));
     assert_eq!(sources[1], ("memory/2026-12-08.md".into(), 1, "2026-12-08".into()));
     assert_eq!(sources[2].0, "memory/telegram/42.md");
     assert_eq!(sources.len(), 3, "only MEMORY.md and memory/**/*.md are notes");
@@ -237,7 +237,7 @@ async fn notes_are_indexed_again_when_they_change_and_forgotten_when_deleted() {
 
     std::fs::write(workspace.join("MEMORY.md"), "# People\n\n- Ada now plays the cello\n").unwrap();
     let cello = search(&store, &workspace, "cello", &SearchReach::Everything).await;
-    assert_eq!(texts(&cello), ["- Ada now plays the **cello**"]);
+    assert_eq!(texts(&cello), ["# People\n- Ada now plays the **cello**"]);
     std::fs::remove_file(workspace.join("memory/2026-12-08.md")).unwrap();
     let left = search(&store, &workspace, "violin", &SearchReach::Everything).await;
     assert_eq!(texts(&left), ["- I play the **violin** too"]);
