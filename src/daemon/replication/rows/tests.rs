@@ -111,6 +111,16 @@ fn unknown_entities_and_hostile_columns_are_refused() {
     assert_eq!(written, 0);
 }
 
+/// The source's changes after `after`, as shipped.
+async fn shipped(source: &Store, after: u64) -> Vec<ShippedChange> {
+    source
+        .call(move |connection| {
+            read_batch(connection, after, 1000).map_err(|e| crate::daemon::store::StoreError::Corrupt(e.to_string()))
+        })
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn replayed_rows_keep_the_search_index_in_step() {
     let source_dir = tempfile::tempdir().unwrap();
@@ -138,19 +148,17 @@ async fn replayed_rows_keep_the_search_index_in_step() {
             .await
             .unwrap();
     }
+    // Shipped in two segments, as the shipper does: the messages, then their removal.
+    let first = shipped(&source, 0).await;
+    let after = first.last().unwrap().seq;
     source.reset_session(&reset).await.unwrap();
     source.delete_session(&deleted).await.unwrap();
-    let batch = source
-        .call(|connection| {
-            read_batch(connection, 0, 1000).map_err(|e| crate::daemon::store::StoreError::Corrupt(e.to_string()))
-        })
-        .await
-        .unwrap();
-    // Replayed twice: the second pass updates rows that exist.
+    let second = shipped(&source, after).await;
+    // The first segment twice: the second pass updates rows that exist.
     let indexed = target
         .call(move |connection| {
             let transaction = connection.transaction()?;
-            for change in batch.iter().chain(batch.iter()) {
+            for change in first.iter().chain(&first).chain(&second) {
                 apply(&transaction, change).map_err(|e| crate::daemon::store::StoreError::Corrupt(e.to_string()))?;
             }
             transaction.commit()?;

@@ -98,19 +98,21 @@ fn search(
     Ok(hits)
 }
 
-/// The best `limit` messages. `ORDER BY rank` with a `LIMIT` is answered by FTS5 itself, so
+/// Messages matching `?1`, with `?2`, `?3` around the words found and `?4` tokens of context.
+/// `CROSS JOIN` keeps the index the outer loop, so FTS5 answers `ORDER BY rank` itself and
 /// snippets are made for the rows returned only, not for every match.
+const MESSAGES: &str = "SELECT m.session_key, m.role, strftime('%Y-%m-%d %H:%M UTC', m.created_ms / 1000, 'unixepoch'),
+        snippet(messages_search, 0, ?2, ?3, '…', ?4), messages_search.rank
+     FROM messages_search CROSS JOIN messages m ON m.id = messages_search.rowid
+     WHERE messages_search MATCH ?1";
+
+/// The best `limit` messages within `reach`.
 fn messages(
     connection: &Connection,
     expression: &str,
     reach: &SearchReach,
     limit: usize,
 ) -> Result<Vec<SearchHit>, StoreError> {
-    const SELECT: &str =
-        "SELECT m.session_key, m.role, strftime('%Y-%m-%d %H:%M UTC', m.created_ms / 1000, 'unixepoch'),
-            snippet(messages_search, 0, ?2, ?3, '…', ?4), messages_search.rank
-         FROM messages_search CROSS JOIN messages m ON m.id = messages_search.rowid
-         WHERE messages_search MATCH ?1";
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let (open, close) = HIGHLIGHT;
     let read = |row: &rusqlite::Row<'_>| {
@@ -118,14 +120,14 @@ fn messages(
     };
     let rows: Vec<(String, String, String, String, f64)> = match reach {
         SearchReach::Everything => {
-            let mut statement = connection.prepare_cached(&format!("{SELECT} ORDER BY rank LIMIT ?5"))?;
+            let mut statement = connection.prepare_cached(&format!("{MESSAGES} ORDER BY rank LIMIT ?5"))?;
             statement
                 .query_map(params![expression, open, close, SNIPPET_TOKENS, limit], read)?
                 .collect::<rusqlite::Result<_>>()?
         }
         SearchReach::Limited { session_key, .. } => {
             let mut statement =
-                connection.prepare_cached(&format!("{SELECT} AND m.session_key = ?6 ORDER BY rank LIMIT ?5"))?;
+                connection.prepare_cached(&format!("{MESSAGES} AND m.session_key = ?6 ORDER BY rank LIMIT ?5"))?;
             statement
                 .query_map(params![expression, open, close, SNIPPET_TOKENS, limit, session_key], read)?
                 .collect::<rusqlite::Result<_>>()?

@@ -192,16 +192,19 @@ async fn hits_are_ranked_and_limited() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let main = SessionKey::main();
-    for text in ["kayak", "a kayak trip and a kayak rental near the kayak club", "nothing here"] {
-        store.append_message(message(&main, MessageRole::User, text)).await.unwrap();
+    for n in 0..10 {
+        store.append_message(message(&main, MessageRole::User, &format!("kayak trip number {n}"))).await.unwrap();
     }
+    // The best match is the newest: the ranking, not the order of storage, must bring it first.
+    store.append_message(message(&main, MessageRole::User, "a kayak rental near the kayak club")).await.unwrap();
     for n in 0..30 {
         store.append_message(message(&main, MessageRole::Assistant, &format!("paddle number {n}"))).await.unwrap();
     }
-    let hits = search(&store, dir.path(), "kayak rental", &SearchReach::Everything).await;
-    assert_eq!(hits.len(), 2);
-    assert!(hits[0].snippet.contains("**rental**"), "both words first: {:?}", texts(&hits));
-    assert!(hits[0].score <= hits[1].score);
+    let terms = SearchTerms::parse("kayak rental").unwrap();
+    let hits = store.search_memory(dir.path(), &terms, &SearchReach::Everything, 3).await.unwrap();
+    assert_eq!(hits.len(), 3);
+    assert_eq!(hits[0].snippet, "a **kayak** **rental** near the **kayak** club", "{:?}", texts(&hits));
+    assert!(hits.windows(2).all(|pair| pair[0].score <= pair[1].score));
     let terms = SearchTerms::parse("paddle").unwrap();
     let capped = store.search_memory(dir.path(), &terms, &SearchReach::Everything, 500).await.unwrap();
     assert_eq!(capped.len(), MAX_HITS);
@@ -309,4 +312,29 @@ async fn a_search_answers_from_the_index_it_has_when_writes_are_refused() {
     let hits = search(&store, dir.path(), "lentils", &SearchReach::Everything).await;
     assert_eq!(hits.len(), 2, "the note as it was indexed still answers: {:?}", texts(&hits));
     assert!(search(&store, dir.path(), "rice", &SearchReach::Everything).await.is_empty());
+}
+
+#[tokio::test]
+async fn fts5_orders_by_rank_itself_so_snippets_are_made_for_the_hits_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let plans = store
+        .call(|connection| {
+            let mut plans = Vec::new();
+            for filter in ["", " AND m.session_key = ?6"] {
+                let sql = format!("EXPLAIN QUERY PLAN {MESSAGES}{filter} ORDER BY rank LIMIT ?5");
+                let mut statement = connection.prepare(&sql)?;
+                let bound: &[&dyn rusqlite::ToSql] = &[&"x", &"", &"", &1, &5, &"k"];
+                let steps =
+                    statement.query_map(&bound[..statement.parameter_count()], |row| row.get::<_, String>(3))?;
+                plans.push(steps.collect::<rusqlite::Result<Vec<_>>>()?.join("; "));
+            }
+            Ok(plans)
+        })
+        .await
+        .unwrap();
+    for plan in plans {
+        assert!(plan.starts_with("SCAN messages_search VIRTUAL TABLE"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "no sort outside FTS5: {plan}");
+    }
 }
