@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{Access, Tool, ToolContext, ToolError, ToolFuture, arguments};
 use crate::core::asker::MemoryScope;
 use crate::daemon::providers::ToolSpec;
-use crate::daemon::store::{HitSource, MAX_HITS, SearchHit, SearchReach, SearchTerms};
+use crate::daemon::store::{HitSource, MAX_HITS, RANKED_WINDOW, SearchReach, SearchResults, SearchTerms};
 
 pub const MEMORY_SEARCH: &str = "memory_search";
 pub const DEFAULT_LIMIT: usize = 5;
@@ -93,30 +93,37 @@ pub async fn search(context: &ToolContext, query: &str, limit: usize) -> Result<
         return Ok("no matches: the query has no words to look for, only spaces and punctuation".into());
     };
     let reach = reach(context);
-    let hits =
-        context.store.search_memory(&context.workspace, &terms, &reach, limit.clamp(1, MAX_HITS)).await.map_err(
-            |error| {
-                tracing::error!(%error, "a memory search failed");
-                ToolError::new(format!("cannot search memory: {error}"))
-            },
-        )?;
-    Ok(render(&terms, &reach, &hits))
+    let limit = limit.clamp(1, MAX_HITS);
+    let results = context.store.search_memory(&context.workspace, &terms, &reach, limit).await.map_err(|error| {
+        tracing::error!(%error, "a memory search failed");
+        ToolError::new(format!("cannot search memory: {error}"))
+    })?;
+    Ok(render(&terms, &reach, &results))
 }
 
-fn render(terms: &SearchTerms, reach: &SearchReach, hits: &[SearchHit]) -> String {
+fn render(terms: &SearchTerms, reach: &SearchReach, results: &SearchResults) -> String {
+    let hits = &results.hits;
     let words = terms.words().join(", ");
     let within = match reach {
         SearchReach::Everything => "",
         SearchReach::Limited { .. } => " (searched: this conversation, MEMORY.md and your own notes)",
     };
+    let window = if results.recent_only {
+        format!(
+            "\n(more than {RANKED_WINDOW} matches: only the most recent {RANKED_WINDOW} and those with every word \
+             were ranked; rarer words search the whole history)"
+        )
+    } else {
+        String::new()
+    };
     if hits.is_empty() {
-        return format!("no matches for: {words}{within}");
+        return format!("no matches for: {words}{within}{window}");
     }
     let count = match hits.len() {
         1 => "1 match".to_owned(),
         many => format!("{many} matches"),
     };
-    let mut out = format!("{count} for: {words}{within}, best first\n");
+    let mut out = format!("{count} for: {words}{within}, best first{window}\n");
     for (index, hit) in hits.iter().enumerate() {
         let mut entry = String::new();
         let _ = match &hit.source {

@@ -174,7 +174,7 @@ async fn replayed_rows_keep_the_search_index_in_step() {
     assert_eq!(indexed, [1], "only the message still in the source is indexed");
     let terms = crate::daemon::store::SearchTerms::parse("albatross").unwrap();
     let everything = crate::daemon::store::SearchReach::Everything;
-    let hits = target.search_memory(target_dir.path(), &terms, &everything, 5).await.unwrap();
+    let hits = target.search_memory(target_dir.path(), &terms, &everything, 5).await.unwrap().hits;
     assert_eq!(hits.len(), 1);
     assert!(hits[0].snippet.contains("agent:main:main"), "{}", hits[0].snippet);
 }

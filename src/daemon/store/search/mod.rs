@@ -8,7 +8,7 @@ mod query;
 
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 pub use query::SearchTerms;
 
@@ -58,19 +58,29 @@ pub struct SearchHit {
     pub score: f64,
 }
 
+/// What a search found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchResults {
+    /// Best first.
+    pub hits: Vec<SearchHit>,
+    /// More than `RANKED_WINDOW` messages or note chunks matched, so only the most recent of
+    /// them were ranked: rarer words would search the whole history.
+    pub recent_only: bool,
+}
+
 impl Store {
-    /// The best `limit` hits (at most `MAX_HITS`) for `terms` within `reach`, best first. The
-    /// notes of `workspace` are indexed again first where a file changed since it was indexed.
+    /// The best `limit` hits (at most `MAX_HITS`) for `terms` within `reach`. The notes of
+    /// `workspace` are indexed again first where a file changed since it was indexed.
     pub async fn search_memory(
         &self,
         workspace: &Path,
         terms: &SearchTerms,
         reach: &SearchReach,
         limit: usize,
-    ) -> Result<Vec<SearchHit>, StoreError> {
-        let (workspace, expression, reach) = (workspace.to_owned(), terms.expression(), reach.clone());
+    ) -> Result<SearchResults, StoreError> {
+        let (workspace, terms, reach) = (workspace.to_owned(), terms.clone(), reach.clone());
         let limit = limit.clamp(1, MAX_HITS);
-        self.call(move |connection| search(connection, &workspace, &expression, &reach, limit)).await
+        self.call(move |connection| search(connection, &workspace, &terms, &reach, limit)).await
     }
 
     /// Brings the notes index up to date with `workspace` without searching.
@@ -80,63 +90,102 @@ impl Store {
     }
 }
 
+/// Ranking costs a lookup per match, so a word found in most of the history would cost a scan
+/// of it. Past this many matches, only the most recent are ranked.
+pub const RANKED_WINDOW: usize = 5_000;
+
 fn search(
     connection: &mut Connection,
     workspace: &Path,
-    expression: &str,
+    terms: &SearchTerms,
     reach: &SearchReach,
     limit: usize,
-) -> Result<Vec<SearchHit>, StoreError> {
+) -> Result<SearchResults, StoreError> {
     // A stale notes index still answers: searching must work when writes are refused.
     if let Err(error) = notes::sync(connection, workspace) {
         tracing::warn!(%error, "the notes index could not be brought up to date; searching it as it is");
     }
-    let mut hits = messages(connection, expression, reach, limit)?;
-    hits.extend(notes::search(connection, expression, reach, limit)?);
+    // Two passes over the same words, so their bm25 scores compare: messages holding every
+    // word, then any of them. Each pass ranks at most its window, so a message with every word
+    // is found at any age even when a common word fills the second pass's window.
+    let mut passes = vec![terms.expression()];
+    if terms.words().len() > 1 {
+        passes.insert(0, terms.every_word_expression());
+    }
+    let mut found: Vec<(i64, SearchHit)> = Vec::new();
+    let mut recent_only = false;
+    for expression in &passes {
+        let floor = window_floor(connection, "messages_search", expression)?;
+        recent_only |= floor.is_some();
+        for (id, hit) in messages(connection, expression, floor, reach, limit)? {
+            if !found.iter().any(|(known, _)| *known == id) {
+                found.push((id, hit));
+            }
+        }
+    }
+    let expression = terms.expression();
+    let floor = window_floor(connection, "notes_search", &expression)?;
+    recent_only |= floor.is_some();
+    let mut hits: Vec<SearchHit> = found.into_iter().map(|(_, hit)| hit).collect();
+    hits.extend(notes::search(connection, &expression, floor, reach, limit)?);
     hits.sort_by(|left, right| left.score.total_cmp(&right.score));
     hits.truncate(limit);
-    Ok(hits)
+    Ok(SearchResults { hits, recent_only })
 }
 
-/// Messages matching `?1`, with `?2`, `?3` around the words found and `?4` tokens of context.
-/// `CROSS JOIN` keeps the index the outer loop, so FTS5 answers `ORDER BY rank` itself and
-/// snippets are made for the rows returned only, not for every match.
-const MESSAGES: &str = "SELECT m.session_key, m.role, strftime('%Y-%m-%d %H:%M UTC', m.created_ms / 1000, 'unixepoch'),
+/// The lowest rowid of the `RANKED_WINDOW` most recent matches of `expression` in `table`, or
+/// `None` when it has no more matches than that. Walking matches by rowid needs no ranking, so
+/// this costs a fraction of ranking them.
+fn window_floor(connection: &Connection, table: &str, expression: &str) -> Result<Option<i64>, StoreError> {
+    let sql = format!("SELECT rowid FROM {table} WHERE {table} MATCH ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2");
+    let offset = i64::try_from(RANKED_WINDOW - 1).unwrap_or(i64::MAX);
+    Ok(connection.prepare_cached(&sql)?.query_row(params![expression, offset], |row| row.get(0)).optional()?)
+}
+
+/// Messages matching `?1` from rowid `?6` on, with `?2`, `?3` around the words found and `?4`
+/// tokens of context. `CROSS JOIN` keeps the index the outer loop, so FTS5 answers
+/// `ORDER BY rank` itself (within the rowid bound) and snippets are made for the rows returned
+/// only, not for every match.
+const MESSAGES: &str = "SELECT m.id, m.session_key, m.role,
+        strftime('%Y-%m-%d %H:%M UTC', m.created_ms / 1000, 'unixepoch'),
         snippet(messages_search, 0, ?2, ?3, '…', ?4), messages_search.rank
      FROM messages_search CROSS JOIN messages m ON m.id = messages_search.rowid
-     WHERE messages_search MATCH ?1";
+     WHERE messages_search MATCH ?1 AND messages_search.rowid >= ?6";
 
-/// The best `limit` messages within `reach`.
+/// The best `limit` messages within `reach` from rowid `floor` on, with their ids.
 fn messages(
     connection: &Connection,
     expression: &str,
+    floor: Option<i64>,
     reach: &SearchReach,
     limit: usize,
-) -> Result<Vec<SearchHit>, StoreError> {
+) -> Result<Vec<(i64, SearchHit)>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let floor = floor.unwrap_or(i64::MIN);
     let (open, close) = HIGHLIGHT;
-    let read = |row: &rusqlite::Row<'_>| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+    type Row = (i64, String, String, String, String, f64);
+    let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
     };
-    let rows: Vec<(String, String, String, String, f64)> = match reach {
+    let rows: Vec<Row> = match reach {
         SearchReach::Everything => {
             let mut statement = connection.prepare_cached(&format!("{MESSAGES} ORDER BY rank LIMIT ?5"))?;
             statement
-                .query_map(params![expression, open, close, SNIPPET_TOKENS, limit], read)?
+                .query_map(params![expression, open, close, SNIPPET_TOKENS, limit, floor], read)?
                 .collect::<rusqlite::Result<_>>()?
         }
         SearchReach::Limited { session_key, .. } => {
             let mut statement =
-                connection.prepare_cached(&format!("{MESSAGES} AND m.session_key = ?6 ORDER BY rank LIMIT ?5"))?;
+                connection.prepare_cached(&format!("{MESSAGES} AND m.session_key = ?7 ORDER BY rank LIMIT ?5"))?;
             statement
-                .query_map(params![expression, open, close, SNIPPET_TOKENS, limit, session_key], read)?
+                .query_map(params![expression, open, close, SNIPPET_TOKENS, limit, floor, session_key], read)?
                 .collect::<rusqlite::Result<_>>()?
         }
     };
     rows.into_iter()
-        .map(|(session_key, role, date, snippet, score)| {
+        .map(|(id, session_key, role, date, snippet, score)| {
             let role = MessageRole::parse(&role)?;
-            Ok(SearchHit { source: HitSource::Message { session_key, role }, date, snippet, score })
+            Ok((id, SearchHit { source: HitSource::Message { session_key, role }, date, snippet, score }))
         })
         .collect()
 }

@@ -171,6 +171,7 @@ fn is_heading(line: &str) -> bool {
 pub(super) fn search(
     connection: &Connection,
     expression: &str,
+    floor: Option<i64>,
     reach: &SearchReach,
     limit: usize,
 ) -> Result<Vec<SearchHit>, StoreError> {
@@ -178,8 +179,9 @@ pub(super) fn search(
             snippet(notes_search, 0, ?2, ?3, '…', ?4), notes_search.rank,
             date(f.modified_ns / 1000000000, 'unixepoch')
          FROM notes_search LEFT JOIN notes_indexed f ON f.path = notes_search.path
-         WHERE notes_search MATCH ?1";
+         WHERE notes_search MATCH ?1 AND notes_search.rowid >= ?6";
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let floor = floor.unwrap_or(i64::MIN);
     let (open, close) = HIGHLIGHT;
     let read = |row: &rusqlite::Row<'_>| {
         let line = row.get::<_, i64>(1)?;
@@ -189,16 +191,16 @@ pub(super) fn search(
         SearchReach::Everything => {
             let mut statement = connection.prepare_cached(&format!("{SELECT} ORDER BY rank LIMIT ?5"))?;
             statement
-                .query_map(params![expression, open, close, SNIPPET_TOKENS, limit], read)?
+                .query_map(params![expression, open, close, SNIPPET_TOKENS, limit, floor], read)?
                 .collect::<rusqlite::Result<_>>()?
         }
         SearchReach::Limited { notes, .. } => {
             let allowed = serde_json::to_string(notes).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let mut statement = connection.prepare_cached(&format!(
-                "{SELECT} AND notes_search.path IN (SELECT value FROM json_each(?6)) ORDER BY rank LIMIT ?5"
+                "{SELECT} AND notes_search.path IN (SELECT value FROM json_each(?7)) ORDER BY rank LIMIT ?5"
             ))?;
             statement
-                .query_map(params![expression, open, close, SNIPPET_TOKENS, limit, allowed], read)?
+                .query_map(params![expression, open, close, SNIPPET_TOKENS, limit, floor, allowed], read)?
                 .collect::<rusqlite::Result<_>>()?
         }
     };

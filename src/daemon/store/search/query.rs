@@ -56,7 +56,16 @@ impl SearchTerms {
     /// The FTS5 query: every word a quoted string (a `"` inside is doubled, although the split
     /// leaves none), any of them matching.
     pub fn expression(&self) -> String {
-        self.words.iter().map(|word| format!("\"{}\"", word.replace('"', "\"\""))).collect::<Vec<_>>().join(" OR ")
+        self.quoted().join(" OR ")
+    }
+
+    /// The FTS5 query that matches only text holding every word.
+    pub fn every_word_expression(&self) -> String {
+        self.quoted().join(" AND ")
+    }
+
+    fn quoted(&self) -> Vec<String> {
+        self.words.iter().map(|word| format!("\"{}\"", word.replace('"', "\"\""))).collect()
     }
 }
 
@@ -68,6 +77,7 @@ mod tests {
     fn words_are_quoted_and_ored_and_operators_are_plain_words() {
         let terms = SearchTerms::parse("Dentist  appointment, dentist?").unwrap();
         assert_eq!(terms.expression(), r#""dentist" OR "appointment""#);
+        assert_eq!(terms.every_word_expression(), r#""dentist" AND "appointment""#);
         let terms = SearchTerms::parse(r#"col:x -y NEAR(a b) "half *star AND"#).unwrap();
         assert_eq!(terms.words(), ["col", "x", "y", "near", "b", "half", "star"]);
         assert_eq!(SearchTerms::parse("café Zürich").unwrap().words(), ["café", "zürich"]);

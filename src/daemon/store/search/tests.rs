@@ -55,7 +55,7 @@ async fn consistent(store: &Store) {
 
 async fn search(store: &Store, workspace: &Path, text: &str, reach: &SearchReach) -> Vec<SearchHit> {
     let terms = SearchTerms::parse(text).unwrap();
-    store.search_memory(workspace, &terms, reach, MAX_HITS).await.unwrap()
+    store.search_memory(workspace, &terms, reach, MAX_HITS).await.unwrap().hits
 }
 
 fn texts(hits: &[SearchHit]) -> Vec<&str> {
@@ -201,14 +201,14 @@ async fn hits_are_ranked_and_limited() {
         store.append_message(message(&main, MessageRole::Assistant, &format!("paddle number {n}"))).await.unwrap();
     }
     let terms = SearchTerms::parse("kayak rental").unwrap();
-    let hits = store.search_memory(dir.path(), &terms, &SearchReach::Everything, 3).await.unwrap();
+    let hits = store.search_memory(dir.path(), &terms, &SearchReach::Everything, 3).await.unwrap().hits;
     assert_eq!(hits.len(), 3);
     assert_eq!(hits[0].snippet, "a **kayak** **rental** near the **kayak** club", "{:?}", texts(&hits));
     assert!(hits.windows(2).all(|pair| pair[0].score <= pair[1].score));
     let terms = SearchTerms::parse("paddle").unwrap();
-    let capped = store.search_memory(dir.path(), &terms, &SearchReach::Everything, 500).await.unwrap();
+    let capped = store.search_memory(dir.path(), &terms, &SearchReach::Everything, 500).await.unwrap().hits;
     assert_eq!(capped.len(), MAX_HITS);
-    let one = store.search_memory(dir.path(), &terms, &SearchReach::Everything, 0).await.unwrap();
+    let one = store.search_memory(dir.path(), &terms, &SearchReach::Everything, 0).await.unwrap().hits;
     assert_eq!(one.len(), 1, "a limit of 0 still answers one hit");
 }
 
@@ -321,10 +321,10 @@ async fn fts5_orders_by_rank_itself_so_snippets_are_made_for_the_hits_only() {
     let plans = store
         .call(|connection| {
             let mut plans = Vec::new();
-            for filter in ["", " AND m.session_key = ?6"] {
+            for filter in ["", " AND m.session_key = ?7"] {
                 let sql = format!("EXPLAIN QUERY PLAN {MESSAGES}{filter} ORDER BY rank LIMIT ?5");
                 let mut statement = connection.prepare(&sql)?;
-                let bound: &[&dyn rusqlite::ToSql] = &[&"x", &"", &"", &1, &5, &"k"];
+                let bound: &[&dyn rusqlite::ToSql] = &[&"x", &"", &"", &1, &5, &0, &"k"];
                 let steps =
                     statement.query_map(&bound[..statement.parameter_count()], |row| row.get::<_, String>(3))?;
                 plans.push(steps.collect::<rusqlite::Result<Vec<_>>>()?.join("; "));
@@ -337,4 +337,40 @@ async fn fts5_orders_by_rank_itself_so_snippets_are_made_for_the_hits_only() {
         assert!(plan.starts_with("SCAN messages_search VIRTUAL TABLE"), "{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "no sort outside FTS5: {plan}");
     }
+}
+
+#[tokio::test]
+async fn past_the_window_common_words_rank_recent_matches_and_every_word_still_finds_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.append_message(message(&SessionKey::main(), MessageRole::User, "an old heron by the kayak")).await.unwrap();
+    store
+        .call(|connection| {
+            let transaction = connection.transaction()?;
+            let mut insert = transaction.prepare(
+                "INSERT INTO messages (session_key, run_id, role, content, created_ms) VALUES ('agent:main:main', 'r', 'assistant', ?1, 0)",
+            )?;
+            for n in 0..RANKED_WINDOW + 10 {
+                insert.execute([format!("kayak number {n}")])?;
+            }
+            drop(insert);
+            transaction.commit()?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let ask = |text: &str| {
+        let (store, terms) = (store.clone(), SearchTerms::parse(text).unwrap());
+        let workspace = dir.path().to_owned();
+        async move { store.search_memory(&workspace, &terms, &SearchReach::Everything, 5).await.unwrap() }
+    };
+    let common = ask("kayak").await;
+    assert!(common.recent_only, "more matches than the window");
+    assert!(common.hits.iter().all(|hit| !hit.snippet.contains("heron")), "the oldest match is past the window");
+    let both = ask("kayak heron").await;
+    assert!(both.recent_only);
+    assert_eq!(both.hits[0].snippet, "an old **heron** by the **kayak**", "every word finds it at any age");
+    let rare = ask("heron").await;
+    assert!(!rare.recent_only);
+    assert_eq!(rare.hits.len(), 1);
 }

@@ -164,3 +164,12 @@ async fn bad_queries_get_a_clear_answer_and_hostile_ones_search_their_words() {
     let none = call(&context, json!({"query": "zeppelin"})).await.unwrap();
     assert_eq!(none, "no matches for: zeppelin");
 }
+
+#[test]
+fn an_answer_says_when_only_recent_matches_were_ranked() {
+    let terms = SearchTerms::parse("the").unwrap();
+    let results = SearchResults { hits: Vec::new(), recent_only: true };
+    let answer = render(&terms, &SearchReach::Everything, &results);
+    assert!(answer.starts_with("no matches for: the\n(more than 5000 matches: only the most recent"), "{answer}");
+    assert!(!render(&terms, &SearchReach::Everything, &SearchResults::default()).contains("more than"));
+}
