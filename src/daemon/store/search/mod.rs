@@ -92,7 +92,7 @@ impl Store {
 
 /// Ranking costs a lookup per match, so a word found in most of the history would cost a scan
 /// of it. Past this many matches, only the most recent are ranked.
-pub const RANKED_WINDOW: usize = 5_000;
+pub const RANKED_WINDOW: usize = 2_000;
 
 fn search(
     connection: &mut Connection,
@@ -105,9 +105,10 @@ fn search(
     if let Err(error) = notes::sync(connection, workspace) {
         tracing::warn!(%error, "the notes index could not be brought up to date; searching it as it is");
     }
-    // Two passes over the same words, so their bm25 scores compare: messages holding every
-    // word, then any of them. Each pass ranks at most its window, so a message with every word
-    // is found at any age even when a common word fills the second pass's window.
+    // Messages holding every word first; any of the words only when those are too few. Both
+    // passes search the same words, so their bm25 scores compare. Each ranks at most its
+    // window, so a message with every word is found at any age even when a common word
+    // fills the window of the second.
     let mut passes = vec![terms.expression()];
     if terms.words().len() > 1 {
         passes.insert(0, terms.every_word_expression());
@@ -115,6 +116,9 @@ fn search(
     let mut found: Vec<(i64, SearchHit)> = Vec::new();
     let mut recent_only = false;
     for expression in &passes {
+        if found.len() >= limit {
+            break;
+        }
         let floor = window_floor(connection, "messages_search", expression)?;
         recent_only |= floor.is_some();
         for (id, hit) in messages(connection, expression, floor, reach, limit)? {
