@@ -106,7 +106,7 @@ fn render(terms: &SearchTerms, reach: &SearchReach, results: &SearchResults) -> 
     let words = terms.words().join(", ");
     let within = match reach {
         SearchReach::Everything => "",
-        SearchReach::Limited { .. } => " (searched: this conversation, MEMORY.md and your own notes)",
+        SearchReach::Limited { .. } => " (searched: this conversation, MEMORY.md and this person's own notes)",
     };
     let window = if results.recent_only {
         format!(

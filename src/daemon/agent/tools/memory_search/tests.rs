@@ -106,7 +106,7 @@ async fn a_guest_sees_only_their_conversation_the_shared_memory_and_their_own_no
     for private in [OPERATOR_SESSION, OTHER_SESSION, "88.md", "4417", "blue mat", "2025-03-14.md", "hull"] {
         assert!(!answer.contains(private), "`{private}` leaked to a guest: {answer}");
     }
-    assert!(answer.contains("this conversation, MEMORY.md and your own notes"), "{answer}");
+    assert!(answer.contains("this conversation, MEMORY.md and this person's own notes"), "{answer}");
     assert!(answer.starts_with("3 matches"), "{answer}");
 }
 
