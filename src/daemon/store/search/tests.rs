@@ -374,3 +374,20 @@ async fn past_the_window_common_words_rank_recent_matches_and_every_word_still_f
     assert!(!rare.recent_only);
     assert_eq!(rare.hits.len(), 1);
 }
+
+#[tokio::test]
+async fn a_snapshot_carries_the_index_and_answers_once_opened() {
+    let (dir, restored) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let store = Store::open(dir.path()).unwrap();
+    store.append_message(message(&SessionKey::main(), MessageRole::User, "the puffin colony")).await.unwrap();
+    // How replication takes a snapshot.
+    let target = restored.path().join("molt.db");
+    let path = target.to_string_lossy().into_owned();
+    store.call(move |connection| Ok(connection.execute("VACUUM INTO ?1", [path])?)).await.unwrap();
+    let copy = Store::open(restored.path()).unwrap();
+    consistent(&copy).await;
+    assert_eq!(
+        texts(&search(&copy, restored.path(), "puffin", &SearchReach::Everything).await),
+        ["the **puffin** colony"]
+    );
+}
