@@ -24,7 +24,7 @@ pub use changes::{Change, since as read_changes};
 pub use codes::{CodeIssue, PairingCode};
 pub use conversations::{Appended, MessageRole, NewMessage, SessionSummary, StoredMessage, Usage};
 pub use devices::{PairedDevice, TokenGrant, token_digest};
-pub use search::{HitSource, MAX_HITS, RANKED_WINDOW, SearchHit, SearchReach, SearchResults, SearchTerms};
+pub use search::{HitSource, MAX_HITS, SearchHit, SearchReach, SearchResults, SearchTerms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{Access, Tool, ToolContext, ToolError, ToolFuture, arguments};
 use crate::core::asker::MemoryScope;
 use crate::daemon::providers::ToolSpec;
-use crate::daemon::store::{HitSource, MAX_HITS, RANKED_WINDOW, SearchReach, SearchResults, SearchTerms};
+use crate::daemon::store::{HitSource, MAX_HITS, SearchReach, SearchResults, SearchTerms};
 
 pub const MEMORY_SEARCH: &str = "memory_search";
 pub const DEFAULT_LIMIT: usize = 5;
@@ -109,12 +109,10 @@ fn render(terms: &SearchTerms, reach: &SearchReach, results: &SearchResults) -> 
         SearchReach::Limited { .. } => " (searched: this conversation, MEMORY.md and this person's own notes)",
     };
     let window = if results.recent_only {
-        format!(
-            "\n(more than {RANKED_WINDOW} matches: only the most recent {RANKED_WINDOW} and those with every word \
-             were ranked; rarer words search the whole history)"
-        )
+        "\n(too many matches to rank them all: the most recent were ranked, with those holding every word; \
+         rarer words search the whole history)"
     } else {
-        String::new()
+        ""
     };
     if hits.is_empty() {
         return format!("no matches for: {words}{within}{window}");

@@ -5,6 +5,7 @@
 
 mod notes;
 mod query;
+mod session;
 
 use std::path::Path;
 
@@ -63,8 +64,9 @@ pub struct SearchHit {
 pub struct SearchResults {
     /// Best first.
     pub hits: Vec<SearchHit>,
-    /// More than `RANKED_WINDOW` messages or note chunks matched, so only the most recent of
-    /// them were ranked: rarer words would search the whole history.
+    /// More matched than a window holds (`RANKED_WINDOW` messages of every session or note
+    /// chunks, `SCANNED_WINDOW` for one session), so only the most recent were looked at:
+    /// rarer words would search the whole history.
     pub recent_only: bool,
 }
 
@@ -105,10 +107,29 @@ fn search(
     if let Err(error) = notes::sync(connection, workspace) {
         tracing::warn!(%error, "the notes index could not be brought up to date; searching it as it is");
     }
-    // Messages holding every word first; any of the words only when those are too few. Both
-    // passes search the same words, so their bm25 scores compare. Each ranks at most its
-    // window, so a message with every word is found at any age even when a common word
-    // fills the window of the second.
+    let (mut hits, mut recent_only) = match reach {
+        SearchReach::Everything => everywhere(connection, terms, limit)?,
+        SearchReach::Limited { session_key, .. } => session::search(connection, terms, session_key, limit)?,
+    };
+    let expression = terms.expression();
+    let floor = window_floor(connection, "notes_search", &expression, RANKED_WINDOW)?;
+    recent_only |= floor.is_some();
+    hits.extend(notes::search(connection, &expression, floor, reach, limit)?);
+    hits.sort_by(|left, right| left.score.total_cmp(&right.score));
+    hits.truncate(limit);
+    Ok(SearchResults { hits, recent_only })
+}
+
+/// The best `limit` messages of every session, and whether the window cut the matches.
+/// Messages holding every word first; any of the words only when those are too few. Both
+/// passes search the same words, so their bm25 scores compare. Each ranks at most its window,
+/// so a message with every word is found at any age even when a common word fills the window
+/// of the second.
+fn everywhere(
+    connection: &Connection,
+    terms: &SearchTerms,
+    limit: usize,
+) -> Result<(Vec<SearchHit>, bool), StoreError> {
     let mut passes = vec![terms.expression()];
     if terms.words().len() > 1 {
         passes.insert(0, terms.every_word_expression());
@@ -119,30 +140,28 @@ fn search(
         if found.len() >= limit {
             break;
         }
-        let floor = window_floor(connection, "messages_search", expression)?;
+        let floor = window_floor(connection, "messages_search", expression, RANKED_WINDOW)?;
         recent_only |= floor.is_some();
-        for (id, hit) in messages(connection, expression, floor, reach, limit)? {
+        for (id, hit) in messages(connection, expression, floor, limit)? {
             if !found.iter().any(|(known, _)| *known == id) {
                 found.push((id, hit));
             }
         }
     }
-    let expression = terms.expression();
-    let floor = window_floor(connection, "notes_search", &expression)?;
-    recent_only |= floor.is_some();
-    let mut hits: Vec<SearchHit> = found.into_iter().map(|(_, hit)| hit).collect();
-    hits.extend(notes::search(connection, &expression, floor, reach, limit)?);
-    hits.sort_by(|left, right| left.score.total_cmp(&right.score));
-    hits.truncate(limit);
-    Ok(SearchResults { hits, recent_only })
+    Ok((found.into_iter().map(|(_, hit)| hit).collect(), recent_only))
 }
 
-/// The lowest rowid of the `RANKED_WINDOW` most recent matches of `expression` in `table`, or
+/// The lowest rowid of the `window` most recent matches of `expression` in `table`, or
 /// `None` when it has no more matches than that. Walking matches by rowid needs no ranking, so
 /// this costs a fraction of ranking them.
-fn window_floor(connection: &Connection, table: &str, expression: &str) -> Result<Option<i64>, StoreError> {
+fn window_floor(
+    connection: &Connection,
+    table: &str,
+    expression: &str,
+    window: usize,
+) -> Result<Option<i64>, StoreError> {
     let sql = format!("SELECT rowid FROM {table} WHERE {table} MATCH ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2");
-    let offset = i64::try_from(RANKED_WINDOW - 1).unwrap_or(i64::MAX);
+    let offset = i64::try_from(window.saturating_sub(1)).unwrap_or(i64::MAX);
     Ok(connection.prepare_cached(&sql)?.query_row(params![expression, offset], |row| row.get(0)).optional()?)
 }
 
@@ -156,42 +175,27 @@ const MESSAGES: &str = "SELECT m.id, m.session_key, m.role,
      FROM messages_search CROSS JOIN messages m ON m.id = messages_search.rowid
      WHERE messages_search MATCH ?1 AND messages_search.rowid >= ?6";
 
-/// The best `limit` messages within `reach` from rowid `floor` on, with their ids.
+/// The best `limit` messages from rowid `floor` on, with their ids.
 fn messages(
     connection: &Connection,
     expression: &str,
     floor: Option<i64>,
-    reach: &SearchReach,
     limit: usize,
 ) -> Result<Vec<(i64, SearchHit)>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let floor = floor.unwrap_or(i64::MIN);
     let (open, close) = HIGHLIGHT;
-    type Row = (i64, String, String, String, String, f64);
-    let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
-        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
-    };
-    let rows: Vec<Row> = match reach {
-        SearchReach::Everything => {
-            let mut statement = connection.prepare_cached(&format!("{MESSAGES} ORDER BY rank LIMIT ?5"))?;
-            statement
-                .query_map(params![expression, open, close, SNIPPET_TOKENS, limit, floor], read)?
-                .collect::<rusqlite::Result<_>>()?
-        }
-        SearchReach::Limited { session_key, .. } => {
-            let mut statement =
-                connection.prepare_cached(&format!("{MESSAGES} AND m.session_key = ?7 ORDER BY rank LIMIT ?5"))?;
-            statement
-                .query_map(params![expression, open, close, SNIPPET_TOKENS, limit, floor, session_key], read)?
-                .collect::<rusqlite::Result<_>>()?
-        }
-    };
-    rows.into_iter()
-        .map(|(id, session_key, role, date, snippet, score)| {
-            let role = MessageRole::parse(&role)?;
-            Ok((id, SearchHit { source: HitSource::Message { session_key, role }, date, snippet, score }))
-        })
-        .collect()
+    let mut statement = connection.prepare_cached(&format!("{MESSAGES} ORDER BY rank LIMIT ?5"))?;
+    let rows = statement.query_map(params![expression, open, close, SNIPPET_TOKENS, limit, floor], |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+    })?;
+    let mut hits = Vec::new();
+    for row in rows {
+        let (id, session_key, role, date, snippet, score): (i64, String, String, String, String, f64) = row?;
+        let role = MessageRole::parse(&role)?;
+        hits.push((id, SearchHit { source: HitSource::Message { session_key, role }, date, snippet, score }));
+    }
+    Ok(hits)
 }
 
 #[cfg(test)]

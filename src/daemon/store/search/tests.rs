@@ -201,10 +201,16 @@ async fn hits_are_ranked_and_limited() {
         store.append_message(message(&main, MessageRole::Assistant, &format!("paddle number {n}"))).await.unwrap();
     }
     let terms = SearchTerms::parse("kayak rental").unwrap();
-    let hits = store.search_memory(dir.path(), &terms, &SearchReach::Everything, 3).await.unwrap().hits;
-    assert_eq!(hits.len(), 3);
-    assert_eq!(hits[0].snippet, "a **kayak** **rental** near the **kayak** club", "{:?}", texts(&hits));
-    assert!(hits.windows(2).all(|pair| pair[0].score <= pair[1].score));
+    let session = SearchReach::Limited { session_key: main.to_string(), notes: Vec::new() };
+    for reach in [SearchReach::Everything, session] {
+        let hits = store.search_memory(dir.path(), &terms, &reach, 3).await.unwrap().hits;
+        assert_eq!(hits.len(), 3);
+        assert_eq!(hits[0].snippet, "a **kayak** **rental** near the **kayak** club", "{reach:?}: {:?}", texts(&hits));
+        assert!(hits.windows(2).all(|pair| pair[0].score <= pair[1].score));
+        let kayak = SearchTerms::parse("kayak").unwrap();
+        let best = store.search_memory(dir.path(), &kayak, &reach, 1).await.unwrap().hits;
+        assert!(best[0].snippet.contains("rental"), "the word twice ranks first: {reach:?}");
+    }
     let terms = SearchTerms::parse("paddle").unwrap();
     let capped = store.search_memory(dir.path(), &terms, &SearchReach::Everything, 500).await.unwrap().hits;
     assert_eq!(capped.len(), MAX_HITS);
@@ -315,27 +321,33 @@ async fn a_search_answers_from_the_index_it_has_when_writes_are_refused() {
 }
 
 #[tokio::test]
-async fn fts5_orders_by_rank_itself_so_snippets_are_made_for_the_hits_only() {
+async fn fts5_ranks_only_what_it_returns_and_skips_other_sessions_before_ranking() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let plans = store
         .call(|connection| {
             let mut plans = Vec::new();
-            for filter in ["", " AND m.session_key = ?7"] {
-                let sql = format!("EXPLAIN QUERY PLAN {MESSAGES}{filter} ORDER BY rank LIMIT ?5");
-                let mut statement = connection.prepare(&sql)?;
-                let bound: &[&dyn rusqlite::ToSql] = &[&"x", &"", &"", &1, &5, &0, &"k"];
-                let steps =
-                    statement.query_map(&bound[..statement.parameter_count()], |row| row.get::<_, String>(3))?;
+            let bound: &[&dyn rusqlite::ToSql] = &[&"x", &"", &"", &1, &5, &0];
+            for sql in [
+                format!("{MESSAGES} ORDER BY rank LIMIT ?5"),
+                session::SESSION_MATCHES.to_owned(),
+                session::DESCRIBE.to_owned(),
+            ] {
+                let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let count = statement.parameter_count();
+                let steps = statement.query_map(&bound[..count], |row| row.get::<_, String>(3))?;
                 plans.push(steps.collect::<rusqlite::Result<Vec<_>>>()?.join("; "));
             }
             Ok(plans)
         })
         .await
         .unwrap();
-    for plan in plans {
-        assert!(plan.starts_with("SCAN messages_search VIRTUAL TABLE"), "{plan}");
+    for plan in &plans {
+        assert!(plan.starts_with("SCAN messages_search VIRTUAL TABLE"), "FTS5 is the outer loop: {plan}");
         assert!(!plan.contains("TEMP B-TREE"), "no sort outside FTS5: {plan}");
+    }
+    for plan in &plans[1..] {
+        assert!(!plan.contains(":="), "no query per listed message: {plan}");
     }
 }
 
@@ -350,7 +362,7 @@ async fn past_the_window_common_words_rank_recent_matches_and_every_word_still_f
             let mut insert = transaction.prepare(
                 "INSERT INTO messages (session_key, run_id, role, content, created_ms) VALUES ('agent:main:main', 'r', 'assistant', ?1, 0)",
             )?;
-            for n in 0..RANKED_WINDOW + 10 {
+            for n in 0..RANKED_WINDOW.max(session::SCANNED_WINDOW) + 10 {
                 insert.execute([format!("kayak number {n}")])?;
             }
             drop(insert);
@@ -359,20 +371,24 @@ async fn past_the_window_common_words_rank_recent_matches_and_every_word_still_f
         })
         .await
         .unwrap();
-    let ask = |text: &str| {
-        let (store, terms) = (store.clone(), SearchTerms::parse(text).unwrap());
-        let workspace = dir.path().to_owned();
-        async move { store.search_memory(&workspace, &terms, &SearchReach::Everything, 5).await.unwrap() }
-    };
-    let common = ask("kayak").await;
-    assert!(common.recent_only, "more matches than the window");
-    assert!(common.hits.iter().all(|hit| !hit.snippet.contains("heron")), "the oldest match is past the window");
-    let both = ask("kayak heron").await;
-    assert!(both.recent_only);
-    assert_eq!(both.hits[0].snippet, "an old **heron** by the **kayak**", "every word finds it at any age");
-    let rare = ask("heron").await;
-    assert!(!rare.recent_only);
-    assert_eq!(rare.hits.len(), 1);
+    let session = SearchReach::Limited { session_key: SessionKey::main().to_string(), notes: Vec::new() };
+    for reach in [SearchReach::Everything, session] {
+        let ask = |text: &str| {
+            let (store, terms, reach) = (store.clone(), SearchTerms::parse(text).unwrap(), reach.clone());
+            let workspace = dir.path().to_owned();
+            async move { store.search_memory(&workspace, &terms, &reach, 5).await.unwrap() }
+        };
+        let common = ask("kayak").await;
+        assert!(common.recent_only, "more matches than the window: {reach:?}");
+        assert_eq!(common.hits.len(), 5);
+        assert!(common.hits.iter().all(|hit| !hit.snippet.contains("heron")), "the oldest is past the window");
+        let both = ask("kayak heron").await;
+        assert!(both.recent_only);
+        assert_eq!(both.hits[0].snippet, "an old **heron** by the **kayak**", "every word finds it: {reach:?}");
+        let rare = ask("heron").await;
+        assert!(!rare.recent_only);
+        assert_eq!(rare.hits.len(), 1);
+    }
 }
 
 #[tokio::test]

@@ -170,6 +170,9 @@ fn an_answer_says_when_only_recent_matches_were_ranked() {
     let terms = SearchTerms::parse("the").unwrap();
     let results = SearchResults { hits: Vec::new(), recent_only: true };
     let answer = render(&terms, &SearchReach::Everything, &results);
-    assert!(answer.starts_with("no matches for: the\n(more than 2000 matches: only the most recent"), "{answer}");
-    assert!(!render(&terms, &SearchReach::Everything, &SearchResults::default()).contains("more than"));
+    assert!(
+        answer.starts_with("no matches for: the\n(too many matches to rank them all: the most recent were ranked"),
+        "{answer}"
+    );
+    assert!(!render(&terms, &SearchReach::Everything, &SearchResults::default()).contains("too many"));
 }
