@@ -25,7 +25,7 @@ impl MessageRole {
         }
     }
 
-    fn parse(raw: &str) -> Result<Self, StoreError> {
+    pub(super) fn parse(raw: &str) -> Result<Self, StoreError> {
         match raw {
             "user" => Ok(Self::User),
             "assistant" => Ok(Self::Assistant),

@@ -129,6 +129,39 @@ const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL
      );
      ALTER TABLE sessions ADD COLUMN model TEXT;",
+    // 7: full-text search. `messages_search` indexes `messages.content` without a copy of the
+    // text (external content); the triggers keep it in step with every insert, update and
+    // delete, a session's cascade and the rows replication replays included. `notes_search`
+    // holds the workspace's notes in chunks and `notes_indexed` the version of each file it
+    // holds. Both are derived data: the change log never names them.
+    "CREATE VIRTUAL TABLE messages_search USING fts5(
+        content,
+        content = 'messages',
+        content_rowid = 'id',
+        tokenize = 'porter unicode61 remove_diacritics 2'
+     );
+     CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_search (rowid, content) VALUES (new.id, new.content);
+     END;
+     CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_search (messages_search, rowid, content) VALUES ('delete', old.id, old.content);
+     END;
+     CREATE TRIGGER messages_search_update AFTER UPDATE ON messages BEGIN
+        INSERT INTO messages_search (messages_search, rowid, content) VALUES ('delete', old.id, old.content);
+        INSERT INTO messages_search (rowid, content) VALUES (new.id, new.content);
+     END;
+     INSERT INTO messages_search (messages_search) VALUES ('rebuild');
+     CREATE VIRTUAL TABLE notes_search USING fts5(
+        text,
+        path UNINDEXED,
+        line UNINDEXED,
+        tokenize = 'porter unicode61 remove_diacritics 2'
+     );
+     CREATE TABLE notes_indexed (
+        path TEXT PRIMARY KEY NOT NULL,
+        bytes INTEGER NOT NULL,
+        modified_ns INTEGER NOT NULL
+     );",
 ];
 
 pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {

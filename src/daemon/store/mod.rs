@@ -9,6 +9,7 @@ mod devices;
 mod inbound;
 mod migrations;
 pub mod private;
+mod search;
 mod settings;
 mod summaries;
 
@@ -24,6 +25,7 @@ pub use changes::{Change, since as read_changes};
 pub use codes::{CodeIssue, PairingCode};
 pub use conversations::{Appended, MessageRole, NewMessage, SessionSummary, StoredMessage, Usage};
 pub use devices::{PairedDevice, TokenGrant, token_digest};
+pub use search::{HitSource, MAX_HITS, SearchHit, SearchReach, SearchResults, SearchTerms};
 pub use summaries::Summary;
 
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 
 mod files;
 mod memory;
+pub mod memory_search;
 mod round;
 pub mod send_message;
 pub mod web_fetch;
@@ -154,6 +155,9 @@ impl Registry {
         }
         registry.grant(settings.guest_tools.iter().cloned());
         for tool in memory::tools().into_iter().chain(files::tools()) {
+            registry.add(tool);
+        }
+        for tool in memory_search::tools() {
             registry.add(tool);
         }
         registry.add(Arc::new(web_fetch::WebFetch::new(settings)));

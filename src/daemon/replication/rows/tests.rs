@@ -110,3 +110,71 @@ fn unknown_entities_and_hostile_columns_are_refused() {
     let written: i64 = connection.query_row("SELECT COUNT(*) FROM settings", [], |row| row.get(0)).unwrap();
     assert_eq!(written, 0);
 }
+
+/// The source's changes after `after`, as shipped.
+async fn shipped(source: &Store, after: u64) -> Vec<ShippedChange> {
+    source
+        .call(move |connection| {
+            read_batch(connection, after, 1000).map_err(|e| crate::daemon::store::StoreError::Corrupt(e.to_string()))
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn replayed_rows_keep_the_search_index_in_step() {
+    let source_dir = tempfile::tempdir().unwrap();
+    let target_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let target = Store::open(target_dir.path()).unwrap();
+    let (kept, reset, deleted) = (
+        SessionKey::parse("agent:main:main").unwrap(),
+        SessionKey::parse("agent:main:telegram:direct:1").unwrap(),
+        SessionKey::parse("agent:main:discord:direct:2").unwrap(),
+    );
+    for session in [&kept, &reset, &deleted] {
+        source
+            .append_message(NewMessage {
+                session_key: session.clone(),
+                run_id: RunId::generate(),
+                role: MessageRole::User,
+                content: format!("the albatross of {session}"),
+                idempotency_key: None,
+                model: None,
+                stop_reason: None,
+                usage: Usage::default(),
+                tools: Vec::new(),
+            })
+            .await
+            .unwrap();
+    }
+    // Shipped in two segments, as the shipper does: the messages, then their removal.
+    let first = shipped(&source, 0).await;
+    let after = first.last().unwrap().seq;
+    source.reset_session(&reset).await.unwrap();
+    source.delete_session(&deleted).await.unwrap();
+    let second = shipped(&source, after).await;
+    // The first segment twice: the second pass updates rows that exist.
+    let indexed = target
+        .call(move |connection| {
+            let transaction = connection.transaction()?;
+            for change in first.iter().chain(&first).chain(&second) {
+                apply(&transaction, change).map_err(|e| crate::daemon::store::StoreError::Corrupt(e.to_string()))?;
+            }
+            transaction.commit()?;
+            connection
+                .execute("INSERT INTO messages_search (messages_search, rank) VALUES ('integrity-check', 1)", [])?;
+            let mut statement =
+                connection.prepare("SELECT rowid FROM messages_search WHERE messages_search MATCH 'albatross'")?;
+            let rows = statement.query_map([], |row| row.get::<_, i64>(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(indexed, [1], "only the message still in the source is indexed");
+    let terms = crate::daemon::store::SearchTerms::parse("albatross").unwrap();
+    let everything = crate::daemon::store::SearchReach::Everything;
+    let hits = target.search_memory(target_dir.path(), &terms, &everything, 5).await.unwrap().hits;
+    assert_eq!(hits.len(), 1);
+    assert!(hits[0].snippet.contains("agent:main:main"), "{}", hits[0].snippet);
+}
