@@ -12,6 +12,7 @@ pub mod protocol;
 pub mod scopes;
 pub mod secret;
 pub mod settings;
+pub mod skills;
 pub mod sync;
 pub mod time;
 pub mod url;
