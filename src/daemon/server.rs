@@ -168,6 +168,9 @@ async fn open_core(
     if let Err(error) = agent.load_tool_grants().await {
         tracing::error!(%error, "cannot read the tools granted to guests; they get the read-only tools");
     }
+    if let Err(error) = agent.load_skills().await {
+        tracing::error!(%error, "cannot read which skills are switched off; every skill is on");
+    }
     let pairing = Arc::new(Pairing::new(store.clone(), gateway.events.clone(), gateway.settings.auth.device_token_ttl));
     if let Err(error) = pairing.seed(&gateway.settings.auth.channel_seeds).await {
         tracing::error!(%error, "cannot seed the DM policies from the environment");

@@ -50,7 +50,7 @@ impl Agent {
         force: bool,
     ) -> Result<Prepared, StoreError> {
         let models = self.models_for(session_key).await;
-        let system = prompt::system_prompt(&self.workspace, scope);
+        let system = prompt::system_prompt(&self.workspace, scope, &self.skills.prompt_section());
         let tools = self.tools.offered(rights);
         let mut summary = self.store.summary(session_key).await?;
         let mut history = self.history_since(session_key, summary.as_ref()).await?;
@@ -89,7 +89,7 @@ impl Agent {
         rights: Rights,
         model: &str,
     ) -> Result<(u64, Budget), StoreError> {
-        let system = prompt::system_prompt(&self.workspace, scope);
+        let system = prompt::system_prompt(&self.workspace, scope, &self.skills.prompt_section());
         let tools = self.tools.offered(rights);
         let summary = self.store.summary(session_key).await?;
         let history = self.history_since(session_key, summary.as_ref()).await?;

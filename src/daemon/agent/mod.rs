@@ -7,6 +7,7 @@ mod compaction;
 mod error;
 mod grants;
 mod prompt;
+mod skills;
 pub mod tools;
 mod turn;
 
@@ -22,6 +23,7 @@ use tokio_util::task::TaskTracker;
 pub use error::AgentError;
 pub use grants::{GrantError, ToolView, ToolsView};
 pub use prompt::WORKSPACE_FILES;
+pub use skills::{SkillView, SkillsError, SkillsView};
 
 use crate::core::asker::{Asker, OperatorIds};
 use crate::core::ids::{RunId, SessionKey};
@@ -58,6 +60,7 @@ pub struct Agent {
     operators: OperatorIds,
     tools: Registry,
     tool_settings: ToolSettings,
+    skills: skills::Skills,
 }
 
 /// What an agent is built from besides its store and bus.
@@ -90,6 +93,7 @@ impl Agent {
             store,
             provider: parts.provider,
             model: parts.model,
+            skills: skills::Skills::new(&parts.workspace),
             workspace: parts.workspace,
             events,
             runs: Mutex::new(HashMap::new()),

@@ -22,15 +22,17 @@ pub const MAX_MEMORY_IN_PROMPT: usize = 16 * 1024;
 /// Bound on one sender's own notes in the prompt.
 const MAX_NOTES_IN_PROMPT: usize = 8 * 1024;
 
-/// The stable prefix for one asker's sessions. A file that cannot be read is left out and
-/// logged, never fatal.
-pub fn system_prompt(workspace: &Path, scope: &MemoryScope) -> String {
+/// The stable prefix for one asker's sessions: the base prompt, the workspace files, the
+/// skills section (`skills`, from the skills' listing; empty when none is listed), then the
+/// asker's own notes. A file that cannot be read is left out and logged, never fatal.
+pub fn system_prompt(workspace: &Path, scope: &MemoryScope, skills: &str) -> String {
     let mut prompt = String::from(BASE_PROMPT);
     for name in WORKSPACE_FILES {
         let Some(text) = read(&workspace.join(name)) else { continue };
         let text = if name == "MEMORY.md" { tail(&text, MAX_MEMORY_IN_PROMPT) } else { head(&text, MAX_FILE_BYTES) };
         prompt.push_str(&format!("\n\n## {name}\n\n{text}"));
     }
+    prompt.push_str(skills);
     if let MemoryScope::Sender { .. } = scope
         && let Some(notes) = read(&workspace.join(scope.relative_path()))
     {
@@ -154,12 +156,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("SOUL.md"), "Be kind.").unwrap();
         std::fs::write(dir.path().join("MEMORY.md"), "Ada likes Rust.").unwrap();
-        let prompt = system_prompt(dir.path(), &MemoryScope::Shared);
+        let prompt = system_prompt(dir.path(), &MemoryScope::Shared, "");
         let soul = prompt.find("## SOUL.md\n\nBe kind.").unwrap();
         let memory = prompt.find("## MEMORY.md\n\nAda likes Rust.").unwrap();
         assert!(soul < memory);
         assert!(!prompt.contains("USER.md"));
-        assert_eq!(prompt, system_prompt(dir.path(), &MemoryScope::Shared), "the prefix must be stable for caching");
+        assert_eq!(
+            prompt,
+            system_prompt(dir.path(), &MemoryScope::Shared, ""),
+            "the prefix must be stable for caching"
+        );
+    }
+
+    #[test]
+    fn the_skills_section_follows_the_workspace_files_and_precedes_a_senders_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("MEMORY.md"), "Ada likes Rust.").unwrap();
+        std::fs::create_dir_all(dir.path().join("memory/telegram")).unwrap();
+        std::fs::write(dir.path().join("memory/telegram/77.md"), "- likes chess").unwrap();
+        let sender = MemoryScope::Sender { channel: "telegram".into(), sender_id: "77".into() };
+        let prompt = system_prompt(dir.path(), &sender, "\n\n## Skills\n\n- weather");
+        let memory = prompt.find("Ada likes Rust.").unwrap();
+        let skills = prompt.find("## Skills").unwrap();
+        let notes = prompt.find("likes chess").unwrap();
+        assert!(memory < skills && skills < notes, "{prompt}");
     }
 
     #[test]
@@ -169,14 +189,14 @@ mod tests {
         std::fs::write(dir.path().join("MEMORY.md"), &facts).unwrap();
         std::fs::create_dir_all(dir.path().join("memory/telegram")).unwrap();
         std::fs::write(dir.path().join("memory/telegram/77.md"), "- likes chess").unwrap();
-        let operator = system_prompt(dir.path(), &MemoryScope::Shared);
+        let operator = system_prompt(dir.path(), &MemoryScope::Shared, "");
         assert!(operator.len() < BASE_PROMPT.len() + MAX_MEMORY_IN_PROMPT + 100, "{}", operator.len());
         assert!(operator.contains("- fact number 1999") && !operator.contains("- fact number 0\n"));
         assert!(operator.contains("\n\n- fact number"), "the cut starts on a whole line");
         assert!(!operator.contains("likes chess"), "a sender's notes never reach the operator's prompt");
         let sender = MemoryScope::Sender { channel: "telegram".into(), sender_id: "77".into() };
-        assert!(system_prompt(dir.path(), &sender).contains("- likes chess"));
+        assert!(system_prompt(dir.path(), &sender, "").contains("- likes chess"));
         let other = MemoryScope::Sender { channel: "telegram".into(), sender_id: "78".into() };
-        assert!(!system_prompt(dir.path(), &other).contains("likes chess"));
+        assert!(!system_prompt(dir.path(), &other, "").contains("likes chess"));
     }
 }
