@@ -41,6 +41,16 @@ impl AdminClient {
         self.send(self.http.delete(self.url(path))).await
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.send(self.http.put(self.url(path)).json(body)).await
+    }
+
+    /// Posts a `.zip` body.
+    pub async fn post_zip(&self, path: &str, archive: Vec<u8>) -> anyhow::Result<Value> {
+        self.send(self.http.post(self.url(path)).header(reqwest::header::CONTENT_TYPE, "application/zip").body(archive))
+            .await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -23,6 +23,7 @@ mod pair;
 mod pair_text;
 mod prompt;
 mod secrets;
+mod skills;
 mod tail;
 mod tail_gateway;
 mod tail_text;
@@ -45,6 +46,8 @@ enum Command {
     Gateway(gateway::GatewayArgs),
     /// Approve or refuse devices and chat-platform users
     Pair(pair::PairArgs),
+    /// The assistant's skills: list, add, remove, enable, disable
+    Skills(skills::SkillsArgs),
     /// Set up a deployment: ask what it needs, keep its secrets, render the deploy folder
     Init(Box<init::InitArgs>),
     /// Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL
@@ -79,6 +82,7 @@ fn run(command: Command, context: &Context) -> anyhow::Result<()> {
     match command {
         Command::Gateway(args) => gateway::run(args, context),
         Command::Pair(args) => pair::run(args, context),
+        Command::Skills(args) => skills::run(args, context),
         Command::Init(args) => init::run(*args, context),
         Command::Deploy(args) => deploy::run(args, context),
         Command::Secrets(args) => secrets::run(args, context),

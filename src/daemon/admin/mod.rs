@@ -4,4 +4,5 @@
 
 pub(crate) mod api;
 pub(crate) mod error;
+pub(crate) mod skills;
 pub(crate) mod web;

@@ -11,11 +11,12 @@ mod webhooks;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use serde_json::json;
 
-use super::admin::{api, web as admin_web};
+use super::admin::{api, skills, web as admin_web};
 use super::state::Gateway;
 use super::web;
 
@@ -42,6 +43,11 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/api/admin/policies", get(api::policies))
         .route("/api/admin/policies/{channel}", put(api::set_policy))
         .route("/api/admin/tools", get(api::tools).put(api::set_tools))
+        .route(
+            "/api/admin/skills",
+            get(skills::list).post(skills::add).layer(DefaultBodyLimit::max(skills::MAX_BODY_BYTES)),
+        )
+        .route("/api/admin/skills/{name}", put(skills::set).delete(skills::remove))
         .route("/api/admin/status", get(api::status))
         .route("/api/admin/audit", get(api::audit))
         .route("/api/admin/events", get(api::events))
