@@ -32,6 +32,7 @@ mod protocol;
 mod providers;
 mod replication;
 mod replication_kill;
+mod skills;
 mod stream;
 mod tail;
 mod tools;
