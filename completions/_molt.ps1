@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('gateway', 'gateway', [CompletionResultType]::ParameterValue, 'Run the gateway daemon: web chat, model providers, the embedded store')
             [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Approve or refuse devices and chat-platform users')
+            [CompletionResult]::new('skills', 'skills', [CompletionResultType]::ParameterValue, 'The assistant''s skills: list, add, remove, enable, disable')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Set up a deployment: ask what it needs, keep its secrets, render the deploy folder')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL')
             [CompletionResult]::new('secrets', 'secrets', [CompletionResultType]::ParameterValue, 'The deployment''s secrets: list, get, set, push')
@@ -228,6 +229,88 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
         'molt;pair;help;help' {
             break
         }
+        'molt;skills' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the API''s JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The installed skills: on or off, and whether the model is offered them (and why not)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Install a skill from its folder (named as the skill) or a `.zip` of it')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove an installed skill and its files')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Offer an installed skill to the model again')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Stop offering a skill to the model; it stays installed')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'molt;skills;list' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the API''s JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'molt;skills;add' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]')
+            [CompletionResult]::new('--replace', '--replace', [CompletionResultType]::ParameterName, 'Take the place of an installed skill of the same name')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the API''s JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'molt;skills;remove' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the API''s JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'molt;skills;enable' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the API''s JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'molt;skills;disable' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the API''s JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'molt;skills;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The installed skills: on or off, and whether the model is offered them (and why not)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Install a skill from its folder (named as the skill) or a `.zip` of it')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove an installed skill and its files')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Offer an installed skill to the model again')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Stop offering a skill to the model; it stays installed')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'molt;skills;help;list' {
+            break
+        }
+        'molt;skills;help;add' {
+            break
+        }
+        'molt;skills;help;remove' {
+            break
+        }
+        'molt;skills;help;enable' {
+            break
+        }
+        'molt;skills;help;disable' {
+            break
+        }
+        'molt;skills;help;help' {
+            break
+        }
         'molt;init' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Where the deploy folder goes (`molt.toml`, `wrangler.toml`, the Worker)')
             [CompletionResult]::new('--account-id', '--account-id', [CompletionResultType]::ParameterName, 'Cloudflare account id (the API token comes from `CLOUDFLARE_API_TOKEN` or a prompt)')
@@ -387,6 +470,7 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
         'molt;help' {
             [CompletionResult]::new('gateway', 'gateway', [CompletionResultType]::ParameterValue, 'Run the gateway daemon: web chat, model providers, the embedded store')
             [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Approve or refuse devices and chat-platform users')
+            [CompletionResult]::new('skills', 'skills', [CompletionResultType]::ParameterValue, 'The assistant''s skills: list, add, remove, enable, disable')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Set up a deployment: ask what it needs, keep its secrets, render the deploy folder')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL')
             [CompletionResult]::new('secrets', 'secrets', [CompletionResultType]::ParameterValue, 'The deployment''s secrets: list, get, set, push')
@@ -443,6 +527,29 @@ Register-ArgumentCompleter -Native -CommandName 'molt' -ScriptBlock {
             break
         }
         'molt;help;pair;code;reject' {
+            break
+        }
+        'molt;help;skills' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The installed skills: on or off, and whether the model is offered them (and why not)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Install a skill from its folder (named as the skill) or a `.zip` of it')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove an installed skill and its files')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Offer an installed skill to the model again')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Stop offering a skill to the model; it stays installed')
+            break
+        }
+        'molt;help;skills;list' {
+            break
+        }
+        'molt;help;skills;add' {
+            break
+        }
+        'molt;help;skills;remove' {
+            break
+        }
+        'molt;help;skills;enable' {
+            break
+        }
+        'molt;help;skills;disable' {
             break
         }
         'molt;help;init' {

@@ -24,6 +24,7 @@ set edit:completion:arg-completer[molt] = {|@words|
             cand --version 'Print version'
             cand gateway 'Run the gateway daemon: web chat, model providers, the embedded store'
             cand pair 'Approve or refuse devices and chat-platform users'
+            cand skills 'The assistant''s skills: list, add, remove, enable, disable'
             cand init 'Set up a deployment: ask what it needs, keep its secrets, render the deploy folder'
             cand deploy 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL'
             cand secrets 'The deployment''s secrets: list, get, set, push'
@@ -193,6 +194,75 @@ set edit:completion:arg-completer[molt] = {|@words|
         }
         &'molt;pair;help;help'= {
         }
+        &'molt;skills'= {
+            cand --url 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]'
+            cand --data-dir 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]'
+            cand --json 'Print the API''s JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'The installed skills: on or off, and whether the model is offered them (and why not)'
+            cand add 'Install a skill from its folder (named as the skill) or a `.zip` of it'
+            cand remove 'Remove an installed skill and its files'
+            cand enable 'Offer an installed skill to the model again'
+            cand disable 'Stop offering a skill to the model; it stays installed'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'molt;skills;list'= {
+            cand --url 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]'
+            cand --data-dir 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]'
+            cand --json 'Print the API''s JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'molt;skills;add'= {
+            cand --url 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]'
+            cand --data-dir 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]'
+            cand --replace 'Take the place of an installed skill of the same name'
+            cand --json 'Print the API''s JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'molt;skills;remove'= {
+            cand --url 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]'
+            cand --data-dir 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]'
+            cand --json 'Print the API''s JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'molt;skills;enable'= {
+            cand --url 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]'
+            cand --data-dir 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]'
+            cand --json 'Print the API''s JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'molt;skills;disable'= {
+            cand --url 'The gateway''s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]'
+            cand --data-dir 'The local gateway''s data directory, where its token is kept [env: MOLT_DATA_DIR]'
+            cand --json 'Print the API''s JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'molt;skills;help'= {
+            cand list 'The installed skills: on or off, and whether the model is offered them (and why not)'
+            cand add 'Install a skill from its folder (named as the skill) or a `.zip` of it'
+            cand remove 'Remove an installed skill and its files'
+            cand enable 'Offer an installed skill to the model again'
+            cand disable 'Stop offering a skill to the model; it stays installed'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'molt;skills;help;list'= {
+        }
+        &'molt;skills;help;add'= {
+        }
+        &'molt;skills;help;remove'= {
+        }
+        &'molt;skills;help;enable'= {
+        }
+        &'molt;skills;help;disable'= {
+        }
+        &'molt;skills;help;help'= {
+        }
         &'molt;init'= {
             cand --dir 'Where the deploy folder goes (`molt.toml`, `wrangler.toml`, the Worker)'
             cand --account-id 'Cloudflare account id (the API token comes from `CLOUDFLARE_API_TOKEN` or a prompt)'
@@ -329,6 +399,7 @@ set edit:completion:arg-completer[molt] = {|@words|
         &'molt;help'= {
             cand gateway 'Run the gateway daemon: web chat, model providers, the embedded store'
             cand pair 'Approve or refuse devices and chat-platform users'
+            cand skills 'The assistant''s skills: list, add, remove, enable, disable'
             cand init 'Set up a deployment: ask what it needs, keep its secrets, render the deploy folder'
             cand deploy 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL'
             cand secrets 'The deployment''s secrets: list, get, set, push'
@@ -373,6 +444,23 @@ set edit:completion:arg-completer[molt] = {|@words|
         &'molt;help;pair;code;approve'= {
         }
         &'molt;help;pair;code;reject'= {
+        }
+        &'molt;help;skills'= {
+            cand list 'The installed skills: on or off, and whether the model is offered them (and why not)'
+            cand add 'Install a skill from its folder (named as the skill) or a `.zip` of it'
+            cand remove 'Remove an installed skill and its files'
+            cand enable 'Offer an installed skill to the model again'
+            cand disable 'Stop offering a skill to the model; it stays installed'
+        }
+        &'molt;help;skills;list'= {
+        }
+        &'molt;help;skills;add'= {
+        }
+        &'molt;help;skills;remove'= {
+        }
+        &'molt;help;skills;enable'= {
+        }
+        &'molt;help;skills;disable'= {
         }
         &'molt;help;init'= {
         }

@@ -28,6 +28,7 @@ complete -c molt -n "__fish_molt_needs_command" -s h -l help -d 'Print help'
 complete -c molt -n "__fish_molt_needs_command" -s V -l version -d 'Print version'
 complete -c molt -n "__fish_molt_needs_command" -f -a "gateway" -d 'Run the gateway daemon: web chat, model providers, the embedded store'
 complete -c molt -n "__fish_molt_needs_command" -f -a "pair" -d 'Approve or refuse devices and chat-platform users'
+complete -c molt -n "__fish_molt_needs_command" -f -a "skills" -d 'The assistant\'s skills: list, add, remove, enable, disable'
 complete -c molt -n "__fish_molt_needs_command" -f -a "init" -d 'Set up a deployment: ask what it needs, keep its secrets, render the deploy folder'
 complete -c molt -n "__fish_molt_needs_command" -f -a "deploy" -d 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL'
 complete -c molt -n "__fish_molt_needs_command" -f -a "secrets" -d 'The deployment\'s secrets: list, get, set, push'
@@ -104,6 +105,43 @@ complete -c molt -n "__fish_molt_using_subcommand pair; and __fish_seen_subcomma
 complete -c molt -n "__fish_molt_using_subcommand pair; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Give a device a new token (shown once); the old one stops working'
 complete -c molt -n "__fish_molt_using_subcommand pair; and __fish_seen_subcommand_from help" -f -a "code" -d 'Chat-platform pairing codes'
 complete -c molt -n "__fish_molt_using_subcommand pair; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c molt -n "__fish_molt_using_subcommand skills; and not __fish_seen_subcommand_from list add remove enable disable help" -l url -d 'The gateway\'s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]' -r
+complete -c molt -n "__fish_molt_using_subcommand skills; and not __fish_seen_subcommand_from list add remove enable disable help" -l data-dir -d 'The local gateway\'s data directory, where its token is kept [env: MOLT_DATA_DIR]' -r -F
+complete -c molt -n "__fish_molt_using_subcommand skills; and not __fish_seen_subcommand_from list add remove enable disable help" -l json -d 'Print the API\'s JSON instead of text'
+complete -c molt -n "__fish_molt_using_subcommand skills; and not __fish_seen_subcommand_from list add remove enable disable help" -s h -l help -d 'Print help'
+complete -c molt -n "__fish_molt_using_subcommand skills; and not __fish_seen_subcommand_from list add remove enable disable help" -f -a "list" -d 'The installed skills: on or off, and whether the model is offered them (and why not)'
+complete -c molt -n "__fish_molt_using_subcommand skills; and not __fish_seen_subcommand_from list add remove enable disable help" -f -a "add" -d 'Install a skill from its folder (named as the skill) or a `.zip` of it'
+complete -c molt -n "__fish_molt_using_subcommand skills; and not __fish_seen_subcommand_from list add remove enable disable help" -f -a "remove" -d 'Remove an installed skill and its files'
+complete -c molt -n "__fish_molt_using_subcommand skills; and not __fish_seen_subcommand_from list add remove enable disable help" -f -a "enable" -d 'Offer an installed skill to the model again'
+complete -c molt -n "__fish_molt_using_subcommand skills; and not __fish_seen_subcommand_from list add remove enable disable help" -f -a "disable" -d 'Stop offering a skill to the model; it stays installed'
+complete -c molt -n "__fish_molt_using_subcommand skills; and not __fish_seen_subcommand_from list add remove enable disable help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from list" -l url -d 'The gateway\'s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]' -r
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from list" -l data-dir -d 'The local gateway\'s data directory, where its token is kept [env: MOLT_DATA_DIR]' -r -F
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from list" -l json -d 'Print the API\'s JSON instead of text'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from add" -l url -d 'The gateway\'s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]' -r
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from add" -l data-dir -d 'The local gateway\'s data directory, where its token is kept [env: MOLT_DATA_DIR]' -r -F
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from add" -l replace -d 'Take the place of an installed skill of the same name'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from add" -l json -d 'Print the API\'s JSON instead of text'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from remove" -l url -d 'The gateway\'s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]' -r
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from remove" -l data-dir -d 'The local gateway\'s data directory, where its token is kept [env: MOLT_DATA_DIR]' -r -F
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from remove" -l json -d 'Print the API\'s JSON instead of text'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from enable" -l url -d 'The gateway\'s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]' -r
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from enable" -l data-dir -d 'The local gateway\'s data directory, where its token is kept [env: MOLT_DATA_DIR]' -r -F
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from enable" -l json -d 'Print the API\'s JSON instead of text'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from disable" -l url -d 'The gateway\'s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]' -r
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from disable" -l data-dir -d 'The local gateway\'s data directory, where its token is kept [env: MOLT_DATA_DIR]' -r -F
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from disable" -l json -d 'Print the API\'s JSON instead of text'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from help" -f -a "list" -d 'The installed skills: on or off, and whether the model is offered them (and why not)'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from help" -f -a "add" -d 'Install a skill from its folder (named as the skill) or a `.zip` of it'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove an installed skill and its files'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Offer an installed skill to the model again'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Stop offering a skill to the model; it stays installed'
+complete -c molt -n "__fish_molt_using_subcommand skills; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c molt -n "__fish_molt_using_subcommand init" -l dir -d 'Where the deploy folder goes (`molt.toml`, `wrangler.toml`, the Worker)' -r -F
 complete -c molt -n "__fish_molt_using_subcommand init" -l account-id -d 'Cloudflare account id (the API token comes from `CLOUDFLARE_API_TOKEN` or a prompt)' -r
 complete -c molt -n "__fish_molt_using_subcommand init" -l worker-name -d 'Worker name; the assistant lives at `https://NAME.<subdomain>.workers.dev` [default: molt]' -r
@@ -190,18 +228,19 @@ complete -c molt -n "__fish_molt_using_subcommand man" -s h -l help -d 'Print he
 complete -c molt -n "__fish_molt_using_subcommand chat" -l url -d 'The gateway\'s URL [env: MOLT_URL] [default: http://127.0.0.1:<port from settings>]' -r
 complete -c molt -n "__fish_molt_using_subcommand chat" -l data-dir -d 'The local gateway\'s data directory, where its token is kept [env: MOLT_DATA_DIR]' -r -F
 complete -c molt -n "__fish_molt_using_subcommand chat" -s h -l help -d 'Print help'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "gateway" -d 'Run the gateway daemon: web chat, model providers, the embedded store'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "pair" -d 'Approve or refuse devices and chat-platform users'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "init" -d 'Set up a deployment: ask what it needs, keep its secrets, render the deploy folder'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "deploy" -d 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "secrets" -d 'The deployment\'s secrets: list, get, set, push'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "token" -d 'The gateway token: rotate'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "doctor" -d 'Check the whole chain: token, account, bucket, Access, secrets, Worker, channels, model'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "tail" -d 'Follow the Worker\'s live logs (or the gateway\'s, with `--gateway`)'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "completions" -d 'Print shell completions'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "man" -d 'Print the man page (roff)'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "chat" -d 'Talk to the assistant and answer pairing requests in a terminal UI'
-complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair init deploy secrets token doctor tail completions man chat help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "gateway" -d 'Run the gateway daemon: web chat, model providers, the embedded store'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "pair" -d 'Approve or refuse devices and chat-platform users'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "skills" -d 'The assistant\'s skills: list, add, remove, enable, disable'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "init" -d 'Set up a deployment: ask what it needs, keep its secrets, render the deploy folder'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "deploy" -d 'Deploy to Cloudflare: bucket, credentials, Access, Worker, secrets, webhooks; prints the URL'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "secrets" -d 'The deployment\'s secrets: list, get, set, push'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "token" -d 'The gateway token: rotate'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "doctor" -d 'Check the whole chain: token, account, bucket, Access, secrets, Worker, channels, model'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "tail" -d 'Follow the Worker\'s live logs (or the gateway\'s, with `--gateway`)'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "completions" -d 'Print shell completions'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "man" -d 'Print the man page (roff)'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "chat" -d 'Talk to the assistant and answer pairing requests in a terminal UI'
+complete -c molt -n "__fish_molt_using_subcommand help; and not __fish_seen_subcommand_from gateway pair skills init deploy secrets token doctor tail completions man chat help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from gateway" -f -a "backup" -d 'Ship every change and store a snapshot in the bucket now'
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "list" -d 'Devices waiting for approval and devices already paired'
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "approve" -d 'Let a waiting device in (a unique prefix of its request id is enough)'
@@ -209,6 +248,11 @@ complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcomma
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "revoke" -d 'Unpair a device: its tokens stop working and its connections close at once'
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "rotate" -d 'Give a device a new token (shown once); the old one stops working'
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "code" -d 'Chat-platform pairing codes'
+complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from skills" -f -a "list" -d 'The installed skills: on or off, and whether the model is offered them (and why not)'
+complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from skills" -f -a "add" -d 'Install a skill from its folder (named as the skill) or a `.zip` of it'
+complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from skills" -f -a "remove" -d 'Remove an installed skill and its files'
+complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from skills" -f -a "enable" -d 'Offer an installed skill to the model again'
+complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from skills" -f -a "disable" -d 'Stop offering a skill to the model; it stays installed'
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "list" -d 'Names of the local secrets, and whether the Worker has each (values are never shown)'
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "get" -d 'Print one secret\'s value on stdout'
 complete -c molt -n "__fish_molt_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "set" -d 'Store a secret locally, its value read from stdin (or a hidden prompt)'

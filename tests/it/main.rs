@@ -33,6 +33,7 @@ mod providers;
 mod replication;
 mod replication_kill;
 mod skills;
+mod skills_cli;
 mod stream;
 mod tail;
 mod tools;

@@ -130,7 +130,7 @@ impl From<SkillsError> for ApiError {
                 "EXISTS",
                 message.clone(),
                 Some(&format!(
-                    "replace it with `molt skills add --replace`, or remove it first with `molt skills remove {name}`"
+                    "replace it with `molt skills add --replace <folder or .zip>`, or remove it first with `molt skills remove {name}`"
                 )),
             ),
             SkillsError::Full => Self::new(
