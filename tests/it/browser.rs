@@ -207,3 +207,70 @@ async fn the_admin_page_grants_a_tool_to_guests() {
     assert!(problems.is_empty(), "console errors: {problems:?}");
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_admin_page_lists_skills_says_why_one_is_not_usable_and_switches_one_off() {
+    let gateway = TestGateway::start(&[]).await;
+    let source = tempfile::tempdir().unwrap();
+    let add = |name: &str, front: &str| {
+        let folder = crate::skills::skill_folder(source.path(), name, front);
+        let archive = molt::core::skills::pack::pack(&folder, &molt::core::skills::Limits::DEFAULT).unwrap();
+        reqwest::Client::new().post(gateway.http_url("/api/admin/skills")).bearer_auth(TOKEN).body(archive).send()
+    };
+    assert!(add("weather", "name: weather\ndescription: Forecasts for a city.").await.unwrap().status().is_success());
+    let gated = "name: transcribe\ndescription: Transcribes audio.\nmetadata: {\"openclaw\": {\"requires\": {\"bins\": [\"molt-test-no-such-program\"]}}}";
+    assert!(add("transcribe", gated).await.unwrap().status().is_success());
+    let admin = Browser::launch().await.expect("launch chromium");
+    admin.goto(&gateway.http_url(&format!("/?token={TOKEN}"))).await.unwrap();
+    admin.goto(&gateway.http_url("/_admin/")).await.unwrap();
+    admin
+        .wait_for("document.querySelector('#skills .skill-row[data-skill=\"weather\"]') !== null", WAIT)
+        .await
+        .unwrap();
+    let unusable = admin
+        .eval("document.querySelector('#skills .skill-row[data-skill=\"transcribe\"] .about').textContent")
+        .await
+        .unwrap();
+    assert_eq!(unusable, serde_json::json!("Not usable: needs molt-test-no-such-program on PATH"));
+    let weather =
+        admin.eval("document.querySelector('#skills .skill-row[data-skill=\"weather\"]').textContent").await.unwrap();
+    assert_eq!(weather, serde_json::json!("weatheronForecasts for a city.Turn off"));
+    admin
+        .eval("document.querySelector('#skills .skill-row[data-skill=\"weather\"] button.switch-skill').click(); true")
+        .await
+        .unwrap();
+    admin
+        .wait_for(
+            "document.querySelector('#skills .skill-row[data-skill=\"weather\"]').classList.contains('off')",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let entry = admin
+        .wait_for("[...document.querySelectorAll('#audit tr.entry')].map((r) => r.textContent).find((t) => t.includes('skill.disable'))", WAIT)
+        .await
+        .unwrap();
+    assert!(entry.as_str().unwrap().contains("weather"), "{entry}");
+    let view: serde_json::Value = reqwest::Client::new()
+        .get(gateway.http_url("/api/admin/skills"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let weather = view["skills"].as_array().unwrap().iter().find(|skill| skill["name"] == "weather").unwrap().clone();
+    assert_eq!((weather["enabled"].as_bool(), weather["listed"].as_bool()), (Some(false), Some(false)));
+    if let Some(path) = std::env::var_os("MOLT_SCREENSHOT") {
+        admin.eval("document.querySelector('#skills-title').scrollIntoView(); window.scrollBy(0, -80); true").await.unwrap();
+        admin.screenshot(std::path::Path::new(&path)).await.unwrap();
+    }
+    let problems: Vec<String> = admin
+        .console()
+        .into_iter()
+        .filter(|line| line.contains("Content Security Policy") || line.contains("Uncaught"))
+        .collect();
+    assert!(problems.is_empty(), "console errors: {problems:?}");
+    gateway.stop().await.unwrap();
+}

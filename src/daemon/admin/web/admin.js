@@ -2,7 +2,7 @@
 // Owns: same-origin JSON calls to /api/admin/* (cookie auth: `molt_token` locally, Cloudflare
 // Access's `CF_Authorization` when deployed), the live feed (EventSource on /api/admin/events
 // plus a 30 s refetch), and the sections: pending devices, pairing codes, paired devices
-// (rotate / two-click revoke), DM policies, status and the audit log. No build step, no
+// (rotate / two-click revoke), DM policies, tools, skills (on / off), status and the audit log. No build step, no
 // dependencies, no inline code, and server text only ever lands in text nodes.
 'use strict';
 
@@ -20,12 +20,12 @@
   const el = {
     live: $('#live'), liveText: $('#live .text'), error: $('#admin-error'), insecure: $('#insecure'),
     flash: $('#flash'), pending: $('#pending'), codes: $('#codes'), paired: $('#paired'),
-    policies: $('#policies'), tools: $('#tools'), status: $('#status'), audit: $('#audit tbody'),
+    policies: $('#policies'), tools: $('#tools'), skills: $('#skills'), status: $('#status'), audit: $('#audit tbody'),
     token: $('#token-panel'), tokenInput: $('#token-panel .token'), tokenMeta: $('#token-panel .token-meta'),
     tokenCopy: $('#token-panel .copy'), tokenDismiss: $('#token-panel .dismiss'),
   };
 
-  const data = { pending: null, paired: null, codes: null, policies: null, tools: null, status: null, audit: null };
+  const data = { pending: null, paired: null, codes: null, policies: null, tools: null, skills: null, status: null, audit: null };
   const ui = {
     busy: new Map(), // item key -> label of the running action
     errors: new Map(), // item key -> error of its last failed action
@@ -135,6 +135,7 @@
     codes: ['/api/admin/codes', (r) => { data.codes = Array.isArray(r.codes) ? r.codes : []; }, ['codes']],
     policies: ['/api/admin/policies', (r) => { data.policies = (r && r.channels) || {}; }, ['policies']],
     tools: ['/api/admin/tools', (r) => { data.tools = r || {}; }, ['tools']],
+    skills: ['/api/admin/skills', (r) => { data.skills = r || {}; }, ['skills']],
     status: ['/api/admin/status', (r) => { data.status = r || {}; }, ['status']],
     audit: ['/api/admin/audit?limit=100', (r) => { data.audit = Array.isArray(r.entries) ? r.entries : []; }, ['audit']],
   };
@@ -165,7 +166,7 @@
   const refreshAll = () => Object.keys(LOADS).forEach((name) => schedule(name, 0));
 
   // ---------- rendering ----------
-  const RENDER = { pending: renderPending, codes: renderCodes, paired: renderPaired, policies: renderPolicies, tools: renderTools, status: renderStatus, audit: renderAudit };
+  const RENDER = { pending: renderPending, codes: renderCodes, paired: renderPaired, policies: renderPolicies, tools: renderTools, skills: renderSkills, status: renderStatus, audit: renderAudit };
   function render(view) { RENDER[view](); }
   const renderAll = () => Object.keys(RENDER).forEach(render);
 
@@ -501,6 +502,46 @@
     });
   }
 
+  // One row per skill: its switch, and what it does or why the model is not offered it.
+  function renderSkills() {
+    const view = data.skills;
+    if (!view) { el.skills.replaceChildren(h('p', { class: 'empty' }, notLoaded('skills'))); return; }
+    const skills = Array.isArray(view.skills) ? view.skills : [];
+    if (!skills.length) {
+      el.skills.replaceChildren(h('p', { class: 'empty' }, inline('No skills installed. Add one with `molt skills add <folder or .zip>`.')));
+      el.skills.setAttribute('aria-busy', 'false');
+      return;
+    }
+    const rows = skills.map((skill) => {
+      const key = `skill:${str(skill.name)}`, busy = ui.busy.has(key);
+      const state = !skill.enabled ? 'off' : !skill.usable ? 'unusable' : skill.listed ? 'listed' : 'unlisted';
+      const about = skill.reason ? (skill.usable ? skill.reason : `Not usable: ${skill.reason}`) : str(skill.description);
+      return h('div', { class: `skill-row ${state}`, 'data-skill': str(skill.name) },
+        h('code', {}, str(skill.name)),
+        h('span', { class: `badge ${skill.enabled ? 'on' : 'off'}` }, skill.enabled ? 'on' : 'off'),
+        h('span', { class: 'about' }, inline(about)),
+        h('button', { type: 'button', class: 'switch-skill', disabled: busy ? '' : null },
+          busy ? 'Saving…' : skill.enabled ? 'Turn off' : 'Turn on'),
+        errorBox(ui.errors.get(key)));
+    });
+    const tokens = Number(view.promptTokens) || 0;
+    el.skills.replaceChildren(...rows, h('p', { class: 'muted skill-foot' },
+      `${plural(skills.filter((s) => s.listed).length, 'skill')} in the prompt, about ${plural(tokens, 'token')}.`));
+    el.skills.setAttribute('aria-busy', 'false');
+  }
+
+  function onSkillsClick(e) {
+    const btn = e.target.closest('button.switch-skill'), row = e.target.closest('.skill-row[data-skill]');
+    if (!btn || !row || btn.disabled) return;
+    const name = row.dataset.skill, skill = ((data.skills && data.skills.skills) || []).find((s) => s.name === name);
+    if (!skill) return;
+    act(`skill:${name}`, 'switch', ['skills'], async () => {
+      await api('PUT', `/api/admin/skills/${enc(name)}`, { enabled: !skill.enabled });
+      data.skills = await api('GET', '/api/admin/skills');
+      schedule('audit');
+    });
+  }
+
   function onPolicyClick(e) {
     const btn = e.target.closest('button.save'), card = e.target.closest('.policy[data-channel]');
     if (!btn || !card || btn.disabled) return;
@@ -548,6 +589,7 @@
   el.paired.addEventListener('click', onPairedClick);
   el.policies.addEventListener('click', onPolicyClick);
   el.tools.addEventListener('click', onToolsClick);
+  el.skills.addEventListener('click', onSkillsClick);
   el.policies.addEventListener('change', (e) => { const card = e.target.closest('.policy'); if (card) policyHelp(card); });
   el.tokenCopy.addEventListener('click', copyToken);
   el.tokenDismiss.addEventListener('click', hideToken);
