@@ -263,7 +263,10 @@ async fn the_admin_page_lists_skills_says_why_one_is_not_usable_and_switches_one
     let weather = view["skills"].as_array().unwrap().iter().find(|skill| skill["name"] == "weather").unwrap().clone();
     assert_eq!((weather["enabled"].as_bool(), weather["listed"].as_bool()), (Some(false), Some(false)));
     if let Some(path) = std::env::var_os("MOLT_SCREENSHOT") {
-        admin.eval("document.querySelector('#skills-title').scrollIntoView(); window.scrollBy(0, -80); true").await.unwrap();
+        admin
+            .eval("document.querySelector('#skills-title').scrollIntoView(); window.scrollBy(0, -80); true")
+            .await
+            .unwrap();
         admin.screenshot(std::path::Path::new(&path)).await.unwrap();
     }
     let problems: Vec<String> = admin
