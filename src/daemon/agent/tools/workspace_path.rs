@@ -50,6 +50,10 @@ pub enum PathError {
     Link { path: String, link: String },
     #[error("`{path}` holds another person's notes; you may use only your own, `{own}`")]
     OthersNotes { path: String, own: String },
+    #[error(
+        "refused: `{0}` shapes every conversation's prompt (the personality, the operator's memory, the skills); only the operator changes it"
+    )]
+    SharesThePrompt(String),
     #[error("cannot read `{path}`: {error}")]
     Io { path: String, error: String },
     #[error("the workspace cannot be opened: {0}")]
@@ -145,6 +149,22 @@ impl Workspace {
             }
         }
         Ok(WorkspacePath { absolute, relative })
+    }
+
+    /// `raw` resolved for a write. A guest may not write what every session's prompt is made
+    /// of (`SOUL.md`, `USER.md`, `MEMORY.md`, `skills/`), even with the write tools granted: that
+    /// would put a stranger's instructions in front of the operator.
+    pub fn resolve_for_write(&self, raw: &str) -> Result<WorkspacePath, PathError> {
+        let path = self.resolve(raw)?;
+        if self.guest_notes.is_some() {
+            let first = path.relative.split('/').next().unwrap_or_default();
+            let shared =
+                ["SOUL.md", "USER.md", "MEMORY.md", "skills"].iter().any(|name| first.eq_ignore_ascii_case(name));
+            if shared {
+                return Err(PathError::SharesThePrompt(path.relative));
+            }
+        }
+        Ok(path)
     }
 
     /// A folder's entry met while walking it, or `None` when the tools do not show it: a name
@@ -301,6 +321,22 @@ mod tests {
                 .absolute()
                 .starts_with(dir.path().canonicalize().unwrap().join("real"))
         );
+    }
+
+    #[test]
+    fn a_guest_never_writes_what_shapes_the_prompt() {
+        let dir = tempfile::tempdir().unwrap();
+        let guest = guest(dir.path());
+        for shared in ["SOUL.md", "user.md", "MEMORY.md", "skills/evil/SKILL.md", "Skills/x.md", "./skills/../SOUL.md"]
+        {
+            assert!(
+                matches!(guest.resolve_for_write(shared), Err(PathError::SharesThePrompt(_))),
+                "{shared} must be refused for a guest"
+            );
+        }
+        assert!(guest.resolve_for_write("notes/mine.md").is_ok());
+        let operator = Workspace::open(dir.path(), &MemoryScope::Shared).unwrap();
+        assert!(operator.resolve_for_write("skills/new/SKILL.md").is_ok());
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl Tool for EditFile {
 }
 
 fn file_path(workspace: &Workspace, raw: &str) -> Result<WorkspacePath, ToolError> {
-    let path = workspace.resolve(raw).map_err(refused)?;
+    let path = workspace.resolve_for_write(raw).map_err(refused)?;
     if path.is_root() {
         return Err(ToolError::new("`.` is the workspace folder; give a file path, such as `notes/today.md`"));
     }
