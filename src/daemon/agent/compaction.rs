@@ -4,16 +4,21 @@
 //! prompt forgets them. A failed compaction costs nothing but the cache: the prompt is then
 //! trimmed to the budget as before.
 
+use std::time::{Duration, Instant};
+
 use super::budget::{self, Budget};
 use super::{Agent, prompt};
 use crate::core::asker::{MemoryScope, Rights};
 use crate::core::ids::SessionKey;
+use crate::core::sync::lock;
 use crate::daemon::providers::{self, ModelRequest, Provider, ToolSpec, Turn};
 use crate::daemon::store::{MessageRole, StoreError, StoredMessage, Summary};
 
 /// Messages since the last summary read for a prompt at most; past this the session is
 /// compacted whatever its size in tokens.
 const MAX_HISTORY_MESSAGES: usize = 2000;
+/// How long a session whose compaction failed is trimmed instead of compacted.
+const COMPACTION_REST: Duration = Duration::from_secs(600);
 /// The summary request's reply, in tokens, at most.
 const MAX_SUMMARY_TOKENS: u32 = 2048;
 
@@ -58,15 +63,22 @@ impl Agent {
         let used: u64 = history.iter().map(|message| budget::estimate(&message.content)).sum();
         let full = history.len() >= MAX_HISTORY_MESSAGES;
         let mut compacted = false;
-        if force || full || budget(summary.as_ref()).needs_compaction(used) {
+        let due = full || budget(summary.as_ref()).needs_compaction(used);
+        if force || (due && !self.compaction_resting(session_key)) {
             let current = budget(summary.as_ref());
             // Asked for, it condenses all but the last exchange.
             let keep = if force { 0 } else { current.kept_after_compaction() };
             let part = Part { previous: summary.as_ref(), history: &history, keep };
-            if let Some(written) = self.compact(provider, &models, session_key, part, current).await {
-                history.retain(|message| message.id > written.through_id);
-                summary = Some(written);
-                compacted = true;
+            match self.compact(provider, &models, session_key, part, current).await {
+                Some(written) => {
+                    history.retain(|message| message.id > written.through_id);
+                    summary = Some(written);
+                    compacted = true;
+                    lock(&self.compaction_failures).remove(session_key);
+                }
+                None => {
+                    lock(&self.compaction_failures).insert(session_key.clone(), Instant::now());
+                }
             }
         }
         let budget = budget(summary.as_ref());
@@ -79,6 +91,15 @@ impl Agent {
             tool_rounds: Vec::new(),
         };
         Ok(Prepared { request, models, compacted })
+    }
+
+    /// Whether the session's last compaction failed less than [`COMPACTION_REST`] ago: the
+    /// prompt is then trimmed without asking again, so a model that cannot summarise does not
+    /// cost every turn a failed call.
+    fn compaction_resting(&self, session_key: &SessionKey) -> bool {
+        let mut failures = lock(&self.compaction_failures);
+        failures.retain(|_, failed| failed.elapsed() < COMPACTION_REST);
+        failures.contains_key(session_key)
     }
 
     /// The estimated tokens of the session's history in the prompt, and its budget.

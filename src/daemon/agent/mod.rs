@@ -54,6 +54,8 @@ pub struct Agent {
     runs: Mutex<HashMap<RunId, ActiveRun>>,
     /// One turn at a time per session, in the order they were sent.
     session_locks: Mutex<HashMap<SessionKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// When each session's last compaction failed (`compaction.rs`).
+    compaction_failures: Mutex<HashMap<SessionKey, std::time::Instant>>,
     tracker: TaskTracker,
     closing: AtomicBool,
     /// The operator's own chat IDs: they write shared memory and use every tool.
@@ -98,6 +100,7 @@ impl Agent {
             events,
             runs: Mutex::new(HashMap::new()),
             session_locks: Mutex::new(HashMap::new()),
+            compaction_failures: Mutex::new(HashMap::new()),
             tracker: TaskTracker::new(),
             closing: AtomicBool::new(false),
             operators: parts.operators,

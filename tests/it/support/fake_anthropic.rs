@@ -93,6 +93,8 @@ struct CacheAccounting {
     /// The answer to every summary request (whose system prompt starts with `SUMMARY_SYSTEM`),
     /// outside the script's queue.
     summary: std::sync::Mutex<Option<String>>,
+    /// Every summary request is refused (400), outside the script's queue.
+    refuse_summaries: std::sync::atomic::AtomicBool,
 }
 
 /// How molt's compaction request opens its system prompt.
@@ -173,6 +175,11 @@ impl FakeAnthropic {
         *self.cache.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(summary.to_owned());
     }
 
+    /// Refuses every compaction request with a 400 from now on, leaving the queue alone.
+    pub fn refuse_summaries(&self) {
+        self.cache.refuse_summaries.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The prompt-token split of every accounted request so far, in order.
     pub fn accounted(&self) -> Vec<Accounted> {
         self.cache.accounted.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
@@ -234,6 +241,9 @@ fn answer(script: &Script<Reply>, cache: &CacheAccounting, request: &RecordedReq
         accounted
     });
     let system = body["system"][0]["text"].as_str().unwrap_or_default();
+    if system.starts_with(SUMMARY_SYSTEM) && cache.refuse_summaries.load(std::sync::atomic::Ordering::Relaxed) {
+        return invalid("messages: the summary was refused by the test");
+    }
     let summary = cache.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
     let reply = match summary.filter(|_| system.starts_with(SUMMARY_SYSTEM)).map(|text| Reply::text(&text)) {
         Some(summary) => Some(summary),
