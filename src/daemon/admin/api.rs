@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use super::error::ApiError;
+use super::error::{ApiError, json_body};
 use crate::core::pairing::DmPolicy;
 use crate::core::scopes::Scope;
 use crate::daemon::auth::admin::Admin;
@@ -82,14 +82,7 @@ pub async fn set_policy(
     Path(channel): Path<String>,
     body: Result<Json<PolicyChange>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult {
-    let Json(change) = body.map_err(|error| {
-        ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
-            error.body_text(),
-            Some("send `{\"dmPolicy\": \"pairing\", \"allowFrom\": [\"123\"]}`"),
-        )
-    })?;
+    let change = json_body(body, "send `{\"dmPolicy\": \"pairing\", \"allowFrom\": [\"123\"]}`")?;
     let channel = channel_name(&channel)?;
     let policy = change
         .dm_policy
@@ -115,14 +108,7 @@ pub async fn set_tools(
     admin: Admin,
     body: Result<Json<GuestTools>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult {
-    let Json(change) = body.map_err(|error| {
-        ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
-            error.body_text(),
-            Some("send `{\"guestTools\": [\"write_file\"]}`"),
-        )
-    })?;
+    let change = json_body(body, "send `{\"guestTools\": [\"write_file\"]}`")?;
     let core = admin.core()?;
     let view = core.agent.set_guest_tools(change.guest_tools).await?;
     let granted: Vec<&str> =

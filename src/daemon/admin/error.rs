@@ -1,5 +1,6 @@
 //! Admin API errors: a status, a message, and a `hint` naming what to do.
 
+use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -21,6 +22,12 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>, hint: Option<&str>) -> Self {
         Self { status, code, message: message.into(), hint: hint.map(str::to_owned) }
     }
+}
+
+/// A JSON body that did not parse: 400 with the parser's words and an example of what to send.
+pub fn json_body<T>(body: Result<axum::Json<T>, JsonRejection>, example: &str) -> Result<T, ApiError> {
+    body.map(|axum::Json(value)| value)
+        .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", error.body_text(), Some(example)))
 }
 
 impl IntoResponse for ApiError {

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, json_body};
 use crate::core::skills::Limits;
 use crate::core::skills::archive::ArchiveError;
 use crate::daemon::agent::SkillsError;
@@ -83,7 +83,7 @@ pub struct Switch {
 }
 
 pub async fn set(admin: Admin, Path(name): Path<String>, body: Result<Json<Switch>, JsonRejection>) -> ApiResult {
-    let Json(change) = body.map_err(|error| bad_request(error.body_text(), Some("send `{\"enabled\": false}`")))?;
+    let change = json_body(body, "send `{\"enabled\": false}`")?;
     let core = admin.core()?;
     let skill = core.agent.set_skill_enabled(&name, change.enabled).await?;
     let action = if change.enabled { "skill.enable" } else { "skill.disable" };

@@ -244,21 +244,9 @@ fn cut_to_tokens(text: &str, tokens: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::store::Usage;
 
     fn message(id: i64, role: MessageRole, content: &str) -> StoredMessage {
-        StoredMessage {
-            id,
-            session_key: "k".into(),
-            run_id: "r".into(),
-            role,
-            content: content.into(),
-            created_ms: 0,
-            model: None,
-            stop_reason: None,
-            usage: Usage::default(),
-            tools: Vec::new(),
-        }
+        StoredMessage::for_test(id, role, content)
     }
 
     fn conversation(pairs: usize, size: usize) -> Vec<StoredMessage> {

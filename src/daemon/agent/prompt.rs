@@ -114,21 +114,9 @@ pub fn turns(history: &[StoredMessage], budget_tokens: u64) -> Vec<Turn> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::store::Usage;
 
     fn stored(role: MessageRole, content: &str) -> StoredMessage {
-        StoredMessage {
-            id: 0,
-            session_key: "k".into(),
-            run_id: "r".into(),
-            role,
-            content: content.into(),
-            created_ms: 0,
-            model: None,
-            stop_reason: None,
-            usage: Usage::default(),
-            tools: Vec::new(),
-        }
+        StoredMessage::for_test(0, role, content)
     }
 
     #[test]

@@ -79,6 +79,25 @@ pub struct SessionSummary {
     pub output_tokens: u64,
 }
 
+#[cfg(test)]
+impl StoredMessage {
+    /// A message of session `k` for tests of what is built from history.
+    pub fn for_test(id: i64, role: MessageRole, content: &str) -> Self {
+        Self {
+            id,
+            session_key: "k".into(),
+            run_id: "r".into(),
+            role,
+            content: content.into(),
+            created_ms: 0,
+            model: None,
+            stop_reason: None,
+            usage: Usage::default(),
+            tools: Vec::new(),
+        }
+    }
+}
+
 /// What appending a user message did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Appended {
