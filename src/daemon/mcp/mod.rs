@@ -1,0 +1,192 @@
+//! MCP servers as a source of tools: each server of `mcp.json` is connected in the background
+//! and supervised (`server.rs`), its tools offered as `mcp__<server>__<tool>` (`tool.rs`) through
+//! one [`ToolSource`] the registry consults, their list replaced only when a connection lists
+//! them. Reports each server's state for `/readyz` (state and tool count only: it is public) and
+//! for the admin status (errors and the last stderr lines). A turn never waits on a server.
+
+mod connect;
+mod server;
+mod tool;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use server::{ServerStatus, State};
+pub use tool::{McpTool, offered_name, output};
+
+use crate::core::settings::Settings;
+use crate::core::sync::lock;
+use crate::daemon::agent::tools::{Entry, ToolSource};
+use server::{Server, Shared};
+
+/// How long a stop waits for every server to close.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Every server's current tools, in the order of `mcp.json`.
+#[derive(Default)]
+pub struct McpTools {
+    /// What the registry reads: replaced whole when a server's list changes.
+    snapshot: Mutex<Arc<[Entry]>>,
+    by_server: Mutex<Vec<(Arc<str>, Vec<Entry>)>>,
+}
+
+impl McpTools {
+    fn new(servers: &[Arc<Server>]) -> Self {
+        let by_server = servers.iter().map(|server| (Arc::clone(&server.name), Vec::new())).collect();
+        Self { snapshot: Mutex::new(Arc::from(Vec::new())), by_server: Mutex::new(by_server) }
+    }
+
+    /// Replaces `server`'s tools (none: it is down).
+    pub fn set(&self, server: &str, tools: Vec<Entry>) {
+        let mut by_server = lock(&self.by_server);
+        if let Some((_, held)) = by_server.iter_mut().find(|(name, _)| &**name == server) {
+            *held = tools;
+        }
+        let all: Vec<Entry> = by_server.iter().flat_map(|(_, tools)| tools.iter().cloned()).collect();
+        *lock(&self.snapshot) = Arc::from(all);
+    }
+}
+
+impl ToolSource for McpTools {
+    fn tools(&self) -> Arc<[Entry]> {
+        Arc::clone(&lock(&self.snapshot))
+    }
+}
+
+/// The MCP servers of this gateway.
+pub struct Mcp {
+    config: String,
+    config_error: Option<String>,
+    servers: Vec<Arc<Server>>,
+    tools: Arc<McpTools>,
+    inherited: Arc<[(String, String)]>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+    started: Mutex<bool>,
+}
+
+/// One server in `/readyz`: whether it is up, nothing of why.
+#[derive(Debug, Serialize)]
+pub struct PublicStatus {
+    pub state: State,
+    pub tools: usize,
+}
+
+/// The admin status: the file, why it could not be read, and every server with its details.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminStatus {
+    pub config: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub servers: BTreeMap<String, AdminServer>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminServer {
+    #[serde(flatten)]
+    pub status: ServerStatus,
+    /// The server's last stderr lines (stdio servers).
+    pub stderr: Vec<String>,
+}
+
+impl Mcp {
+    pub fn new(settings: &Settings) -> Self {
+        let mcp = &settings.mcp;
+        let (servers, config_error) = match &mcp.servers {
+            // With tools off, MCP servers are not started either.
+            Ok(_) if !settings.tools.enabled => (Vec::new(), None),
+            Ok(servers) => (servers.iter().cloned().map(|config| Arc::new(Server::new(config))).collect(), None),
+            Err(error) => (Vec::new(), Some(error.to_string())),
+        };
+        let tools = Arc::new(McpTools::new(&servers));
+        Self {
+            config: mcp.path.display().to_string(),
+            config_error,
+            servers,
+            tools,
+            inherited: Arc::from(mcp.inherited.clone()),
+            stop: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            started: Mutex::new(false),
+        }
+    }
+
+    /// The tools of every connected server, for the registry.
+    pub fn tools(&self) -> Arc<dyn ToolSource> {
+        Arc::clone(&self.tools) as Arc<dyn ToolSource>
+    }
+
+    /// Connects every enabled server in the background; returns at once.
+    pub fn start(&self) {
+        if let Some(error) = &self.config_error {
+            tracing::error!(%error, "MCP servers are off: their configuration cannot be read");
+        }
+        if std::mem::replace(&mut *lock(&self.started), true) {
+            return;
+        }
+        for server in &self.servers {
+            if let Err(error) = &server.config.transport {
+                tracing::error!(server = %server.name, %error, "an MCP server's entry cannot be used");
+            }
+        }
+        let running: Vec<&Arc<Server>> = self.servers.iter().filter(|server| server.runs()).collect();
+        if running.is_empty() {
+            return;
+        }
+        let http = match connect::http_client() {
+            Ok(http) => http,
+            Err(error) => {
+                tracing::error!(%error, "MCP servers are off");
+                return;
+            }
+        };
+        let shared = Shared {
+            tools: Arc::clone(&self.tools),
+            inherited: Arc::clone(&self.inherited),
+            http,
+            stop: self.stop.clone(),
+        };
+        for server in running {
+            self.tasks.spawn(server::supervise(Arc::clone(server), shared.clone()));
+        }
+    }
+
+    /// Closes every server (each within a few seconds, then its process group is killed).
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(STOP_TIMEOUT, self.tasks.wait()).await.is_err() {
+            tracing::warn!("MCP servers still closing after the stop's grace; their processes are killed");
+        }
+    }
+
+    /// `/readyz`'s view; empty when no server is configured.
+    pub fn public_status(&self) -> BTreeMap<String, PublicStatus> {
+        self.servers
+            .iter()
+            .map(|server| {
+                let status = server.status();
+                (server.name.to_string(), PublicStatus { state: status.state, tools: status.tools })
+            })
+            .collect()
+    }
+
+    pub fn admin_status(&self) -> AdminStatus {
+        let servers = self
+            .servers
+            .iter()
+            .map(|server| {
+                let admin = AdminServer { status: server.status(), stderr: server.stderr.lines() };
+                (server.name.to_string(), admin)
+            })
+            .collect();
+        AdminStatus { config: self.config.clone(), error: self.config_error.clone(), servers }
+    }
+}
