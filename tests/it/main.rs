@@ -25,6 +25,7 @@ mod deploy;
 mod doctor;
 mod edge;
 mod init;
+mod mcp;
 mod pair_cli;
 mod pairing;
 mod process;
