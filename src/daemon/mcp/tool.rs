@@ -118,7 +118,7 @@ pub fn output(result: CallToolResult) -> Result<ToolOutput, ToolError> {
                     mime_type.as_deref().unwrap_or("unknown type"),
                     blob.len()
                 ),
-                _ => format!("[a resource of an unknown kind left out]"),
+                _ => "[a resource of an unknown kind left out]".to_owned(),
             }),
             ContentBlock::ResourceLink(link) => parts.push(format!("[resource link {} `{}`]", link.uri, link.name)),
             _ => parts.push("[content of an unknown kind left out]".to_owned()),

@@ -81,9 +81,11 @@ impl HttpEverything {
             .stderr(Stdio::null())
             .spawn()
             .expect("start node");
+        // Held from here, so a failed start still stops it (on drop).
+        let server = Self { child, port };
         for _ in 0..1000 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Self { child, port };
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
