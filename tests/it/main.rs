@@ -26,6 +26,7 @@ mod doctor;
 mod edge;
 mod init;
 mod mcp;
+mod mcp_doctor;
 mod pair_cli;
 mod pairing;
 mod process;
