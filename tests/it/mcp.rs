@@ -158,6 +158,33 @@ async fn a_streamable_http_server_is_called_and_its_header_values_stay_hidden() 
 }
 
 #[tokio::test]
+async fn an_http_server_that_goes_away_is_shown_down_and_comes_back() {
+    let server = mcp::HttpEverything::start().await;
+    let port = server.port;
+    let model = FakeAnthropic::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        mcp::write_config(dir.path(), &json!({"mcpServers": {"remote": {"type": "http", "url": server.url()}}}));
+    let gateway =
+        TestGateway::builder().model(&model).env("MOLT_MCP_CONFIG", config.display().to_string()).start().await;
+    mcp::wait_up(&gateway, &["remote"]).await;
+    drop(server);
+    model.push(Reply::Tools {
+        text: String::new(),
+        calls: vec![ToolCall::new("mcp__remote__echo", &json!({"message": "anyone?"}))],
+    });
+    model.push(Reply::text("It is gone."));
+    assert_eq!(turn(&gateway, "echo").await["state"], "final");
+    let failed = &results(&model.requests()[1].body)[0];
+    assert_eq!(failed["is_error"], true, "{failed}");
+    // Found by the ping the failed call asks for (or, at the latest, the next periodic one).
+    mcp::wait_for(&gateway, "remote down", |mcp| mcp["remote"]["state"] != "up").await;
+    let _again = mcp::HttpEverything::start_on(port).await;
+    mcp::wait_up(&gateway, &["remote"]).await;
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_crashing_server_is_shown_down_with_its_stderr_and_comes_back() {
     let model = FakeAnthropic::start().await;
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rmcp::RoleClient;
-use rmcp::service::{Peer, QuitReason};
+use rmcp::model::{ClientRequest, PingRequest};
+use rmcp::service::{Peer, QuitReason, ServiceError};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -31,6 +32,9 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// A connection that lasted this long starts the backoff over.
 const STABLE: Duration = Duration::from_secs(60);
+/// A connected server is asked whether it is still there this often, and given this long.
+const PING_EVERY: Duration = Duration::from_secs(30);
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// Tools taken from one server at most, and the bytes of each description.
 const MAX_TOOLS: usize = 128;
 const MAX_DESCRIPTION_BYTES: usize = 4096;
@@ -65,6 +69,8 @@ pub struct Server {
     status: Mutex<ServerStatus>,
     pub stderr: Arc<StderrTail>,
     tools_changed: Arc<Notify>,
+    /// Woken by a call that failed on the transport.
+    suspect: Arc<Notify>,
 }
 
 impl Server {
@@ -86,6 +92,7 @@ impl Server {
             status: Mutex::new(status),
             stderr: Arc::default(),
             tools_changed: Arc::default(),
+            suspect: Arc::default(),
         }
     }
 
@@ -186,9 +193,10 @@ async fn run(server: &Server, shared: &Shared, connection: Connection) -> Option
         status.last_error = None;
     });
     tracing::info!(server = %server.name, tools = server.status().tools, "MCP server connected");
-    loop {
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let failure = loop {
         tokio::select! {
-            () = shared.stop.cancelled() => break,
+            () = shared.stop.cancelled() => break None,
             quit = &mut ended => {
                 return Some(match quit {
                     Ok(QuitReason::Closed) => "the server closed the connection".to_owned(),
@@ -202,11 +210,33 @@ async fn run(server: &Server, shared: &Shared, connection: Connection) -> Option
                     tracing::warn!(server = %server.name, %error, "cannot list an MCP server's tools again; keeping the last list");
                 }
             }
+            // A call failed on the transport (an HTTP server gone): ask now, not at the next ping.
+            () = server.suspect.notified() => {
+                if let Some(error) = ping(&peer).await {
+                    break Some(error);
+                }
+            }
+            _ = pings.tick() => {
+                if let Some(error) = ping(&peer).await {
+                    break Some(error);
+                }
+            }
         }
-    }
+    };
     cancel.cancel();
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, ended).await;
-    None
+    failure
+}
+
+/// Why the server is taken for gone, if it is: no answer to a ping in time, or a transport that
+/// failed. An error answer is an answer: the server is there.
+async fn ping(peer: &Peer<RoleClient>) -> Option<String> {
+    let request = ClientRequest::PingRequest(PingRequest::default());
+    match tokio::time::timeout(PING_TIMEOUT, peer.send_request(request)).await {
+        Err(_) => Some(format!("no answer to a ping within {} s", PING_TIMEOUT.as_secs())),
+        Ok(Ok(_) | Err(ServiceError::McpError(_))) => None,
+        Ok(Err(error)) => Some(format!("a ping failed: {error}")),
+    }
 }
 
 /// Lists the server's tools (every page) and publishes those its allowlist keeps.
@@ -236,6 +266,7 @@ async fn list(server: &Server, shared: &Shared, peer: &Peer<RoleClient>) -> Resu
             peer.clone(),
             server.config.call_timeout,
             access,
+            Arc::clone(&server.suspect),
         );
         entries.push((spec, Arc::new(call) as Arc<dyn Tool>));
     }

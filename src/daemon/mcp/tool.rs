@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use rmcp::RoleClient;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock, ResourceContents};
-use rmcp::service::Peer;
+use rmcp::service::{Peer, ServiceError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
 
 use crate::daemon::agent::tools::{Access, OutputFuture, Tool, ToolContext, ToolError, ToolFuture, ToolOutput};
 use crate::daemon::providers::{ToolImage, ToolSpec};
@@ -42,6 +43,8 @@ pub struct McpTool {
     peer: Peer<RoleClient>,
     timeout: Duration,
     access: Access,
+    /// Tells the server's supervisor that a call failed on the transport.
+    suspect: Arc<Notify>,
 }
 
 impl McpTool {
@@ -52,8 +55,9 @@ impl McpTool {
         peer: Peer<RoleClient>,
         timeout: Duration,
         access: Access,
+        suspect: Arc<Notify>,
     ) -> Self {
-        Self { spec, server, remote, peer, timeout, access }
+        Self { spec, server, remote, peer, timeout, access, suspect }
     }
 
     async fn run(&self, input: Value) -> Result<ToolOutput, ToolError> {
@@ -67,13 +71,20 @@ impl McpTool {
         // Dropping the call (its timeout, the round's, an abort) tells the server it is cancelled.
         let result = match tokio::time::timeout(self.timeout, self.peer.call_tool(params)).await {
             Err(_) => {
+                // A server that stopped answering is found out by the ping this asks for.
+                self.suspect.notify_one();
                 return Err(ToolError::new(format!(
                     "the MCP server `{}` did not answer within {} s",
                     self.server,
                     self.timeout.as_secs()
                 )));
             }
-            Ok(Err(error)) => return Err(ToolError::new(format!("the MCP server `{}` failed: {error}", self.server))),
+            Ok(Err(error)) => {
+                if !matches!(error, ServiceError::McpError(_)) {
+                    self.suspect.notify_one();
+                }
+                return Err(ToolError::new(format!("the MCP server `{}` failed: {error}", self.server)));
+            }
             Ok(Ok(result)) => result,
         };
         output(result)

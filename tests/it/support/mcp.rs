@@ -70,7 +70,11 @@ pub struct HttpEverything {
 
 impl HttpEverything {
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_on(std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).await
+    }
+
+    /// On a given port (again, after an earlier one stopped).
+    pub async fn start_on(port: u16) -> Self {
         let child = Command::new("node")
             .args(["--require", &fixture("loopback.cjs"), &everything(), "streamableHttp"])
             .env_clear()
