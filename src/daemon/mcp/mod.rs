@@ -190,3 +190,78 @@ impl Mcp {
         AdminStatus { config: self.config.clone(), error: self.config_error.clone(), servers }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::core::asker::Rights;
+    use crate::core::settings::{McpServer, McpTransport};
+    use crate::daemon::agent::tools::{Access, Refusal, Registry, Tool, ToolContext, ToolFuture};
+    use crate::daemon::providers::ToolSpec;
+
+    struct Fixed(&'static str, Access);
+
+    impl Tool for Fixed {
+        fn spec(&self) -> ToolSpec {
+            ToolSpec { name: self.0.to_owned(), description: String::new(), input_schema: json!({"type": "object"}) }
+        }
+        fn access(&self) -> Access {
+            self.1
+        }
+        fn call<'a>(&'a self, _input: Value, _context: &'a ToolContext) -> ToolFuture<'a> {
+            Box::pin(async { Ok(String::new()) })
+        }
+    }
+
+    fn entry(name: &'static str, access: Access) -> Entry {
+        let tool: Arc<dyn Tool> = Arc::new(Fixed(name, access));
+        (tool.spec(), tool)
+    }
+
+    fn server(name: &str) -> Arc<Server> {
+        let transport = Ok(McpTransport::Stdio { command: "x".into(), args: Vec::new(), env: Vec::new() });
+        Arc::new(Server::new(McpServer {
+            name: name.into(),
+            transport,
+            disabled: false,
+            allowed_tools: None,
+            call_timeout: Duration::from_secs(1),
+            guests: false,
+        }))
+    }
+
+    fn names(specs: Vec<ToolSpec>) -> Vec<String> {
+        specs.into_iter().map(|spec| spec.name).collect()
+    }
+
+    #[test]
+    fn the_registry_reads_the_servers_current_tools_in_the_files_order() {
+        let tools = Arc::new(McpTools::new(&[server("a"), server("b")]));
+        let mut registry = Registry::empty();
+        registry.add(Arc::new(Fixed("memory_write", Access::OwnNotes)));
+        registry.add_source(Arc::clone(&tools) as Arc<dyn ToolSource>);
+        assert_eq!(names(registry.offered(Rights::Operator)), ["memory_write"]);
+
+        tools.set("b", vec![entry("mcp__b__act", Access::Act)]);
+        tools.set("a", vec![entry("mcp__a__read", Access::Read)]);
+        assert_eq!(names(registry.offered(Rights::Operator)), ["memory_write", "mcp__a__read", "mcp__b__act"]);
+        assert_eq!(names(registry.offered(Rights::Guest)), ["memory_write", "mcp__a__read"]);
+        assert!(registry.permitted("mcp__b__act", Rights::Operator).is_ok());
+        assert_eq!(
+            registry.permitted("mcp__b__act", Rights::Guest).err(),
+            Some(Refusal::NotAllowed("mcp__b__act".into()))
+        );
+        registry.grant(["mcp__b__act".to_owned()]);
+        assert!(registry.permitted("mcp__b__act", Rights::Guest).is_ok(), "the operator may grant it");
+
+        tools.set("b", Vec::new());
+        assert_eq!(
+            registry.permitted("mcp__b__act", Rights::Operator).err(),
+            Some(Refusal::Unknown("mcp__b__act".into()))
+        );
+        assert_eq!(registry.access_of("mcp__a__read"), Some(Access::Read));
+        assert_eq!(registry.overview().len(), 2);
+    }
+}
