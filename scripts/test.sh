@@ -48,7 +48,9 @@ fi
 # The reference MCP servers the MCP tests connect to (tests/it/mcp.rs), pinned, outside the clone.
 MCP_SERVERS_VERSION=2026.8.31
 export MOLT_MCP_SERVERS_DIR="${MOLT_MCP_SERVERS_DIR:-$HOME/.cache/molt/mcp-servers-$MCP_SERVERS_VERSION}"
-if [ ! -f "$MOLT_MCP_SERVERS_DIR/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js" ]; then
+mcp_packages="$MOLT_MCP_SERVERS_DIR/node_modules/@modelcontextprotocol"
+if [ ! -f "$mcp_packages/server-everything/dist/index.js" ] || [ ! -f "$mcp_packages/server-filesystem/dist/index.js" ] \
+  || [ ! -f "$mcp_packages/sdk/package.json" ]; then
   if ! command -v npm >/dev/null 2>&1; then
     echo "test.sh: installing Node.js for the MCP servers" >&2
     apt_install nodejs npm
