@@ -9,6 +9,7 @@ mod server;
 mod tool;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use tokio_util::task::TaskTracker;
 pub use server::{ServerStatus, State};
 pub use tool::{McpTool, offered_name, output};
 
-use crate::core::settings::Settings;
+use crate::core::settings::{McpServer, Settings};
 use crate::core::sync::lock;
 use crate::daemon::agent::tools::{Entry, ToolSource};
 use server::{Server, Shared};
@@ -58,6 +59,25 @@ impl ToolSource for McpTools {
     }
 }
 
+/// `servers` with each one whose name, made a tool-name prefix, repeats an earlier one's made
+/// unusable: two tools of one name would make the model's provider refuse every request.
+fn distinct(mut servers: Vec<McpServer>) -> Vec<McpServer> {
+    let mut prefixes: BTreeMap<String, String> = BTreeMap::new();
+    for server in &mut servers {
+        let prefix = offered_name(&server.name, "", &Default::default());
+        match prefixes.get(&prefix) {
+            Some(first) if server.transport.is_ok() => {
+                server.transport = Err(format!("its tools would have the names of `{first}`'s; rename one of them"));
+            }
+            Some(_) => {}
+            None => {
+                prefixes.insert(prefix, server.name.clone());
+            }
+        }
+    }
+    servers
+}
+
 /// The MCP servers of this gateway.
 pub struct Mcp {
     config: String,
@@ -67,7 +87,7 @@ pub struct Mcp {
     inherited: Arc<[(String, String)]>,
     stop: CancellationToken,
     tasks: TaskTracker,
-    started: Mutex<bool>,
+    started: AtomicBool,
 }
 
 /// One server in `/readyz`: whether it is up, nothing of why.
@@ -102,7 +122,9 @@ impl Mcp {
         let (servers, config_error) = match &mcp.servers {
             // With tools off, MCP servers are not started either.
             Ok(_) if !settings.tools.enabled => (Vec::new(), None),
-            Ok(servers) => (servers.iter().cloned().map(|config| Arc::new(Server::new(config))).collect(), None),
+            Ok(servers) => {
+                (distinct(servers.clone()).into_iter().map(|config| Arc::new(Server::new(config))).collect(), None)
+            }
             Err(error) => (Vec::new(), Some(error.to_string())),
         };
         let tools = Arc::new(McpTools::new(&servers));
@@ -114,7 +136,7 @@ impl Mcp {
             inherited: Arc::from(mcp.inherited.clone()),
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
-            started: Mutex::new(false),
+            started: AtomicBool::new(false),
         }
     }
 
@@ -128,7 +150,7 @@ impl Mcp {
         if let Some(error) = &self.config_error {
             tracing::error!(%error, "MCP servers are off: their configuration cannot be read");
         }
-        if std::mem::replace(&mut *lock(&self.started), true) {
+        if self.started.swap(true, Ordering::AcqRel) {
             return;
         }
         for server in &self.servers {
@@ -197,7 +219,7 @@ mod tests {
 
     use super::*;
     use crate::core::asker::Rights;
-    use crate::core::settings::{McpServer, McpTransport};
+    use crate::core::settings::McpTransport;
     use crate::daemon::agent::tools::{Access, Refusal, Registry, Tool, ToolContext, ToolFuture};
     use crate::daemon::providers::ToolSpec;
 
@@ -234,6 +256,17 @@ mod tests {
 
     fn names(specs: Vec<ToolSpec>) -> Vec<String> {
         specs.into_iter().map(|spec| spec.name).collect()
+    }
+
+    #[test]
+    fn servers_whose_tool_names_would_clash_are_refused() {
+        let config = |name: &str| server(name).config.clone();
+        let kept = distinct(vec![config("my server"), config("my_server"), config("other")]);
+        assert!(kept[0].transport.is_ok() && kept[2].transport.is_ok());
+        assert_eq!(
+            kept[1].transport.as_ref().unwrap_err(),
+            "its tools would have the names of `my server`'s; rename one of them"
+        );
     }
 
     #[test]
