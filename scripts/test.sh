@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, then every test in parallel. Installs what the
 # tests need (Chromium for the browser tests, tmux for the terminal UI tests, wrangler for the
-# deploy tests, SeaweedFS for the replication tests) when it is missing.
+# deploy tests, SeaweedFS for the replication tests, the reference MCP servers for the MCP
+# tests) when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/molt/target}"
@@ -42,6 +43,24 @@ if [ ! -x "$MOLT_WRANGLER_DIR/node_modules/.bin/wrangler" ]; then
   mkdir -p "$MOLT_WRANGLER_DIR"
   npm install --prefix "$MOLT_WRANGLER_DIR" --no-audit --no-fund --loglevel=error \
     "wrangler@$WRANGLER_VERSION" "@cloudflare/containers@0.3.7" >&2
+fi
+
+# The reference MCP servers the MCP tests connect to (tests/it/mcp.rs), pinned, outside the clone.
+MCP_SERVERS_VERSION=2026.8.31
+export MOLT_MCP_SERVERS_DIR="${MOLT_MCP_SERVERS_DIR:-$HOME/.cache/molt/mcp-servers-$MCP_SERVERS_VERSION}"
+mcp_packages="$MOLT_MCP_SERVERS_DIR/node_modules/@modelcontextprotocol"
+if [ ! -f "$mcp_packages/server-everything/dist/index.js" ] || [ ! -f "$mcp_packages/server-filesystem/dist/index.js" ] \
+  || [ ! -f "$mcp_packages/sdk/package.json" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "test.sh: installing Node.js for the MCP servers" >&2
+    apt_install nodejs npm
+  fi
+  echo "test.sh: installing the MCP reference servers $MCP_SERVERS_VERSION into $MOLT_MCP_SERVERS_DIR" >&2
+  mkdir -p "$MOLT_MCP_SERVERS_DIR"
+  npm install --prefix "$MOLT_MCP_SERVERS_DIR" --no-audit --no-fund --loglevel=error \
+    "@modelcontextprotocol/server-everything@$MCP_SERVERS_VERSION" \
+    "@modelcontextprotocol/server-filesystem@$MCP_SERVERS_VERSION" \
+    "@modelcontextprotocol/sdk@1.32.2" >&2
 fi
 
 # SeaweedFS: the S3-compatible server the replication tests start on 127.0.0.1, from PyPI at a

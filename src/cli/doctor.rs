@@ -10,6 +10,7 @@ use super::deployment::{cloudflare, load_config, load_secrets, open_store};
 use super::error::{Hint, UserError};
 use super::gateway_url;
 use super::output::{self, Paint, Stream};
+use crate::core::secret::Secret;
 use crate::core::settings::{ANTHROPIC_BASE_URL, OPENAI_BASE_URL};
 use crate::provision::doctor::{self, Inputs, Status};
 
@@ -38,6 +39,7 @@ pub fn run(args: DoctorArgs, context: &Context) -> anyhow::Result<()> {
         anthropic_base_url: env("ANTHROPIC_BASE_URL").unwrap_or_else(|| ANTHROPIC_BASE_URL.into()),
         openai_base_url: env("OPENAI_BASE_URL").unwrap_or_else(|| OPENAI_BASE_URL.into()),
         dir: args.dir.display().to_string(),
+        access: env("MOLT_ACCESS_CLIENT_ID").zip(env("MOLT_ACCESS_CLIENT_SECRET").map(Secret::new)),
         config,
         deploy,
     };

@@ -8,6 +8,7 @@ pub mod channels;
 pub mod events;
 pub(crate) mod http;
 pub mod logs;
+pub mod mcp;
 pub mod net;
 pub mod pairing;
 pub mod providers;

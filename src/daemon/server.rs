@@ -79,6 +79,8 @@ pub async fn serve(settings: Settings, listener: TcpListener, shutdown: Cancella
     let fenced = CancellationToken::new();
     gateway.replication.start(store.clone(), &data_dir, &workspace, on_fenced(&gateway, &store, &fenced));
     gateway.channels.start(store.clone(), Arc::clone(&agent), Arc::clone(&pairing), gateway.events.clone());
+    // In the background: the gateway is ready before any MCP server answers.
+    gateway.mcp.start();
     gateway.readiness.send_replace(Readiness::Ready);
     tracing::info!(store = %store.path().display(), provider = agent.provider_name().unwrap_or("none"), "gateway ready");
 
@@ -136,6 +138,7 @@ fn gateway(settings: Settings, workspace: &std::path::Path) -> Result<Arc<Gatewa
         connection_tasks: TaskTracker::new(),
         replication,
         channels: Channels::new(&settings.channels),
+        mcp: super::mcp::Mcp::new(&settings),
         stop_reason: std::sync::Mutex::new(None),
         queue_budget: super::ws::Budget::new(settings.max_queued_bytes),
         settings,
@@ -164,6 +167,9 @@ async fn open_core(
         gateway.events.clone(),
         parts.operators.clone(),
     );
+    if gateway.settings.tools.enabled {
+        parts.tools.add_source(gateway.mcp.tools());
+    }
     let agent = Agent::new(store.clone(), gateway.events.clone(), parts);
     if let Err(error) = agent.load_tool_grants().await {
         tracing::error!(%error, "cannot read the tools granted to guests; they get the read-only tools");
@@ -225,6 +231,7 @@ async fn stop(gateway: &Gateway, agent: &Agent, store: &Store) {
     tracing::info!(active_runs = agent.active_runs(), "stopping: no new connections, draining turns");
     gateway.channels.stop_intake();
     agent.shutdown(gateway.settings.shutdown_grace).await;
+    gateway.mcp.stop().await;
     gateway.channels.stop().await;
     gateway.close_connections.cancel();
     // Connections close themselves on the token; give them a moment to say goodbye.

@@ -62,6 +62,8 @@ pub struct Gateway {
     pub replication: Replication,
     /// Chat platforms: liveness from the start, adapters once the core is open.
     pub channels: Channels,
+    /// MCP servers: their tools reach the agent, their states the status surfaces.
+    pub mcp: super::mcp::Mcp,
     /// Bytes queued for every client together (`MOLT_MAX_QUEUED_BYTES`).
     pub queue_budget: Arc<super::ws::Budget>,
     /// Why the gateway stops, when it is not a plain shutdown (told to clients).

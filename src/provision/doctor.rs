@@ -35,10 +35,10 @@ pub struct Check {
 }
 
 impl Check {
-    fn ok(name: &'static str, detail: impl Into<String>) -> Self {
+    pub(super) fn ok(name: &'static str, detail: impl Into<String>) -> Self {
         Self { name, status: Status::Ok, detail: detail.into(), hint: None }
     }
-    fn fail(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(super) fn fail(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
         Self { name, status: Status::Fail, detail: detail.into(), hint: Some(hint.into()) }
     }
     fn skip(name: &'static str, detail: impl Into<String>) -> Self {
@@ -58,6 +58,9 @@ pub struct Inputs {
     pub openai_base_url: String,
     /// `--dir DIR` as the operator typed it, for hints.
     pub dir: String,
+    /// An Access service token (`MOLT_ACCESS_CLIENT_ID`, `MOLT_ACCESS_CLIENT_SECRET`) for the
+    /// admin status, when Access guards it.
+    pub access: Option<(String, Secret)>,
 }
 
 pub async fn run(inputs: &Inputs) -> Vec<Check> {
@@ -118,6 +121,7 @@ pub async fn run(inputs: &Inputs) -> Vec<Check> {
     checks.push(ready);
     let push_cmd = format!("molt secrets push --dir {}", inputs.dir);
     checks.extend(channels(&inputs.deploy, readiness.as_ref(), &push_cmd));
+    checks.extend(super::doctor_mcp::check(readiness.as_ref(), worker_url.as_deref(), inputs).await);
     checks.push(provider(inputs).await);
     checks
 }

@@ -6,6 +6,7 @@
 pub mod cloudflare;
 pub mod deploy;
 pub mod doctor;
+mod doctor_mcp;
 pub mod instances;
 pub mod secrets;
 pub mod state;

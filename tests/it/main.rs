@@ -25,6 +25,8 @@ mod deploy;
 mod doctor;
 mod edge;
 mod init;
+mod mcp;
+mod mcp_doctor;
 mod pair_cli;
 mod pairing;
 mod process;

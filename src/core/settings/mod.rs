@@ -6,6 +6,7 @@ mod deploy;
 mod edge;
 mod file;
 mod layers;
+mod mcp;
 mod model;
 mod replication;
 mod tools;
@@ -23,6 +24,7 @@ pub use file::{
     AccessSection, ChannelSection, DeployChannels, DeploySection, FileConfig, GatewaySection, ModelSection,
 };
 pub use layers::{Origin, Provenance};
+pub use mcp::{MCP_CONFIG_VAR, McpConfigError, McpServer, McpSettings, McpTransport};
 pub use model::{ANTHROPIC_BASE_URL, Api, ModelSettings, NO_PROVIDER_HINT, OPENAI_BASE_URL, ProviderSettings};
 pub use replication::ReplicationSettings;
 pub use tools::{ToolSettings, ToolsSection};
@@ -114,6 +116,8 @@ pub struct Settings {
     /// Allowed origins, trusted proxies and the Worker's proxy secret.
     pub edge: EdgeSettings,
     pub tools: ToolSettings,
+    /// The MCP servers of `mcp.json` (`MOLT_MCP_CONFIG`).
+    pub mcp: McpSettings,
     /// Where each value came from, for `--print-config`.
     pub provenance: Vec<Provenance>,
 }
@@ -253,6 +257,7 @@ impl Settings {
         let replication = replication::resolve(&mut layers)?;
         let tools = tools::resolve(&mut layers, &file.tools)?;
         let edge = edge::resolve(&mut layers, gateway.allowed_origins.as_deref(), gateway.trusted_proxies.as_deref())?;
+        let mcp = McpSettings::resolve(env, &data_dir.0);
         Ok(Self {
             port,
             bind,
@@ -272,6 +277,7 @@ impl Settings {
             replication,
             edge,
             tools,
+            mcp,
             provenance: layers.provenance,
         })
     }
@@ -297,6 +303,7 @@ impl Settings {
             .chain(bucket)
             .chain([self.tools.brave_api_key.as_ref()])
             .flatten()
+            .chain(self.mcp.secrets())
             .collect()
     }
 

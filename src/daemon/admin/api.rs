@@ -141,6 +141,7 @@ pub async fn status(admin: Admin) -> ApiResult {
             None => json!({"configured": false}),
         },
         "replication": gateway.replication.status(),
+        "mcp": gateway.mcp.admin_status(),
         "devModeInsecure": settings.auth.dev_mode && settings.insecure,
         "connections": gateway.connection_tasks.len(),
     })))

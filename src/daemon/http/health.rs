@@ -39,6 +39,11 @@ pub async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
         }
     }
     body["channels"] = serde_json::Value::Object(channels);
+    // Informational too, per server: its state and tool count, never its errors or stderr.
+    let mcp = gateway.mcp.public_status();
+    if !mcp.is_empty() {
+        body["mcp"] = json!(mcp);
+    }
     (status, axum::Json(body)).into_response()
 }
 

@@ -14,6 +14,7 @@ pub mod fake_slack;
 pub mod fake_telegram;
 pub mod gateway;
 pub mod jwks;
+pub mod mcp;
 pub mod process;
 pub mod prompt_cache;
 pub mod s3_proxy;

@@ -111,10 +111,22 @@ pub fn arguments<T: DeserializeOwned>(input: Value) -> Result<T, ToolError> {
     serde_json::from_value(input).map_err(|error| ToolError::new(format!("invalid arguments: {error}")))
 }
 
+/// A tool with its spec, built once.
+pub type Entry = (ToolSpec, Arc<dyn Tool>);
+
+/// Tools that come and go while the gateway runs (an MCP server's, as it connects and changes
+/// its list). The registry asks for the current list at each use: one snapshot, shared, not
+/// rebuilt.
+pub trait ToolSource: Send + Sync {
+    fn tools(&self) -> Arc<[Entry]>;
+}
+
 /// The tools of this gateway and who may use which.
 pub struct Registry {
     /// Each tool with its spec, built once.
-    tools: Vec<(ToolSpec, Arc<dyn Tool>)>,
+    tools: Vec<Entry>,
+    /// Tools added at run time, after the fixed ones.
+    sources: Vec<Arc<dyn ToolSource>>,
     /// Tools the operator granted to guests besides the read-only ones (the admin page changes
     /// them while the gateway runs).
     granted: Mutex<BTreeSet<String>>,
@@ -168,7 +180,30 @@ impl Registry {
     }
 
     pub fn empty() -> Self {
-        Self { tools: Vec::new(), granted: Mutex::new(BTreeSet::new()) }
+        Self { tools: Vec::new(), sources: Vec::new(), granted: Mutex::new(BTreeSet::new()) }
+    }
+
+    /// Adds tools that change at run time; a fixed tool of the same name wins.
+    pub fn add_source(&mut self, source: Arc<dyn ToolSource>) {
+        self.sources.push(source);
+    }
+
+    /// Every tool, the fixed ones first, each source's in its order.
+    fn each(&self, mut visit: impl FnMut(&ToolSpec, &Arc<dyn Tool>)) {
+        self.tools.iter().for_each(|(spec, tool)| visit(spec, tool));
+        for source in &self.sources {
+            source.tools().iter().for_each(|(spec, tool)| visit(spec, tool));
+        }
+    }
+
+    /// The tool named `name`.
+    fn find(&self, name: &str) -> Option<Arc<dyn Tool>> {
+        let fixed = self.tools.iter().find(|(spec, _)| spec.name == name).map(|(_, tool)| Arc::clone(tool));
+        fixed.or_else(|| {
+            self.sources.iter().find_map(|source| {
+                source.tools().iter().find(|(spec, _)| spec.name == name).map(|(_, tool)| Arc::clone(tool))
+            })
+        })
     }
 
     /// Adds a tool; one with the same name replaces the earlier.
@@ -192,38 +227,34 @@ impl Registry {
 
     /// Every tool with its access and whether guests may use it, in a stable order.
     pub fn overview(&self) -> Vec<(String, Access, bool)> {
-        self.tools
-            .iter()
-            .map(|(spec, tool)| {
-                (spec.name.clone(), tool.access(), self.allowed(tool.as_ref(), &spec.name, Rights::Guest))
-            })
-            .collect()
+        let mut all = Vec::new();
+        self.each(|spec, tool| {
+            all.push((spec.name.clone(), tool.access(), self.allowed(tool.as_ref(), &spec.name, Rights::Guest)));
+        });
+        all
     }
 
     /// The access of the tool `name`, if there is one.
     pub fn access_of(&self, name: &str) -> Option<Access> {
-        self.tools.iter().find(|(spec, _)| spec.name == name).map(|(_, tool)| tool.access())
+        self.find(name).map(|tool| tool.access())
     }
 
     /// The tools offered to the model on behalf of `rights`, in a stable order.
     pub fn offered(&self, rights: Rights) -> Vec<ToolSpec> {
-        self.tools
-            .iter()
-            .filter(|(spec, tool)| self.allowed(tool.as_ref(), &spec.name, rights))
-            .map(|(spec, _)| spec.clone())
-            .collect()
+        let mut offered = Vec::new();
+        self.each(|spec, tool| {
+            if self.allowed(tool.as_ref(), &spec.name, rights) {
+                offered.push(spec.clone());
+            }
+        });
+        offered
     }
 
     /// The tool `name` when `rights` may run it.
     pub fn permitted(&self, name: &str, rights: Rights) -> Result<Arc<dyn Tool>, Refusal> {
         let name = canonical(name);
-        let (_, tool) =
-            self.tools.iter().find(|(spec, _)| spec.name == name).ok_or_else(|| Refusal::Unknown(name.to_owned()))?;
-        if self.allowed(tool.as_ref(), name, rights) {
-            Ok(Arc::clone(tool))
-        } else {
-            Err(Refusal::NotAllowed(name.to_owned()))
-        }
+        let tool = self.find(name).ok_or_else(|| Refusal::Unknown(name.to_owned()))?;
+        if self.allowed(tool.as_ref(), name, rights) { Ok(tool) } else { Err(Refusal::NotAllowed(name.to_owned())) }
     }
 }
 
