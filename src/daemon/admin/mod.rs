@@ -5,4 +5,5 @@
 pub(crate) mod api;
 pub(crate) mod error;
 pub(crate) mod skills;
+pub(crate) mod exec;
 pub(crate) mod web;
