@@ -35,11 +35,20 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest command accepted, in bytes.
 const MAX_COMMAND_BYTES: usize = 8 * 1024;
 
-/// Offers `exec` unless `MOLT_EXEC` is `off` (or tools are off).
+/// Offers `exec` unless `MOLT_EXEC` is `off` (or tools are off), or the machine has no shell
+/// (the distroless deploy images have none).
 pub fn offer(registry: &mut Registry, approvals: Arc<ExecApprovals>) {
-    if approvals.mode() != ExecMode::Off {
-        registry.add(Arc::new(Exec { approvals }));
+    if approvals.mode() == ExecMode::Off {
+        return;
     }
+    if !std::path::Path::new(run::SHELL).exists() {
+        tracing::warn!(
+            shell = run::SHELL,
+            "MOLT_EXEC is on but this machine has no shell: the `exec` tool is not offered"
+        );
+        return;
+    }
+    registry.add(Arc::new(Exec { approvals }));
 }
 
 struct Exec {

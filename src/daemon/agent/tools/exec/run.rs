@@ -16,7 +16,7 @@ pub const MAX_STREAM_BYTES: usize = 32 * 1024;
 /// How long the output may still arrive after the command ended and its group was killed (a
 /// process that left the group may hold the pipe open).
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
-const SHELL: &str = "/bin/sh";
+pub const SHELL: &str = "/bin/sh";
 /// `PATH` when the gateway has none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
