@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, json_body};
 use crate::core::protocol::exec::ExecDecision;
 use crate::daemon::agent::tools::exec::{AllowlistError, ResolveError, Resolver};
 use crate::daemon::auth::admin::Admin;
@@ -18,10 +18,6 @@ type ApiResult = Result<Json<Value>, ApiError>;
 
 fn resolver(admin: &Admin) -> Resolver {
     Resolver { name: admin.actor.name.clone(), address: admin.actor.address.clone() }
-}
-
-fn bad_body(error: &JsonRejection, example: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", error.body_text(), Some(example))
 }
 
 /// `{mode, timeoutSecs, pending, allowlist}`.
@@ -48,7 +44,7 @@ pub struct Decision {
 }
 
 pub async fn resolve(admin: Admin, Path(id): Path<String>, body: Result<Json<Decision>, JsonRejection>) -> ApiResult {
-    let Json(body) = body.map_err(|error| bad_body(&error, "send `{\"decision\": \"allow-once\"}`"))?;
+    let body = json_body(body, "send `{\"decision\": \"allow-once\"}`")?;
     let decision = ExecDecision::parse(&body.decision).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -83,7 +79,7 @@ pub struct Entry {
 }
 
 pub async fn remove_allowed(admin: Admin, body: Result<Json<Entry>, JsonRejection>) -> ApiResult {
-    let Json(entry) = body.map_err(|error| bad_body(&error, "send `{\"pattern\": \"git status\"}`"))?;
+    let entry = json_body(body, "send `{\"pattern\": \"git status\"}`")?;
     let approvals = admin.core()?.agent.exec_approvals();
     match approvals.remove_allowed(&entry.pattern, &resolver(&admin)).await {
         Ok(()) => Ok(Json(json!({"ok": true}))),
