@@ -47,6 +47,11 @@ impl OperatorIds {
     pub fn contains(&self, channel: &str, sender_id: &str) -> bool {
         self.0.iter().any(|(known_channel, id)| known_channel == channel && id == sender_id)
     }
+
+    /// The first ID named for `channel`: the operator's own chat there.
+    pub fn first(&self, channel: &str) -> Option<&str> {
+        self.0.iter().find(|(known_channel, _)| known_channel == channel).map(|(_, id)| id.as_str())
+    }
 }
 
 impl Asker {
@@ -113,6 +118,7 @@ mod tests {
         let same_id_elsewhere = Asker::Sender { channel: "discord".into(), sender_id: "4242".into() };
         assert_eq!(same_id_elsewhere.memory_scope(&operators).relative_path(), "memory/discord/4242.md");
         assert!(!operators.contains("telegram", ""));
+        assert_eq!((operators.first("telegram"), operators.first("slack")), (Some("4242"), None));
         assert_eq!(Asker::Operator.rights(&operators), Rights::Operator);
         assert_eq!(own.rights(&operators), Rights::Operator);
         assert_eq!(same_id_elsewhere.rights(&operators), Rights::Guest);

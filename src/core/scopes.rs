@@ -12,6 +12,9 @@ pub enum Scope {
     Admin,
     #[serde(rename = "operator.pairing")]
     Pairing,
+    /// OpenClaw's scope for answering exec approvals (`exec.approval.*`).
+    #[serde(rename = "operator.approvals")]
+    Approvals,
 }
 
 impl Scope {
@@ -21,6 +24,7 @@ impl Scope {
             "operator.write" => Some(Self::Write),
             "operator.admin" => Some(Self::Admin),
             "operator.pairing" => Some(Self::Pairing),
+            "operator.approvals" => Some(Self::Approvals),
             _ => None,
         }
     }
@@ -31,11 +35,13 @@ impl Scope {
             Self::Write => "operator.write",
             Self::Admin => "operator.admin",
             Self::Pairing => "operator.pairing",
+            Self::Approvals => "operator.approvals",
         }
     }
 }
 
-/// The scopes a connection holds. `read < write < admin`; admin also grants pairing.
+/// The scopes a connection holds. `read < write < admin`; admin also grants pairing and
+/// approvals, as in OpenClaw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grants(Vec<Scope>);
 
@@ -57,6 +63,7 @@ impl Grants {
             Scope::Write => matches!(held, Scope::Write | Scope::Admin),
             Scope::Admin => held == Scope::Admin,
             Scope::Pairing => matches!(held, Scope::Pairing | Scope::Admin),
+            Scope::Approvals => matches!(held, Scope::Approvals | Scope::Admin),
         })
     }
 
@@ -91,5 +98,9 @@ mod tests {
         assert_eq!(pairing.missing(["operator.pairing", "operator.admin"]), Some(Scope::Admin));
         assert_eq!(admin.missing(["operator.write", "operator.pairing", "bogus"]), None);
         assert_eq!(Grants::all().missing(["operator.admin"]), None);
+        let approvals = Grants::from_requested(["operator.approvals"]);
+        assert!(approvals.allows(Scope::Approvals) && !approvals.allows(Scope::Pairing));
+        assert!(admin.allows(Scope::Approvals) && !pairing.allows(Scope::Approvals));
+        assert_eq!(Scope::parse("operator.approvals").map(Scope::as_str), Some("operator.approvals"));
     }
 }

@@ -1,6 +1,6 @@
 //! The event bus: gateway-wide events on one feed per scope (session list changes on
 //! `operator.read`'s, device and code pairing on `operator.pairing`'s, the audit on
-//! `operator.admin`'s), and each session's `chat` events delivered only to the listeners of
+//! `operator.admin`'s, exec approvals on `operator.approvals`'), and each session's `chat` events delivered only to the listeners of
 //! that session. A listener takes the feeds it may and wants to hear, so no connection wakes
 //! for an event it would drop. Every event is serialised once, and a `chat` event nobody
 //! follows is not serialised at all.
@@ -58,6 +58,7 @@ impl RunBroadcast {
 fn capacity(scope: Scope) -> usize {
     match scope {
         Scope::Read | Scope::Pairing => 1024,
+        Scope::Approvals => 256,
         Scope::Admin => 256,
         // Nothing is published for write access alone.
         Scope::Write => 16,
@@ -71,12 +72,12 @@ pub const SESSION_CAPACITY: usize = 256;
 #[derive(Clone)]
 pub struct EventBus {
     /// One feed per scope, in `FEEDS` order.
-    feeds: Arc<[broadcast::Sender<Arc<Broadcast>>; 4]>,
+    feeds: Arc<[broadcast::Sender<Arc<Broadcast>>; 5]>,
     sessions: Arc<Sessions>,
 }
 
 /// The scopes with a feed of their own.
-pub const FEEDS: [Scope; 4] = [Scope::Read, Scope::Write, Scope::Admin, Scope::Pairing];
+pub const FEEDS: [Scope; 5] = [Scope::Read, Scope::Write, Scope::Admin, Scope::Pairing, Scope::Approvals];
 
 fn feed_index(scope: Scope) -> usize {
     match scope {
@@ -84,6 +85,7 @@ fn feed_index(scope: Scope) -> usize {
         Scope::Write => 1,
         Scope::Admin => 2,
         Scope::Pairing => 3,
+        Scope::Approvals => 4,
     }
 }
 

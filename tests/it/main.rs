@@ -24,6 +24,7 @@ mod conversation;
 mod deploy;
 mod doctor;
 mod edge;
+mod exec;
 mod init;
 mod mcp;
 mod mcp_doctor;

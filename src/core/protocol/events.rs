@@ -21,6 +21,8 @@ pub const EVENTS: &[&str] = &[
     PAIRING_CODE_REQUESTED,
     PAIRING_CODE_RESOLVED,
     POLICIES_CHANGED,
+    super::exec::EXEC_APPROVAL_REQUESTED,
+    super::exec::EXEC_APPROVAL_RESOLVED,
 ];
 
 pub const CONNECT_CHALLENGE: &str = "connect.challenge";
@@ -201,7 +203,7 @@ mod tests {
             serde_json::to_value(&pending).unwrap(),
             json!({"requestId": "q", "deviceId": "d", "expiresAtMs": 9})
         );
-        assert_eq!(EVENTS.len(), 14);
+        assert_eq!(EVENTS.len(), 16);
         let change = PairChanged { device_id: "d".into(), change: DeviceChange::TokenRevoked, ts: 1 };
         assert_eq!(
             serde_json::to_value(&change).unwrap(),

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::exec::ExecDecision;
 use super::params::Params;
 use crate::core::frames::ErrorShape;
 use crate::core::ids::{RunId, SessionKey};
@@ -58,6 +59,8 @@ methods! {
     PairingCodeApprove = "pairing.code.approve", Pairing;
     PairingCodeReject = "pairing.code.reject", Pairing;
     LogsTail = "logs.tail", Admin;
+    ExecApprovalResolve = "exec.approval.resolve", Approvals;
+    ExecApprovalList = "exec.approval.list", Approvals;
 }
 
 /// `chat.history`'s default and largest page.
@@ -126,6 +129,14 @@ pub enum Call {
         cursor: Option<u64>,
         limit: Option<u64>,
     },
+    /// `exec.approval.resolve`: OpenClaw's `{id, decision}`; `pattern` (molt's) is the
+    /// allowlist entry an `allow-always` adds instead of the exact command.
+    ExecApprovalResolve {
+        id: String,
+        decision: ExecDecision,
+        pattern: Option<String>,
+    },
+    ExecApprovalList,
 }
 
 impl Call {
@@ -179,6 +190,14 @@ impl Call {
             Method::LogsTail => {
                 Call::LogsTail { cursor: params.optional_u64("cursor")?, limit: params.optional_u64("limit")? }
             }
+            Method::ExecApprovalResolve => Call::ExecApprovalResolve {
+                id: params.text("id")?,
+                // OpenClaw's words for a decision it does not know.
+                decision: ExecDecision::parse(&params.text("decision")?)
+                    .ok_or_else(|| ErrorShape::invalid("invalid decision"))?,
+                pattern: params.optional_text("pattern")?.filter(|pattern| !pattern.trim().is_empty()),
+            },
+            Method::ExecApprovalList => Call::ExecApprovalList,
         };
         Ok(call)
     }
@@ -218,8 +237,9 @@ mod tests {
         for method in Method::ALL {
             assert_eq!(Method::parse(method.name()), Some(*method));
         }
-        assert_eq!(Method::ALL.len(), 24);
+        assert_eq!(Method::ALL.len(), 26);
         assert_eq!(Method::LogsTail.scope(), Scope::Admin);
+        assert_eq!(Method::ExecApprovalResolve.scope(), Scope::Approvals);
     }
 
     #[test]
@@ -235,6 +255,13 @@ mod tests {
         let call = parse("sessions.messages.subscribe", json!({"sessionKey": "main"})).unwrap();
         assert_eq!(call, Call::SessionMessages { session_key: SessionKey::main(), subscribe: true });
         assert_eq!(parse("health", Value::Null).unwrap(), Call::Health);
+        let call = parse("exec.approval.resolve", json!({"id": "a1", "decision": "allow-always"})).unwrap();
+        assert_eq!(
+            call,
+            Call::ExecApprovalResolve { id: "a1".into(), decision: ExecDecision::AllowAlways, pattern: None }
+        );
+        let error = parse("exec.approval.resolve", json!({"id": "a1", "decision": "yes"})).unwrap_err();
+        assert_eq!(error.message, "invalid decision");
     }
 
     #[test]

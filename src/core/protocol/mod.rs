@@ -6,6 +6,7 @@ pub mod agent;
 pub mod chat;
 pub mod connect;
 pub mod events;
+pub mod exec;
 pub mod hello;
 pub mod logs;
 pub mod methods;

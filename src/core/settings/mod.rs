@@ -27,7 +27,7 @@ pub use layers::{Origin, Provenance};
 pub use mcp::{MCP_CONFIG_VAR, McpConfigError, McpServer, McpSettings, McpTransport};
 pub use model::{ANTHROPIC_BASE_URL, Api, ModelSettings, NO_PROVIDER_HINT, OPENAI_BASE_URL, ProviderSettings};
 pub use replication::ReplicationSettings;
-pub use tools::{ToolSettings, ToolsSection};
+pub use tools::{ExecMode, ToolSettings, ToolsSection};
 
 use crate::core::secret::Secret;
 use layers::{Flag, Layers};

@@ -27,6 +27,9 @@ pub struct ToolsSection {
     pub brave_api_url: Option<String>,
     /// The model's context window in tokens, when the built-in table does not know the model.
     pub context_tokens: Option<u32>,
+    /// `off`, `approve` or `allowlist`: whether `exec` is offered and what a command needs.
+    pub exec: Option<String>,
+    pub exec_approval_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +48,42 @@ pub struct ToolSettings {
     pub brave_api_url: String,
     /// `MOLT_CONTEXT_TOKENS`: overrides the context window of the model table.
     pub context_tokens: Option<u32>,
+    /// `MOLT_EXEC`: whether the operator's shell commands run, and who decides.
+    pub exec: ExecMode,
+    /// `MOLT_EXEC_APPROVAL_SECS`: how long a command waits for the operator, then is denied.
+    pub exec_approval_timeout: Duration,
+}
+
+/// `MOLT_EXEC`: `off` (the tool is not offered), `approve` (each command not on the allowlist
+/// waits for the operator), `allowlist` (only allowlisted commands run, nobody is asked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExecMode {
+    #[default]
+    Off,
+    Approve,
+    Allowlist,
+}
+
+impl std::str::FromStr for ExecMode {
+    type Err = ();
+    fn from_str(raw: &str) -> Result<Self, ()> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "off" | "0" | "false" | "no" => Ok(Self::Off),
+            "approve" | "ask" => Ok(Self::Approve),
+            "allowlist" => Ok(Self::Allowlist),
+            _ => Err(()),
+        }
+    }
+}
+
+impl std::fmt::Display for ExecMode {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            Self::Off => "off",
+            Self::Approve => "approve",
+            Self::Allowlist => "allowlist",
+        })
+    }
 }
 
 impl Default for ToolSettings {
@@ -59,6 +98,8 @@ impl Default for ToolSettings {
             brave_api_key: None,
             brave_api_url: BRAVE_API_URL.to_owned(),
             context_tokens: None,
+            exec: ExecMode::Off,
+            exec_approval_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -118,6 +159,22 @@ pub(super) fn resolve(layers: &mut Layers<'_>, file: &ToolsSection) -> Result<To
         defaults.brave_api_url.clone(),
     )?;
     let context_tokens = layers.optional("context_tokens", None, &["MOLT_CONTEXT_TOKENS"], file.context_tokens)?;
+    let exec_file = match &file.exec {
+        Some(raw) => Some(raw.parse::<ExecMode>().map_err(|()| SettingsError::Invalid {
+            name: "tools.exec",
+            value: raw.clone(),
+            expected: "`off`, `approve` or `allowlist`",
+        })?),
+        None => None,
+    };
+    let exec = layers.value("exec", None, &["MOLT_EXEC"], exec_file, defaults.exec)?;
+    let exec_approval_secs = layers.value(
+        "exec_approval_secs",
+        None,
+        &["MOLT_EXEC_APPROVAL_SECS"],
+        file.exec_approval_secs,
+        defaults.exec_approval_timeout.as_secs(),
+    )?;
     Ok(ToolSettings {
         enabled: enabled.0,
         max_rounds: (max_rounds.max(1)) as usize,
@@ -128,6 +185,8 @@ pub(super) fn resolve(layers: &mut Layers<'_>, file: &ToolsSection) -> Result<To
         brave_api_key,
         brave_api_url: brave_api_url.trim_end_matches('/').to_owned(),
         context_tokens: context_tokens.filter(|tokens| *tokens > 0),
+        exec,
+        exec_approval_timeout: Duration::from_secs(exec_approval_secs.clamp(1, 3600)),
     })
 }
 
@@ -169,5 +228,10 @@ mod tests {
         assert_eq!(settings.brave_api_url, "http://127.0.0.1:9/res/v1");
         assert_eq!(settings.context_tokens, None);
         assert_eq!(resolved(&[("MOLT_MAX_TOOL_ROUNDS", "0")], &file).max_rounds, 1);
+        assert_eq!(settings.exec, ExecMode::Off, "exec is off unless asked for");
+        let exec = resolved(&[("MOLT_EXEC", "Approve"), ("MOLT_EXEC_APPROVAL_SECS", "0")], &file);
+        assert_eq!((exec.exec, exec.exec_approval_timeout), (ExecMode::Approve, Duration::from_secs(1)));
+        let file = ToolsSection { exec: Some("allowlist".into()), ..ToolsSection::default() };
+        assert_eq!(resolved(&[], &file).exec, ExecMode::Allowlist);
     }
 }

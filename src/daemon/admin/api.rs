@@ -159,13 +159,14 @@ pub async fn audit(admin: Admin, Query(query): Query<AuditQuery>) -> ApiResult {
     ))
 }
 
-/// Names the admin page refetches on: `devices`, `codes`, `policies`, `audit`.
+/// Names the admin page refetches on: `devices`, `codes`, `policies`, `audit`, `exec`.
 fn admin_event(bus_event: &str) -> Option<&'static str> {
     match bus_event {
         "device.pair.requested" | "device.pair.resolved" | "device.pair.changed" | "device.presence" => Some("devices"),
         "pairing.code.requested" | "pairing.code.resolved" => Some("codes"),
         "policies.changed" => Some("policies"),
         "audit.appended" => Some("audit"),
+        "exec.approval.requested" | "exec.approval.resolved" => Some("exec"),
         _ => None,
     }
 }
@@ -173,8 +174,11 @@ fn admin_event(bus_event: &str) -> Option<&'static str> {
 pub async fn events(admin: Admin) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let bus = &admin.gateway.events;
     let feeds = futures_util::stream::select(
-        BroadcastStream::new(bus.subscribe(Scope::Pairing)),
-        BroadcastStream::new(bus.subscribe(Scope::Admin)),
+        futures_util::stream::select(
+            BroadcastStream::new(bus.subscribe(Scope::Pairing)),
+            BroadcastStream::new(bus.subscribe(Scope::Admin)),
+        ),
+        BroadcastStream::new(bus.subscribe(Scope::Approvals)),
     );
     let closing = admin.gateway.close_connections.clone().cancelled_owned();
     let stream = feeds

@@ -76,7 +76,7 @@ impl From<GrantError> for ApiError {
     fn from(error: GrantError) -> Self {
         let message = error.to_string();
         match error {
-            GrantError::Unknown(_) | GrantError::NotNeeded(_) => Self::new(
+            GrantError::Unknown(_) | GrantError::NotNeeded(_) | GrantError::OperatorOnly(_) => Self::new(
                 StatusCode::BAD_REQUEST,
                 "INVALID_REQUEST",
                 message,

@@ -4,5 +4,6 @@
 
 pub(crate) mod api;
 pub(crate) mod error;
+pub(crate) mod exec;
 pub(crate) mod skills;
 pub(crate) mod web;

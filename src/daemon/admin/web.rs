@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 const INDEX_HTML: &str = include_str!("web/index.html");
 const ADMIN_JS: &str = include_str!("web/admin.js");
 const ADMIN_CSS: &str = include_str!("web/admin.css");
+const EXEC_JS: &str = include_str!("web/exec.js");
 
 const CONTENT_SECURITY_POLICY: &str =
     "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'";
@@ -26,6 +27,11 @@ pub async fn index() -> Response {
 
 pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", ADMIN_JS)
+}
+
+/// The commands waiting for approval and the allowlist (`exec`).
+pub async fn exec_script() -> Response {
+    asset("text/javascript; charset=utf-8", EXEC_JS)
 }
 
 pub async fn style() -> Response {

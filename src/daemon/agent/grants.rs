@@ -18,6 +18,9 @@ pub struct ToolView {
     /// `read`, `own-notes` or `act`: only `act` tools need a grant.
     pub access: &'static str,
     pub guests: bool,
+    /// No grant gives it to guests (`exec`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub operator_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,6 +36,8 @@ pub enum GrantError {
     Unknown(String),
     #[error("`{0}` only reads; guests may always use it")]
     NotNeeded(String),
+    #[error("`{0}` is the operator's alone; no grant gives it to guests")]
+    OperatorOnly(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -65,7 +70,12 @@ impl Agent {
             .tools
             .overview()
             .into_iter()
-            .map(|(name, access, guests)| ToolView { name, access: access_name(access), guests })
+            .map(|(name, access, guests)| ToolView {
+                operator_only: !super::tools::grantable(&name),
+                name,
+                access: access_name(access),
+                guests,
+            })
             .collect();
         ToolsView { enabled: self.tool_settings.enabled, tools }
     }
@@ -75,6 +85,9 @@ impl Agent {
         names.sort();
         names.dedup();
         for name in &names {
+            if !super::tools::grantable(name) {
+                return Err(GrantError::OperatorOnly(name.clone()));
+            }
             match self.tools.access_of(name) {
                 None => return Err(GrantError::Unknown(name.clone())),
                 Some(Access::Act) => {}

@@ -63,6 +63,8 @@ pub struct Agent {
     tools: Registry,
     tool_settings: ToolSettings,
     skills: skills::Skills,
+    /// Commands waiting for the operator, and what `exec` runs without asking.
+    exec: Arc<tools::exec::ExecApprovals>,
 }
 
 /// What an agent is built from besides its store and bus.
@@ -90,7 +92,14 @@ impl AgentParts {
 }
 
 impl Agent {
-    pub fn new(store: Store, events: EventBus, parts: AgentParts) -> Arc<Self> {
+    pub fn new(store: Store, events: EventBus, mut parts: AgentParts) -> Arc<Self> {
+        let exec = tools::exec::ExecApprovals::new(
+            store.clone(),
+            events.clone(),
+            &parts.tool_settings,
+            parts.operators.clone(),
+        );
+        tools::exec::offer(&mut parts.tools, Arc::clone(&exec));
         Arc::new(Self {
             store,
             provider: parts.provider,
@@ -106,7 +115,13 @@ impl Agent {
             operators: parts.operators,
             tools: parts.tools,
             tool_settings: parts.tool_settings,
+            exec,
         })
+    }
+
+    /// The commands waiting for the operator, and the allowlist.
+    pub fn exec_approvals(&self) -> &Arc<tools::exec::ExecApprovals> {
+        &self.exec
     }
 
     pub fn provider_name(&self) -> Option<&str> {

@@ -124,6 +124,8 @@ impl Channels {
         if let Some(settings) = &self.settings.telegram {
             let adapter = telegram::Telegram::new(settings.clone(), self.liveness_of("telegram"), self.intake.clone());
             let _ = self.adapters.0.telegram.set(Arc::clone(&adapter));
+            let approvals = Arc::clone(router.exec_approvals());
+            self.tracker.spawn(telegram::approvals::forward(Arc::clone(&adapter), approvals));
             let (router, deaf_after) = (Arc::clone(&router), self.settings.deaf_after);
             self.tracker.spawn(supervise(self.liveness_of("telegram"), self.intake.clone(), move || {
                 telegram::run(Arc::clone(&adapter), Arc::clone(&router), deaf_after)

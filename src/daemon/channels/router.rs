@@ -64,6 +64,11 @@ impl Router {
         Self { store, agent, pairing, events, tracker, cancel, leftovers: Leftovers::default() }
     }
 
+    /// The commands waiting for the operator, which a chat platform's buttons answer.
+    pub(super) fn exec_approvals(&self) -> &Arc<crate::daemon::agent::tools::exec::ExecApprovals> {
+        self.agent.exec_approvals()
+    }
+
     /// Decides what `inbound` needs and does it: nothing, a pairing code, or an agent turn whose
     /// reply streams into the chat. [`ChannelError::NotStored`] when the user's message could
     /// not be stored.

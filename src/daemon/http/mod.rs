@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use serde_json::json;
 
-use super::admin::{api, skills, web as admin_web};
+use super::admin::{api, exec as admin_exec, skills, web as admin_web};
 use super::state::Gateway;
 use super::web;
 
@@ -48,6 +48,9 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
             get(skills::list).post(skills::add).layer(DefaultBodyLimit::max(skills::MAX_BODY_BYTES)),
         )
         .route("/api/admin/skills/{name}", put(skills::set).delete(skills::remove))
+        .route("/api/admin/exec", get(admin_exec::overview))
+        .route("/api/admin/exec/allowlist", delete(admin_exec::remove_allowed))
+        .route("/api/admin/exec/{id}/resolve", post(admin_exec::resolve))
         .route("/api/admin/status", get(api::status))
         .route("/api/admin/audit", get(api::audit))
         .route("/api/admin/events", get(api::events))
@@ -57,6 +60,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/_admin/", get(admin_web::index))
         .route("/_admin/admin.js", get(admin_web::script))
         .route("/_admin/admin.css", get(admin_web::style))
+        .route("/_admin/exec.js", get(admin_web::exec_script))
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "not found"}))) })
         .with_state(gateway)
 }

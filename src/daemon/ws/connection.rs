@@ -48,7 +48,7 @@ async fn session(gateway: Arc<Gateway>, mut incoming: Incoming, outbox: Outbox, 
     // The feeds of the scopes this connection holds, from before `hello-ok`; the session list's
     // (`operator.read`) only on `sessions.subscribe`.
     let mut follows = Follows::default();
-    for scope in [Scope::Pairing, Scope::Admin] {
+    for scope in [Scope::Pairing, Scope::Admin, Scope::Approvals] {
         follows.listen(&gateway.events, scope, authorized.grants.allows(scope));
     }
     let Some(registration) = admission::register(&gateway, &authorized, peer, &outbox, &request_id).await else {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::MAX_PAYLOAD;
 use super::follow::Follows;
 use super::handshake::Authorized;
-use super::pairing_methods;
+use super::{exec_methods, pairing_methods};
 use crate::core::asker::Asker;
 use crate::core::frames::{ErrorShape, PROTOCOL_VERSION, Request};
 use crate::core::ids::{MAIN_SESSION, RunId, SessionKey};
@@ -73,6 +73,9 @@ pub async fn dispatch(
                 Call::SessionsReset { session_key } => answer(sessions_reset(gateway, core, session_key).await?),
                 Call::SessionsDelete { session_key } => answer(sessions_delete(gateway, core, session_key).await?),
                 Call::ModelsList => answer(models_list(core)),
+                exec @ (Call::ExecApprovalList | Call::ExecApprovalResolve { .. }) => {
+                    exec_methods::dispatch(core.agent.exec_approvals(), client, address, exec).await
+                }
                 pairing => pairing_methods::dispatch(&core.pairing, client, address, pairing).await,
             }
         }

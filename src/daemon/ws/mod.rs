@@ -3,6 +3,7 @@
 mod admission;
 mod connection;
 mod cumulative;
+mod exec_methods;
 mod follow;
 pub(crate) mod handshake;
 mod methods;

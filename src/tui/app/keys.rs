@@ -154,13 +154,16 @@ impl App {
             KeyCode::Down | KeyCode::Char('j') => {
                 self.approval_selected = (self.approval_selected + 1).min(count.saturating_sub(1));
             }
+            _ if self.on_exec_key(key) => {}
             KeyCode::Char(letter @ ('a' | 'r')) => {
                 let approve = letter == 'a';
+                // Commands come first in the list, then devices, then codes.
+                let selected = self.approval_selected.saturating_sub(self.execs.len());
                 if !self.can_pair {
                     self.flash = Some("this connection may not answer pairing requests".to_owned());
-                } else if let Some(device) = self.devices.get(self.approval_selected) {
+                } else if let Some(device) = self.devices.get(selected) {
                     self.confirm = Some(Confirm::Device { approve, device: device.clone() });
-                } else if let Some(code) = self.codes.get(self.approval_selected.saturating_sub(self.devices.len())) {
+                } else if let Some(code) = self.codes.get(selected.saturating_sub(self.devices.len())) {
                     self.confirm = Some(Confirm::Code { approve, code: code.clone() });
                 } else {
                     self.flash = Some("nothing waits for approval".to_owned());
@@ -172,6 +175,9 @@ impl App {
     }
 
     fn on_confirm_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if let Some(effects) = self.on_exec_always_key(key) {
+            return effects;
+        }
         match key.code {
             KeyCode::Char('y' | 'Y') | KeyCode::Enter => {}
             KeyCode::Char('n' | 'N') | KeyCode::Esc => {
@@ -179,6 +185,9 @@ impl App {
                 return Vec::new();
             }
             _ => return Vec::new(),
+        }
+        if matches!(self.confirm, Some(Confirm::Exec { .. })) {
+            return self.confirm_exec();
         }
         let Some(confirm) = self.confirm.take() else { return Vec::new() };
         if !self.is_connected() {
@@ -201,6 +210,8 @@ impl App {
             Confirm::Reset { key } => {
                 self.call(Purpose::Reset { key: key.clone() }, "sessions.reset", json!({"key": key}))
             }
+            // Sent by `confirm_exec` above.
+            Confirm::Exec { .. } => return Vec::new(),
         };
         vec![effect]
     }

@@ -2,7 +2,9 @@
 //! from the gateway, a change of connection) and returns the [`Effect`]s to carry out. It does
 //! no IO, so every behaviour is tested without a terminal or a socket.
 
+mod exec;
 mod keys;
+pub use exec::short_command;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -14,9 +16,11 @@ use serde_json::Value;
 
 use super::input::Input;
 use super::wire::{MAIN_SESSION, PendingCode, PendingDevice, ServerError, SessionSummary, Usage};
+use crate::core::protocol::exec::{ExecApprovalRequested, ExecDecision};
 
-/// The scopes `molt chat` asks for: talk, and answer pairing requests.
-pub const SCOPES: &[&str] = &["operator.read", "operator.write", "operator.pairing"];
+/// The scopes `molt chat` asks for: talk, and answer pairing requests and commands waiting for
+/// approval.
+pub const SCOPES: &[&str] = &["operator.read", "operator.write", "operator.pairing", "operator.approvals"];
 
 /// Something that happened: input from the terminal or news from the connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,9 +159,24 @@ pub struct Streaming {
 /// An action that waits for `y`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
-    Device { approve: bool, device: PendingDevice },
-    Code { approve: bool, code: PendingCode },
-    Reset { key: String },
+    Device {
+        approve: bool,
+        device: PendingDevice,
+    },
+    Code {
+        approve: bool,
+        code: PendingCode,
+    },
+    /// A command waiting for approval; `pattern` is the allowlist entry of an `allow-always`,
+    /// edited in the confirmation (the command itself, or a prefix ending in `*`).
+    Exec {
+        decision: ExecDecision,
+        approval: Box<ExecApprovalRequested>,
+        pattern: String,
+    },
+    Reset {
+        key: String,
+    },
 }
 
 /// What a request in flight was for.
@@ -190,6 +209,12 @@ enum Purpose {
         channel: String,
         code: String,
     },
+    Execs,
+    Exec {
+        decision: ExecDecision,
+        id: String,
+        command: String,
+    },
 }
 
 /// Fixed facts of this client, given at start.
@@ -209,6 +234,8 @@ pub struct App {
     pub link: Link,
     pub server_version: Option<String>,
     pub can_pair: bool,
+    /// The connection may answer commands waiting for approval (`operator.approvals`).
+    pub can_approve: bool,
     pub sessions: Vec<SessionSummary>,
     pub current: String,
     pub session_selected: usize,
@@ -218,6 +245,8 @@ pub struct App {
     pub focus: Focus,
     pub devices: Vec<PendingDevice>,
     pub codes: Vec<PendingCode>,
+    /// Commands waiting for approval, listed before devices and codes.
+    pub execs: Vec<ExecApprovalRequested>,
     pub approval_selected: usize,
     pub confirm: Option<Confirm>,
     pub help: bool,
@@ -253,6 +282,7 @@ impl App {
             link: Link::Connecting { attempt: 1, previous: None },
             server_version: None,
             can_pair: false,
+            can_approve: false,
             sessions: Vec::new(),
             current: MAIN_SESSION.to_owned(),
             session_selected: 0,
@@ -263,6 +293,7 @@ impl App {
             focus: Focus::Input,
             devices: Vec::new(),
             codes: Vec::new(),
+            execs: Vec::new(),
             approval_selected: 0,
             confirm: None,
             help: false,
@@ -303,6 +334,7 @@ impl App {
                 let live = |expires: i64| expires == 0 || expires > now_ms;
                 self.devices.retain(|device| live(device.expires_at_ms));
                 self.codes.retain(|code| live(code.expires_at_ms));
+                self.execs.retain(|exec| live(exec.expires_at_ms));
                 self.approval_selected = self.approval_selected.min(self.pending_count().saturating_sub(1));
                 Vec::new()
             }
@@ -364,9 +396,9 @@ impl App {
         list
     }
 
-    /// How many approvals wait: devices, then codes.
+    /// How many approvals wait: commands, devices, then codes.
     pub fn pending_count(&self) -> usize {
-        self.devices.len() + self.codes.len()
+        self.execs.len() + self.devices.len() + self.codes.len()
     }
 
     fn call(&mut self, purpose: Purpose, method: &'static str, params: Value) -> Effect {

@@ -1,5 +1,6 @@
 //! What the gateway says: the connection coming and going, answers to requests, and events
-//! (chat streaming, session changes, pairing requests and their resolution).
+//! (chat streaming, session changes, pairing requests, commands waiting for approval, and
+//! their resolution).
 
 use serde_json::{Value, json};
 
@@ -18,6 +19,7 @@ impl App {
         self.flash = None;
         self.server_version = Some(hello.server_version).filter(|version| !version.is_empty());
         self.can_pair = hello.scopes.iter().any(|scope| scope == "operator.pairing" || scope == "operator.admin");
+        self.can_approve = hello.scopes.iter().any(|scope| scope == "operator.approvals" || scope == "operator.admin");
         // What was streaming on the old connection is lost; the history has what was stored.
         self.clear_transcript();
         let mut effects = vec![
@@ -28,6 +30,9 @@ impl App {
         if self.can_pair {
             effects.push(self.call(Purpose::Devices, "device.pair.list", json!({})));
             effects.push(self.call(Purpose::Codes, "pairing.code.list", json!({})));
+        }
+        if self.can_approve {
+            effects.push(self.exec_list_call());
         }
         effects.push(self.call(Purpose::Subscribe, "sessions.subscribe", json!({})));
         effects
@@ -112,6 +117,8 @@ impl App {
             Purpose::Health => {
                 self.degraded = payload["replication"]["degraded"].as_str().map(str::to_owned);
             }
+            Purpose::Execs => self.on_exec_list(payload),
+            Purpose::Exec { decision, id, command } => self.on_exec_answered(decision, &id, &command),
             Purpose::History { .. } | Purpose::Send { .. } | Purpose::Abort | Purpose::Subscribe => {}
         }
         Vec::new()
@@ -139,6 +146,7 @@ impl App {
                 }
                 self.flash = Some(format!("{label}: {message}"));
             }
+            Purpose::Exec { id, command, .. } => self.on_exec_failed(&id, &command, error),
             _ => self.flash = Some(message),
         }
     }
@@ -224,6 +232,7 @@ impl App {
                 self.codes.retain(|known| !(known.channel == channel && known.code.eq_ignore_ascii_case(code)));
                 self.clamp_approval();
             }
+            "exec.approval.requested" | "exec.approval.resolved" => self.on_exec_event(name, payload),
             // Each tick (30 s) asks again whether the gateway's bucket is behind.
             "tick" if self.is_connected() => return vec![self.call(Purpose::Health, "health", json!({}))],
             "shutdown" => {
@@ -296,7 +305,7 @@ impl App {
         }
     }
 
-    fn clamp_approval(&mut self) {
+    pub(super) fn clamp_approval(&mut self) {
         self.approval_selected = self.approval_selected.min(self.pending_count().saturating_sub(1));
     }
 }

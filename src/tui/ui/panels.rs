@@ -1,4 +1,5 @@
-//! The left column (sessions, then approvals waiting for an answer) and the status bar.
+//! The left column (sessions, then approvals waiting for an answer: commands, devices, codes)
+//! and the status bar.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,7 +9,7 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
 
 use super::Theme;
 use crate::core::models::format_usd;
-use crate::tui::app::{App, Focus, Link, Reason};
+use crate::tui::app::{App, Focus, Link, Reason, short_command};
 
 pub fn sessions(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::Sessions;
@@ -45,16 +46,36 @@ pub fn approvals(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let mut block = Block::bordered().title(title);
     if count > 0 {
         block = block.border_style(theme.attention()).title_style(theme.attention());
-        block = block.title_bottom(if focused { " a approve · r reject " } else { " Tab here, then a / r " });
+        let command = app.approval_selected < app.execs.len();
+        block = block.title_bottom(match (focused, command) {
+            (true, true) => " a once · A always · r deny ",
+            (true, false) => " a approve · r reject ",
+            (false, _) => " Tab here, then a / r ",
+        });
     } else if focused {
         block = block.border_style(theme.focused_border());
     }
     if count == 0 {
-        let text = if app.is_connected() && !app.can_pair { "no pairing scope" } else { "none waiting" };
+        let text =
+            if app.is_connected() && !app.can_pair && !app.can_approve { "no pairing scope" } else { "none waiting" };
         frame.render_widget(Paragraph::new(Line::styled(text, theme.dim())).block(block), area);
         return;
     }
     let mut items: Vec<ListItem<'_>> = Vec::new();
+    for exec in &app.execs {
+        let request = &exec.request;
+        items.push(ListItem::new(vec![
+            Line::styled(format!("run {}", short_command(&request.command, 60)), theme.attention()),
+            Line::styled(
+                format!(
+                    "  {} · {}",
+                    request.cwd.as_deref().unwrap_or("workspace"),
+                    request.asked_by.as_deref().unwrap_or("operator")
+                ),
+                theme.dim(),
+            ),
+        ]));
+    }
     for device in &app.devices {
         let platform = if device.platform.is_empty() { "unknown platform" } else { device.platform.as_str() };
         items.push(ListItem::new(vec![

@@ -242,3 +242,37 @@ fn tool_calls() {
     chat(&mut app, "delta", "Milk.", json!({}));
     insta::assert_snapshot!(draw(&mut app, 80, 24).backend());
 }
+
+fn with_command() -> App {
+    let mut app = connected();
+    app.update(Event::Server {
+        name: "exec.approval.requested".into(),
+        payload: json!({"id": "e1", "createdAtMs": 0, "expiresAtMs": 300_000,
+            "request": {"command": "git log --oneline -5", "cwd": "projects/molt", "host": "gateway",
+                        "sessionKey": MAIN_SESSION, "askedBy": "operator", "timeoutSecs": 30}}),
+    });
+    app.update(Event::Server {
+        name: "device.pair.requested".into(),
+        payload: json!({"requestId": "req-1", "displayName": "Pixel 8", "platform": "android", "address": "198.51.100.7"}),
+    });
+    app
+}
+
+#[test]
+fn command_waiting() {
+    let mut app = with_command();
+    app.update(Event::Key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)));
+    insta::assert_snapshot!(draw(&mut app, 100, 30).backend());
+}
+
+#[test]
+fn command_allow_always_confirmation() {
+    let mut app = with_command();
+    app.update(Event::Key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)));
+    key(&mut app, KeyCode::Char('A'));
+    for _ in 0.."--oneline -5".len() {
+        key(&mut app, KeyCode::Backspace);
+    }
+    key(&mut app, KeyCode::Char('*'));
+    insta::assert_snapshot!(draw(&mut app, 100, 30).backend());
+}

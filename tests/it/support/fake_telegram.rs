@@ -1,7 +1,9 @@
 //! Owns `FakeTelegram`: a local fake of the Telegram Bot API (`/bot<token>/<method>`:
-//! getMe, getUpdates long poll with offset and timeout, sendMessage, editMessageText,
-//! sendChatAction, setWebhook, deleteWebhook) with its real error bodies, injectable 409s and
-//! 429s; the calls are the server's record of the requests made with the bot's token.
+//! getMe, getUpdates long poll with offset, timeout and `allowed_updates`, sendMessage and
+//! editMessageText with inline keyboards (`reply_markup`, checked as the Bot API documents it),
+//! answerCallbackQuery, sendChatAction, setWebhook, deleteWebhook) with its real error bodies,
+//! injectable 409s and 429s, and `callback_query` updates as a button press sends them; the
+//! calls are the server's record of the requests made with the bot's token.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,6 +37,12 @@ struct Inner {
     next_message: i64,
     /// Texts of sent messages by (chat, message_id), for "message is not modified".
     texts: HashMap<(String, i64), String>,
+    /// The inline keyboard a message shows now, by (chat, message_id).
+    markups: HashMap<(String, i64), Value>,
+    /// Callback queries sent, by id: `None` until answered, then the answer's body.
+    queries: HashMap<String, Option<Value>>,
+    /// The update types `getUpdates` delivers, as the last call that named them said.
+    allowed_updates: Option<Vec<String>>,
     /// Errors to answer the next calls of a method with: (status, description, retry_after).
     failures: HashMap<String, VecDeque<(u16, String, Option<u64>)>>,
     /// The longest a long poll waits.
@@ -96,6 +104,67 @@ impl FakeTelegram {
         drop(inner);
         self.inner.1.notify();
         update
+    }
+
+    /// Queues a press by `from` on the button with `data` under message `message_id` in
+    /// `chat`, as Telegram sends it (`callback_query` with the message and a fresh query id);
+    /// returns the query's id.
+    pub fn press(&self, chat: i64, from: i64, message_id: i64, data: &str) -> String {
+        let mut inner = lock(&self.inner);
+        inner.next_update += 1;
+        let id = format!("{}{}", 4_382_000_000_000_000_000_u64 + inner.next_update as u64, from);
+        let kind = if chat > 0 { "private" } else { "supergroup" };
+        let key = (chat.to_string(), message_id);
+        let mut message = json!({
+            "message_id": message_id,
+            "from": {"id": BOT_ID, "is_bot": true, "first_name": "Molt", "username": BOT_USERNAME},
+            "chat": {"id": chat, "type": kind},
+            "date": 1_700_000_000,
+            "text": inner.texts.get(&key).cloned().unwrap_or_default(),
+        });
+        if let Some(markup) = inner.markups.get(&key) {
+            message["reply_markup"] = markup.clone();
+        }
+        let query = json!({
+            "id": id,
+            "from": {"id": from, "is_bot": false, "first_name": "Ada", "username": format!("user{from}")},
+            "message": message,
+            "chat_instance": format!("-{}", chat.unsigned_abs()),
+            "data": data,
+        });
+        inner.queries.insert(id.clone(), None);
+        let update = json!({"update_id": inner.next_update, "callback_query": query});
+        inner.updates.push_back(update);
+        drop(inner);
+        self.inner.1.notify();
+        id
+    }
+
+    /// The inline keyboard message `message_id` in `chat` shows now, if any.
+    pub fn markup(&self, chat: i64, message_id: i64) -> Option<Value> {
+        lock(&self.inner).markups.get(&(chat.to_string(), message_id)).cloned()
+    }
+
+    /// The messages in `chat` that show an inline keyboard now: `(message_id, text, markup)`,
+    /// oldest first.
+    pub fn keyboards(&self, chat: i64) -> Vec<(i64, String, Value)> {
+        let inner = lock(&self.inner);
+        let mut found: Vec<(i64, String, Value)> = inner
+            .markups
+            .iter()
+            .filter(|((id, _), _)| *id == chat.to_string())
+            .map(|((_, message), markup)| {
+                let text = inner.texts.get(&(chat.to_string(), *message)).cloned().unwrap_or_default();
+                (*message, text, markup.clone())
+            })
+            .collect();
+        found.sort_by_key(|(message, _, _)| *message);
+        found
+    }
+
+    /// The `answerCallbackQuery` body that answered query `id`, once answered.
+    pub fn answer_of(&self, id: &str) -> Option<Value> {
+        lock(&self.inner).queries.get(id).cloned().flatten()
     }
 
     /// The next `count` calls of `method` fail with Telegram's error body.
@@ -183,10 +252,17 @@ async fn answer(State(shared): State<Shared>, Extension(request): Extension<Reco
         "sendMessage" => {
             let chat = body["chat_id"].to_string().trim_matches('"').to_owned();
             let text = body["text"].as_str().unwrap_or_default().to_owned();
+            let markup = match checked_markup(&body) {
+                Ok(markup) => markup,
+                Err(description) => return error(400, &description, None),
+            };
             let mut inner = lock(&shared);
             inner.next_message += 1;
             let id = inner.next_message;
             inner.texts.insert((chat.clone(), id), text.clone());
+            if let Some(markup) = markup {
+                inner.markups.insert((chat.clone(), id), markup);
+            }
             ok(
                 json!({"message_id": id, "date": 1_700_000_000, "chat": {"id": chat.parse::<i64>().unwrap_or_default()}, "text": text}),
             )
@@ -195,18 +271,44 @@ async fn answer(State(shared): State<Shared>, Extension(request): Extension<Reco
             let chat = body["chat_id"].to_string().trim_matches('"').to_owned();
             let id = body["message_id"].as_i64().unwrap_or_default();
             let text = body["text"].as_str().unwrap_or_default().to_owned();
+            let markup = match checked_markup(&body) {
+                Ok(markup) => markup,
+                Err(description) => return error(400, &description, None),
+            };
             let mut inner = lock(&shared);
-            match inner.texts.get_mut(&(chat.clone(), id)) {
+            let key = (chat.clone(), id);
+            let same_markup = inner.markups.get(&key) == markup.as_ref();
+            match inner.texts.get_mut(&key) {
                 None => error(400, "Bad Request: message to edit not found", None),
-                Some(current) if *current == text => error(
+                Some(current) if *current == text && same_markup => error(
                     400,
                     "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
                     None,
                 ),
                 Some(current) => {
                     current.clone_from(&text);
+                    // An edit without `reply_markup` removes the inline keyboard.
+                    match markup {
+                        Some(markup) => inner.markups.insert(key, markup),
+                        None => inner.markups.remove(&key),
+                    };
                     ok(json!({"message_id": id, "chat": {"id": chat.parse::<i64>().unwrap_or_default()}, "text": text}))
                 }
+            }
+        }
+        "answerCallbackQuery" => {
+            let id = body["callback_query_id"].as_str().unwrap_or_default();
+            let mut inner = lock(&shared);
+            match inner.queries.get_mut(id) {
+                Some(answer @ None) => {
+                    *answer = Some(body.clone());
+                    ok(json!(true))
+                }
+                _ => error(
+                    400,
+                    "Bad Request: query is too old and response timeout expired or query ID is invalid",
+                    None,
+                ),
             }
         }
         "sendChatAction" | "setWebhook" | "deleteWebhook" => ok(json!(true)),
@@ -214,9 +316,66 @@ async fn answer(State(shared): State<Shared>, Extension(request): Extension<Reco
     }
 }
 
+/// `reply_markup` as the Bot API checks an inline keyboard: an array of rows of buttons, each
+/// with a `text` and exactly one action, `callback_data` of 1 to 64 bytes. `Ok(None)` when the
+/// call has none; `Err` with Telegram's description.
+fn checked_markup(body: &Value) -> Result<Option<Value>, String> {
+    let Some(markup) = body.get("reply_markup").filter(|markup| !markup.is_null()) else { return Ok(None) };
+    let Some(rows) = markup["inline_keyboard"].as_array() else {
+        return Err("Bad Request: can't parse reply keyboard markup JSON object".into());
+    };
+    const ACTIONS: &[&str] = &[
+        "url",
+        "callback_data",
+        "web_app",
+        "login_url",
+        "switch_inline_query",
+        "switch_inline_query_current_chat",
+        "switch_inline_query_chosen_chat",
+        "copy_text",
+        "callback_game",
+        "pay",
+    ];
+    for row in rows {
+        let Some(buttons) = row.as_array() else {
+            return Err(
+                "Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array of Arrays".into(),
+            );
+        };
+        for button in buttons {
+            if !button["text"].is_string() {
+                return Err(
+                    "Bad Request: can't parse inline keyboard button: Field \"text\" must be of type String".into()
+                );
+            }
+            let actions = ACTIONS.iter().filter(|action| button.get(**action).is_some()).count();
+            if actions != 1 {
+                return Err("Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard".into());
+            }
+            if let Some(data) = button.get("callback_data") {
+                let length = data.as_str().map_or(0, str::len);
+                if !(1..=64).contains(&length) {
+                    return Err("Bad Request: BUTTON_DATA_INVALID".into());
+                }
+            }
+        }
+    }
+    Ok(Some(markup.clone()))
+}
+
+/// An update's type: its one field besides `update_id`.
+fn update_type(update: &Value) -> &str {
+    update.as_object().and_then(|fields| fields.keys().find(|key| *key != "update_id")).map_or("", String::as_str)
+}
+
 /// Confirms updates below `offset`, then answers at once when some are queued, else after
-/// an update arrives or `timeout` seconds (capped by the fake's pace) pass.
+/// an update arrives or `timeout` seconds (capped by the fake's pace) pass. `allowed_updates`
+/// holds from the call that names it on; updates of other types are dropped, as Telegram does.
 async fn get_updates(shared: &Shared, body: &Value) -> Response {
+    if let Some(allowed) = body["allowed_updates"].as_array() {
+        let allowed = allowed.iter().filter_map(|kind| kind.as_str().map(str::to_owned)).collect();
+        lock(shared).allowed_updates = Some(allowed);
+    }
     let offset = body["offset"].as_i64();
     let cap = lock(shared).poll_cap;
     let wait = Duration::from_secs(body["timeout"].as_u64().unwrap_or(0)).min(cap);
@@ -227,6 +386,9 @@ async fn get_updates(shared: &Shared, body: &Value) -> Response {
             let mut inner = lock(shared);
             if let Some(offset) = offset {
                 inner.updates.retain(|update| update["update_id"].as_i64().unwrap_or_default() >= offset);
+            }
+            if let Some(allowed) = inner.allowed_updates.clone().filter(|allowed| !allowed.is_empty()) {
+                inner.updates.retain(|update| allowed.iter().any(|kind| kind == update_type(update)));
             }
             updates = inner.updates.iter().cloned().collect();
             !updates.is_empty()

@@ -482,9 +482,9 @@
       const acts = tool.access === 'act';
       const box = h('input', { type: 'checkbox', class: 'guest-tool', 'data-tool': str(tool.name), 'aria-label': `Guests may use ${str(tool.name)}` });
       box.checked = Boolean(tool.guests);
-      box.disabled = !acts || busy;
+      box.disabled = !acts || busy || Boolean(tool.operatorOnly);
       return h('label', { class: `tool-row ${acts ? 'acts' : 'reads'}` }, box,
-        h('code', {}, str(tool.name)), h('span', { class: 'muted' }, acts ? 'acts' : 'reads only'));
+        h('code', {}, str(tool.name)), h('span', { class: 'muted' }, tool.operatorOnly ? 'yours only' : acts ? 'acts' : 'reads only'));
     });
     el.tools.replaceChildren(...rows, h('div', { class: 'tool-actions' },
       h('button', { type: 'button', class: 'save-tools', disabled: busy ? '' : null }, busy ? 'Saving…' : 'Save'),

@@ -2,6 +2,7 @@
 //! one who asked may use. A call outside the asker's rights is answered to the model as refused
 //! and never runs. Each tool lives in its own file and owns its input schema and its limits.
 
+pub mod exec;
 mod files;
 mod memory;
 pub mod memory_search;
@@ -14,6 +15,7 @@ mod workspace_path;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -98,6 +100,12 @@ pub trait Tool: Send + Sync {
     /// Runs one call. Dropping the future cancels it (`chat.abort`, the call's timeout).
     fn call<'a>(&'a self, input: Value, context: &'a ToolContext) -> ToolFuture<'a>;
 
+    /// How long one call may take: the round's limit, unless the tool bounds its own calls
+    /// (`exec` waits for the operator, then for its command).
+    fn call_timeout(&self, round: Duration) -> Duration {
+        round
+    }
+
     /// Runs one call of a tool whose results may carry images; the round calls this. A tool
     /// that answers with text alone keeps the default.
     fn call_output<'a>(&'a self, input: Value, context: &'a ToolContext) -> OutputFuture<'a> {
@@ -130,6 +138,14 @@ pub struct Registry {
     /// Tools the operator granted to guests besides the read-only ones (the admin page changes
     /// them while the gateway runs).
     granted: Mutex<BTreeSet<String>>,
+}
+
+/// Tools no grant gives a guest: what they do is the operator's alone.
+const OPERATOR_ONLY: &[&str] = &[exec::EXEC];
+
+/// Whether the operator may grant the tool `name` to guests at all.
+pub fn grantable(name: &str) -> bool {
+    !OPERATOR_ONLY.contains(&name)
 }
 
 /// A tool's current name for one of its earlier names, which the model may still use.
@@ -216,7 +232,7 @@ impl Registry {
     fn allowed(&self, tool: &dyn Tool, name: &str, rights: Rights) -> bool {
         match rights {
             Rights::Operator => true,
-            Rights::Guest => tool.access() != Access::Act || lock(&self.granted).contains(name),
+            Rights::Guest => tool.access() != Access::Act || (grantable(name) && lock(&self.granted).contains(name)),
         }
     }
 

@@ -49,11 +49,12 @@ pub async fn run_round(
                 (ToolOutput::from(refusal.to_string()), true)
             }
             Ok(tool) => {
-                match tokio::time::timeout(limits.call_timeout, tool.call_output(call.input.clone(), context)).await {
+                let limit = tool.call_timeout(limits.call_timeout);
+                match tokio::time::timeout(limit, tool.call_output(call.input.clone(), context)).await {
                     Ok(Ok(output)) => (output, false),
                     Ok(Err(error)) => (ToolOutput::from(error.to_string()), true),
                     Err(_) => {
-                        let text = format!("`{}` did not finish within {}", call.name, spoken(limits.call_timeout));
+                        let text = format!("`{}` did not finish within {}", call.name, spoken(limit));
                         (ToolOutput::from(text), true)
                     }
                 }

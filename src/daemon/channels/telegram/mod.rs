@@ -1,7 +1,9 @@
 //! Telegram: long polling with `getUpdates` (one poller per token; 409 explained and retried
-//! with backoff) or webhook mode, replies by `sendMessage` and paced `editMessageText`.
+//! with backoff) or webhook mode, replies by `sendMessage` and paced `editMessageText`; exec
+//! approvals in the operator's chat with inline buttons (`approvals.rs`).
 
 mod api;
+pub(crate) mod approvals;
 pub(crate) mod update;
 pub mod webhook;
 
@@ -170,6 +172,10 @@ async fn replay(telegram: &Arc<Telegram>, router: &Arc<Router>) {
 /// Hands one update's message to the router; `Err` only when it could not be recorded.
 pub(super) async fn accept(telegram: &Arc<Telegram>, router: &Arc<Router>, update: &Value) -> Result<(), ChannelError> {
     telegram.liveness.inbound();
+    if let Some(query) = update.get("callback_query") {
+        approvals::answer(telegram, router.exec_approvals(), query).await;
+        return Ok(());
+    }
     let Some(inbound) = update::inbound(update, &telegram.bot()) else { return Ok(()) };
     router.accept(telegram, telegram.settings.group_policy, inbound).await.map(drop)
 }
@@ -181,7 +187,7 @@ async fn poll(telegram: &Arc<Telegram>, router: &Arc<Router>, deaf_after: Durati
     // A poll never waits longer than the deaf bound, so a silent connection is replaced.
     let seconds = POLL_SECONDS.min(deaf_after.as_secs().saturating_sub(1).max(1));
     loop {
-        let mut body = json!({"timeout": seconds, "allowed_updates": ["message"]});
+        let mut body = json!({"timeout": seconds, "allowed_updates": ["message", "callback_query"]});
         if let Some(offset) = offset {
             body["offset"] = json!(offset);
         }

@@ -1,7 +1,9 @@
 //! The state machine driven by events alone: no terminal, no socket. This file holds the
-//! helpers and the conversation; `approvals.rs` the pairing requests and the link.
+//! helpers and the conversation; `approvals.rs` the pairing requests and the link; `exec.rs`
+//! the commands waiting for approval.
 
 mod approvals;
+mod exec;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::{Value, json};
@@ -80,7 +82,15 @@ fn on_connect_it_loads_sessions_history_and_approvals() {
     let methods: Vec<_> = calls(&app.update(hello(SCOPES))).into_iter().map(|(method, _)| method).collect();
     assert_eq!(
         methods,
-        ["sessions.list", "chat.history", "health", "device.pair.list", "pairing.code.list", "sessions.subscribe"]
+        [
+            "sessions.list",
+            "chat.history",
+            "health",
+            "device.pair.list",
+            "pairing.code.list",
+            "exec.approval.list",
+            "sessions.subscribe"
+        ]
     );
     assert_eq!(app.link, Link::Connected);
 
