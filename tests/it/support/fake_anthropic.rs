@@ -21,7 +21,7 @@ use super::prompt_cache::{self, PromptCache};
 pub enum Reply {
     /// Streamed text deltas, then `stop_reason: "end_turn"`.
     Text { chunks: Vec<String>, usage: Usage },
-    /// Like `Text` but ends with `stop_reason: "max_tokens"` (an addition to the brief).
+    /// Like `Text` but ends with `stop_reason: "max_tokens"`.
     Truncated { chunks: Vec<String>, usage: Usage },
     /// A text block (skipped when `text` is empty), then a `tool_use` block whose input
     /// arrives as `input_json_delta` pieces; `stop_reason: "tool_use"`.

@@ -21,7 +21,7 @@ use super::fake_server::{FakeServer, json_response, random_id, set_header};
 pub enum Reply {
     /// Streamed content deltas, then `finish_reason: "stop"`.
     Text { chunks: Vec<String>, usage: Usage },
-    /// Like `Text` but ends with `finish_reason: "length"` (an addition to the brief).
+    /// Like `Text` but ends with `finish_reason: "length"`.
     Truncated { chunks: Vec<String>, usage: Usage },
     /// Content `text` (skipped when empty), then one `delta.tool_calls` call whose
     /// arguments arrive in pieces; `finish_reason: "tool_calls"`.
