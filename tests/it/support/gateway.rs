@@ -164,15 +164,17 @@ impl TestGateway {
     async fn wait_ready(&self) {
         let client = reqwest::Client::new();
         // 15 s: a gateway with a bucket restores before it is ready.
+        let mut last = String::new();
         for _ in 0..1500 {
-            if let Ok(response) = client.get(self.http_url("/readyz")).send().await
-                && response.status() == 200
-            {
-                return;
+            if let Ok(response) = client.get(self.http_url("/readyz")).send().await {
+                if response.status() == 200 {
+                    return;
+                }
+                last = response.text().await.unwrap_or_default();
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        panic!("the gateway did not become ready within 15 s");
+        panic!("the gateway did not become ready within 15 s; `/readyz` said {last}");
     }
 
     /// Stops the gateway as a signal would and waits for `serve` to return.
