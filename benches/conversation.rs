@@ -9,6 +9,9 @@
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
+#[path = "measure/mod.rs"]
+mod measure;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -29,18 +32,9 @@ fn sentence(rng: &mut StdRng, words: usize) -> String {
     (0..words).map(|_| WORDS[rng.random_range(0..WORDS.len())]).collect::<Vec<_>>().join(" ")
 }
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|arg| arg == name)
-        .and_then(|at| args.get(at + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    runtime.block_on(run(arg("--turns", 1000) as usize, arg("--context", 200_000)));
+    runtime.block_on(run(measure::flag("--turns", 1000) as usize, measure::flag("--context", 200_000)));
 }
 
 async fn run(turns: usize, context: u64) {

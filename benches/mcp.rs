@@ -31,20 +31,11 @@ use support::mcp;
 use support::process::GatewayProcess;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|arg| arg == name)
-        .and_then(|at| args.get(at + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        call_overhead(arg("--calls", 2000)).await;
-        rss_with_three_servers(arg("--turns", 200)).await;
+        call_overhead(measure::flag("--calls", 2000)).await;
+        rss_with_three_servers(measure::flag("--turns", 200)).await;
     });
     println!("load average: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
 }

@@ -9,6 +9,9 @@
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
+#[path = "measure/mod.rs"]
+mod measure;
+
 use molt::core::skills::Limits;
 use molt::core::skills::pack::pack;
 use serde_json::{Value, json};
@@ -157,18 +160,9 @@ const FLAVOURS: &[(&str, &str)] = &[
     ),
 ];
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|arg| arg == name)
-        .and_then(|at| args.get(at + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    runtime.block_on(run(arg("--skills", 100) as usize));
+    runtime.block_on(run(measure::flag("--skills", 100) as usize));
 }
 
 /// The `index`th skill: its name and front matter.

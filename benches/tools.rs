@@ -98,16 +98,11 @@ async fn messages(State(Model { stamps, tool }): State<Model>, body: Bytes) -> i
     ([("content-type", "text/event-stream")], body)
 }
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|arg| arg == name).and_then(|at| args.get(at + 1)).cloned()
-}
-
 fn main() {
     measure::pin_self(1);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-    let turns = arg("--turns").and_then(|n| n.parse().ok()).unwrap_or(1000);
-    runtime.block_on(run(turns, arg("--tool").unwrap_or_else(|| "read_file".into())));
+    let turns = measure::flag("--turns", 1000);
+    runtime.block_on(run(turns, measure::flag("--tool", "read_file".to_owned())));
 }
 
 async fn run(turns: usize, tool: String) {

@@ -140,3 +140,14 @@ pub fn mib(kib: u64) -> f64 {
 
 pub mod channels;
 pub mod model;
+
+/// The value after `--name` on the bench's command line, parsed; `default` when absent or
+/// unreadable.
+pub fn flag<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|arg| arg == name)
+        .and_then(|at| args.get(at + 1))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
