@@ -59,7 +59,9 @@ impl Agent {
         let tools = self.tools.offered(rights);
         let mut summary = self.store.summary(session_key).await?;
         let mut history = self.history_since(session_key, summary.as_ref()).await?;
-        let budget = |summary: Option<&Summary>| self.budget(&models[0], &system, &tools, summary);
+        // The system prompt and the tools do not change within the turn: counted once.
+        let fixed = fixed_tokens(&system, &tools);
+        let budget = |summary: Option<&Summary>| self.budget(&models[0], fixed, summary);
         let used: u64 = history.iter().map(|message| budget::estimate(&message.content)).sum();
         let full = history.len() >= MAX_HISTORY_MESSAGES;
         let mut compacted = false;
@@ -115,18 +117,13 @@ impl Agent {
         let summary = self.store.summary(session_key).await?;
         let history = self.history_since(session_key, summary.as_ref()).await?;
         let used = history.iter().map(|message| budget::estimate(&message.content)).sum();
-        Ok((used, self.budget(model, &system, &tools, summary.as_ref())))
+        Ok((used, self.budget(model, fixed_tokens(&system, &tools), summary.as_ref())))
     }
 
     /// The history's budget once the system prompt, tools and summary are counted.
-    fn budget(&self, model: &str, system: &str, tools: &[ToolSpec], summary: Option<&Summary>) -> Budget {
-        let tool_tokens: u64 = tools
-            .iter()
-            .map(|tool| budget::estimate(&tool.description) + budget::estimate(&tool.input_schema.to_string()))
-            .sum();
+    fn budget(&self, model: &str, fixed: u64, summary: Option<&Summary>) -> Budget {
         let summary_tokens = summary.map_or(0, |summary| budget::estimate(&summary.text));
-        let prefix = budget::estimate(system) + tool_tokens + summary_tokens;
-        Budget::new(model, self.tool_settings.context_tokens, self.model.max_tokens, prefix)
+        Budget::new(model, self.tool_settings.context_tokens, self.model.max_tokens, fixed + summary_tokens)
     }
 
     async fn history_since(
@@ -180,6 +177,15 @@ impl Agent {
         tracing::info!(session = %session_key, messages = older.len(), through_id, "older messages were compacted");
         Some(Summary { through_id, text, created_ms: crate::core::time::now_ms() })
     }
+}
+
+/// The estimated tokens of the system prompt and the tools offered.
+fn fixed_tokens(system: &str, tools: &[ToolSpec]) -> u64 {
+    let tools: u64 = tools
+        .iter()
+        .map(|tool| budget::estimate(&tool.description) + budget::estimate(&tool.input_schema.to_string()))
+        .sum();
+    budget::estimate(system) + tools
 }
 
 /// What a compaction condenses: the history since `previous`, but its newest `keep` tokens.
